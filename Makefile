@@ -1,0 +1,67 @@
+# resnet-edu: `make lab` sets everything up and opens the lessons; `make test` sets everything up and runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REQS := requirements.txt requirements-dev.txt pyproject.toml
+STAMP := $(VENV)/.installed-$(shell cat $(REQS) 2>/dev/null | sha1sum | cut -c1-12)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
+TEST_ENV := RESNET_EDU_SCALE=cpu MPLBACKEND=Agg PYTHONHASHSEED=0
+
+.PHONY: lab test setup graphviz chromium lint unit notebooks e2e clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make lab   - set up (venv, packages, Graphviz) and open the lessons in JupyterLab"
+	@echo "make test  - set up and run every check: ruff, pytest tests/, every notebook (nbval), the browser test"
+
+lab: setup graphviz
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+
+test: setup graphviz lint unit notebooks e2e
+	@echo "All checks passed."
+
+setup: $(STAMP)
+
+# The install is skipped on a second run unless a requirements file changed (the stamp name is their hash).
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+graphviz:
+	@if command -v dot >/dev/null; then exit 0; fi; \
+	if command -v apt-get >/dev/null; then \
+		echo "Installing Graphviz (dot) with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends graphviz >/dev/null; \
+	else \
+		echo "Graphviz's dot is missing and apt-get is not available: install it with"; \
+		echo "  conda install graphviz   or   brew install graphviz"; \
+		echo "(the diagram cells of lessons 02 and 03 need it and will say so)"; \
+	fi
+
+chromium:
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium with apt-get (for the browser test)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+		|| echo "chromium could not be installed: the browser test will be skipped"; \
+	else echo "apt-get is not available: the browser test will be skipped"; fi
+
+lint: setup
+	$(BIN)/ruff check .
+
+unit: setup
+	$(TEST_ENV) $(BIN)/pytest tests --ignore=tests/e2e
+
+notebooks: setup graphviz
+	$(TEST_ENV) $(BIN)/pytest --nbval-lax --nbval-current-env notebooks/
+
+e2e: setup chromium
+	$(TEST_ENV) $(BIN)/pytest tests/e2e -v -rs
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache

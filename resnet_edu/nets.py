@@ -1,0 +1,374 @@
+"""Plain and residual networks at any depth (lessons 00, 01, 03, 06).
+
+* :func:`cifar_net` — the CIFAR-10 networks of He et al. 2015, §4.2: depth 6n+2, three stages of widths
+  w, 2w, 4w, global average pooling and a linear classifier; ``residual=False`` gives the *plain* twin with the
+  same layers and no shortcuts.
+* :func:`resnet18` … :func:`resnet152` — the ImageNet networks of He et al. 2015, Table 1, with ``state_dict``
+  keys and shapes identical to torchvision's, so torchvision weights load with ``strict=True``.
+* :func:`mlp` — deep fully connected nets with or without skip connections, for 1-D/2-D experiments.
+
+Every block computes H(x) = F(x) + shortcut(x). The layers of F keep torchvision's names (``conv1``, ``bn1``, …)
+so that weights are interchangeable; :meth:`BasicBlock.residual` is F, :attr:`BasicBlock.shortcut` the shortcut
+(registered as ``downsample`` for the same reason; ``nn.Identity()`` when shapes match, which adds no state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SHORTCUTS = ("A", "B")
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+
+
+def _norm(channels: int, batch_norm: bool) -> nn.Module:
+    return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
+
+
+def _conv3x3(c_in: int, c_out: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def _conv1x1(c_in: int, c_out: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(c_in, c_out, kernel_size=1, stride=stride, bias=False)
+
+
+class ShortcutA(nn.Module):
+    """Option A shortcut (He et al. 2015, §3.3 and §4.2): identity with stride-2 subsampling and zero-padded
+    channels. It has no parameters, and being a real ``nn.Module`` (not a lambda) it prints, pickles and scripts."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        if c_out < c_in:
+            raise ValueError(f"option A can only add channels; got {c_in} -> {c_out}")
+        self.c_in, self.c_out, self.stride = c_in, c_out, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        extra = self.c_out - self.c_in
+        return F.pad(x, (0, 0, 0, 0, extra // 2, extra - extra // 2))  # zero channels on both sides
+
+    def extra_repr(self) -> str:
+        return f"{self.c_in}->{self.c_out}, stride={self.stride}, parameter-free"
+
+
+def _shortcut(c_in: int, c_out: int, stride: int, option: str, batch_norm: bool) -> nn.Module:
+    """The shortcut W_s of Eq. 2: ``nn.Identity()`` when shapes match, else option A or B (§3.3)."""
+    if stride == 1 and c_in == c_out:
+        return nn.Identity()
+    if option == "A":
+        return ShortcutA(c_in, c_out, stride)
+    return nn.Sequential(_conv1x1(c_in, c_out, stride), _norm(c_out, batch_norm))  # option B: projection
+
+
+class BasicBlock(nn.Module):
+    """Two 3×3 convolutions: H(x) = relu(F(x) + x) with F = conv-BN-relu-conv-BN (He et al. 2015, Fig. 2).
+
+    ``shortcut=None`` (or ``residual=False`` in the builders) gives the plain block relu(F(x)).
+    """
+
+    expansion = 1
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        shortcut: nn.Module | None = None,
+        batch_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        self.conv1 = _conv3x3(in_channels, channels, stride)
+        self.bn1 = _norm(channels, batch_norm)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv3x3(channels, channels)
+        self.bn2 = _norm(channels, batch_norm)
+        self.downsample = shortcut  # torchvision's name for the shortcut, so state_dicts are interchangeable
+
+    @property
+    def shortcut(self) -> nn.Module | None:
+        """The shortcut connection (None in a plain block)."""
+        return self.downsample
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x): the residual branch."""
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.bn2(self.conv2(out))
+
+    @property
+    def last_bn(self) -> nn.Module:
+        return self.bn2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.residual(x)
+        if self.downsample is not None:
+            out = out + self.downsample(x)  # H(x) = F(x) + x
+        return self.relu(out)
+
+
+class Bottleneck(nn.Module):
+    """1×1 reduce, 3×3, 1×1 expand (He et al. 2015, Fig. 5 right): H(x) = relu(F(x) + x).
+
+    Like torchvision (ResNet v1.5) the stride sits on the 3×3 convolution.
+    """
+
+    expansion = 4
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        shortcut: nn.Module | None = None,
+        batch_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        out_channels = channels * self.expansion
+        self.conv1 = _conv1x1(in_channels, channels)
+        self.bn1 = _norm(channels, batch_norm)
+        self.conv2 = _conv3x3(channels, channels, stride)
+        self.bn2 = _norm(channels, batch_norm)
+        self.conv3 = _conv1x1(channels, out_channels)
+        self.bn3 = _norm(out_channels, batch_norm)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = shortcut
+
+    @property
+    def shortcut(self) -> nn.Module | None:
+        """The shortcut connection (None in a plain block)."""
+        return self.downsample
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x): the residual branch."""
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.bn3(self.conv3(out))
+
+    @property
+    def last_bn(self) -> nn.Module:
+        return self.bn3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.residual(x)
+        if self.downsample is not None:
+            out = out + self.downsample(x)  # H(x) = F(x) + x
+        return self.relu(out)
+
+
+def _init_weights(model: nn.Module, zero_init_residual: bool) -> None:
+    """He initialisation (He et al. 2015b) for convolutions, BN at (1, 0); optionally each block's last BN at 0
+    so that every residual block starts as the identity (Goyal et al. 2017)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    if zero_init_residual:
+        for m in model.modules():
+            if isinstance(m, (BasicBlock, Bottleneck)) and isinstance(m.last_bn, nn.BatchNorm2d):
+                nn.init.zeros_(m.last_bn.weight)
+
+
+def _check_positive(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+
+
+class CifarResNet(nn.Module):
+    """The CIFAR-10 network of He et al. 2015, §4.2 (plain or residual): 3×3 conv, three stages of n blocks with
+    widths w/2w/4w on feature maps 32/16/8 (for 32×32 inputs), global average pool, linear."""
+
+    def __init__(
+        self,
+        depth: int,
+        residual: bool = True,
+        shortcut: str = "A",
+        width: int = 16,
+        in_channels: int = 3,
+        num_classes: int = 10,
+        batch_norm: bool = True,
+        zero_init_residual: bool = False,
+    ) -> None:
+        super().__init__()
+        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
+            raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 26, 32, 44, 56, 110, …); got {depth!r}")
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut must be 'A' (parameter-free) or 'B' (1x1 projection); got {shortcut!r}")
+        for name, value in (("width", width), ("in_channels", in_channels), ("num_classes", num_classes)):
+            _check_positive(name, value)
+        self.depth, self.residual, self.shortcut_option = depth, residual, shortcut
+        n = (depth - 2) // 6
+        self.conv1 = _conv3x3(in_channels, width)
+        self.bn1 = _norm(width, batch_norm)
+        self.relu = nn.ReLU(inplace=True)
+        c_in = width
+        stages = []
+        for i, c_out in enumerate((width, 2 * width, 4 * width)):
+            blocks = []
+            for j in range(n):
+                stride = 2 if (i > 0 and j == 0) else 1
+                sc = _shortcut(c_in, c_out, stride, shortcut, batch_norm) if residual else None
+                blocks.append(BasicBlock(c_in, c_out, stride, sc, batch_norm))
+                c_in = c_out
+            stages.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(c_in, num_classes)
+        _init_weights(self, zero_init_residual)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def cifar_net(
+    depth: int,
+    residual: bool = True,
+    shortcut: str = "A",
+    width: int = 16,
+    in_channels: int = 3,
+    num_classes: int = 10,
+    batch_norm: bool = True,
+    zero_init_residual: bool = False,
+) -> CifarResNet:
+    """A CIFAR ResNet (``residual=True``) or its plain twin (He et al. 2015, §4.2, Table 6).
+
+    ``depth`` must be 6n+2 (20, 32, 44, 56, 110, 1202 in the paper). With option-A shortcuts the plain and residual
+    nets have exactly the same parameters (ResNet-20: 269,722). ``batch_norm=False`` removes every BN layer.
+    """
+    return CifarResNet(depth, residual, shortcut, width, in_channels, num_classes, batch_norm, zero_init_residual)
+
+
+class ResNet(nn.Module):
+    """The ImageNet ResNet of He et al. 2015, Table 1, laid out exactly like torchvision's ``ResNet``."""
+
+    def __init__(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        layers: tuple[int, int, int, int],
+        num_classes: int = 1000,
+        residual: bool = True,
+        zero_init_residual: bool = False,
+    ) -> None:
+        super().__init__()
+        _check_positive("num_classes", num_classes)
+        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        c_in = 64
+        for i, (channels, n) in enumerate(zip((64, 128, 256, 512), layers)):
+            blocks = []
+            for j in range(n):
+                stride = 2 if (i > 0 and j == 0) else 1
+                c_out = channels * block.expansion
+                sc = _shortcut(c_in, c_out, stride, "B", True) if residual else None
+                blocks.append(block(c_in, channels, stride, sc))
+                c_in = c_out
+            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(c_in, num_classes)
+        _init_weights(self, zero_init_residual)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def resnet18(num_classes: int = 1000) -> ResNet:
+    """ResNet-18 (He et al. 2015, Table 1): 11,689,512 parameters for 1000 classes."""
+    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes)
+
+
+def resnet34(num_classes: int = 1000) -> ResNet:
+    """ResNet-34 (He et al. 2015, Table 1): 21,797,672 parameters for 1000 classes."""
+    return ResNet(BasicBlock, (3, 4, 6, 3), num_classes)
+
+
+def resnet50(num_classes: int = 1000) -> ResNet:
+    """ResNet-50 (He et al. 2015, Table 1): 25,557,032 parameters for 1000 classes."""
+    return ResNet(Bottleneck, (3, 4, 6, 3), num_classes)
+
+
+def resnet101(num_classes: int = 1000) -> ResNet:
+    """ResNet-101 (He et al. 2015, Table 1): 44,549,160 parameters for 1000 classes."""
+    return ResNet(Bottleneck, (3, 4, 23, 3), num_classes)
+
+
+def resnet152(num_classes: int = 1000) -> ResNet:
+    """ResNet-152 (He et al. 2015, Table 1): 60,192,808 parameters for 1000 classes."""
+    return ResNet(Bottleneck, (3, 8, 36, 3), num_classes)
+
+
+class MLPBlock(nn.Module):
+    """One hidden layer of a deep MLP: plain x -> f(x), or residual x -> x + s·f(x) with f = act(BN(Wx + b))."""
+
+    def __init__(self, width: int, residual: bool, batch_norm: bool, activation: str, branch_scale: float) -> None:
+        super().__init__()
+        self.linear = nn.Linear(width, width)
+        self.bn = nn.BatchNorm1d(width) if batch_norm else nn.Identity()
+        self.act = ACTIVATIONS[activation]()
+        self.is_residual = residual
+        self.branch_scale = branch_scale
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x) = act(BN(Wx + b))."""
+        return self.act(self.bn(self.linear(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.is_residual:
+            return x + self.branch_scale * self.residual(x)  # H(x) = x + s·F(x)
+        return self.residual(x)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (what the papers' tables count)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def mlp(
+    depth: int,
+    width: int = 64,
+    in_features: int = 2,
+    out_features: int = 2,
+    residual: bool = True,
+    batch_norm: bool = False,
+    activation: str = "relu",
+    init: str = "default",
+    branch_scale: float = 1.0,
+) -> nn.Sequential:
+    """A deep MLP: input linear, ``depth`` hidden blocks of size ``width``, output linear (lessons 03 and 05).
+
+    ``init="default"`` keeps PyTorch's initialisation (the one that makes deep plain nets vanish), ``"he"`` uses
+    He et al. 2015b's normal init. ``branch_scale`` multiplies each residual branch (e.g. 1/√depth keeps the
+    forward pass of a deep He-initialised residual MLP bounded).
+    """
+    _check_positive("depth", depth)
+    for name, value in (("width", width), ("in_features", in_features), ("out_features", out_features)):
+        _check_positive(name, value)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
+    if init not in ("default", "he"):
+        raise ValueError(f"init must be 'default' (PyTorch's) or 'he' (He et al. 2015b); got {init!r}")
+    layers: list[nn.Module] = [nn.Linear(in_features, width)]
+    layers += [MLPBlock(width, residual, batch_norm, activation, branch_scale) for _ in range(depth)]
+    layers.append(nn.Linear(width, out_features))
+    net = nn.Sequential(*layers)
+    if init == "he":
+        for m in net.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+    return net

@@ -1,0 +1,73 @@
+"""Where and at which scale the lessons run (every lesson's set-up cell; lesson 00).
+
+One switch decides the scale of every experiment: :func:`scale` returns ``"cpu"`` (small images, a few hundred
+steps, still shows the effect) or ``"gpu"`` (CIFAR-10, paper depths). It defaults to ``"gpu"`` when CUDA is
+available and can be overridden with the environment variable ``RESNET_EDU_SCALE=cpu|gpu``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+SCALES = ("cpu", "gpu")
+T = TypeVar("T")
+
+
+def device() -> torch.device:
+    """The best available device: CUDA, else Apple's MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python, NumPy and PyTorch so that two CPU runs give the same numbers.
+
+    Returns the seed, so a cell can write ``seed = edu.runtime.seed_everything(0)``.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return seed
+
+
+def scale() -> str:
+    """``"cpu"`` or ``"gpu"``: the size every experiment takes (``RESNET_EDU_SCALE`` overrides the default)."""
+    chosen = os.environ.get("RESNET_EDU_SCALE", "").strip().lower()
+    if chosen:
+        if chosen not in SCALES:
+            raise ValueError(f"RESNET_EDU_SCALE must be 'cpu' or 'gpu'; got {chosen!r}")
+        return chosen
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def by_scale(cpu: T, gpu: T) -> T:
+    """Pick the value for the current :func:`scale`: ``steps = by_scale(cpu=300, gpu=20_000)``."""
+    return gpu if scale() == "gpu" else cpu
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def describe() -> None:
+    """Print what the lesson runs on: Python, torch, device, scale and CPU threads."""
+    dev = device()
+    name = torch.cuda.get_device_name(0) if dev.type == "cuda" else platform.processor() or platform.machine()
+    print(f"python {platform.python_version()} · torch {torch.__version__} · device {dev} ({name})")
+    print(f"scale {scale()} · torch threads {torch.get_num_threads()} · colab {in_colab()}")

@@ -1,0 +1,67 @@
+"""Project hygiene: notebooks committed clean and in the lesson skeleton; requirements agree with environment.yml."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def requirement_lines(path: Path) -> set[str]:
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return {line.replace(" ", "") for line in lines if line and not line.startswith("-r")}
+
+
+def test_there_are_lessons():
+    assert NOTEBOOKS, "no notebooks/NN_*.ipynb found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stripped(path):
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"{path.name} cell {i} has outputs: strip them before committing"
+            assert cell.get("execution_count") is None, f"{path.name} cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_starts_with_the_skeleton(path):
+    cells = json.loads(path.read_text())["cells"]
+    title, setup = cells[0], cells[1]
+    text = "".join(title["source"])
+    assert title["cell_type"] == "markdown" and re.match(rf"# {path.name[:2]} · ", text), "cell 1: '# NN · Title'"
+    badge = f"colab.research.google.com/github/resnet-edu/resnet-edu/blob/main/notebooks/{path.name}"
+    assert badge in text, f"cell 1 needs the Open-in-Colab badge pointing at {badge}"
+    code = "".join(setup["source"])
+    assert setup["cell_type"] == "code"
+    for needle in ('"google.colab" in sys.modules', "%pip install", "import resnet_edu as edu", "describe()"):
+        assert needle in code, f"cell 2 (set-up) of {path.name} lacks {needle!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_check_cells_and_exercises(path):
+    cells = json.loads(path.read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    assert any("assert " in c for c in code), f"{path.name} has no check cell (assert)"
+    if path.name != "00_start_here.ipynb":
+        assert sum("edu.exercises.check_" in c for c in code) >= 2, f"{path.name} needs >= 2 exercise checkers"
+
+
+def test_requirements_agree_with_environment_yml():
+    wanted = requirement_lines(ROOT / "requirements.txt") | requirement_lines(ROOT / "requirements-dev.txt")
+    env = (ROOT / "environment.yml").read_text().split("- pip:", 1)[1]
+    pip_lines = {m.replace(" ", "") for m in re.findall(r"^\s+- (\S[^\n#]*?)\s*$", env, re.M)}
+    assert wanted == pip_lines, (
+        f"environment.yml's pip list and requirements*.txt differ: only in requirements {sorted(wanted - pip_lines)}, "
+        f"only in environment.yml {sorted(pip_lines - wanted)}"
+    )
+
+
+def test_no_hard_pins():
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        pins = [r for r in requirement_lines(ROOT / name) if "==" in r]
+        assert not pins, f"{name} hard-pins {pins}: use ranges (hard pins break on Colab)"

@@ -1,0 +1,49 @@
+"""resnet_edu.runtime: device, seeds, scale switch, describe."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from resnet_edu import runtime
+
+
+def test_device_is_a_torch_device():
+    dev = runtime.device()
+    assert isinstance(dev, torch.device)
+    if not torch.cuda.is_available():
+        assert dev.type in ("cpu", "mps")
+
+
+def test_seed_everything_repeats_python_numpy_torch():
+    def draw():
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    runtime.seed_everything(3)
+    a = draw()
+    runtime.seed_everything(3)
+    assert draw() == a
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        runtime.seed_everything(-1)
+
+
+def test_scale_default_and_override(monkeypatch):
+    monkeypatch.delenv("RESNET_EDU_SCALE", raising=False)
+    assert runtime.scale() == ("gpu" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setenv("RESNET_EDU_SCALE", "GPU")
+    assert runtime.scale() == "gpu"
+    assert runtime.by_scale(cpu=1, gpu=2) == 2
+    monkeypatch.setenv("RESNET_EDU_SCALE", "cpu")
+    assert runtime.by_scale(cpu=1, gpu=2) == 1
+    monkeypatch.setenv("RESNET_EDU_SCALE", "tpu")
+    with pytest.raises(ValueError, match="RESNET_EDU_SCALE must be 'cpu' or 'gpu'; got 'tpu'"):
+        runtime.scale()
+
+
+def test_describe_prints_versions(capsys, monkeypatch):
+    monkeypatch.setenv("RESNET_EDU_SCALE", "cpu")
+    runtime.describe()
+    out = capsys.readouterr().out
+    assert torch.__version__ in out and "scale cpu" in out and "threads" in out
+    assert runtime.in_colab() is False
