@@ -1,0 +1,151 @@
+"""Exercise checkers for lesson 04 (``nn.Identity`` vs a lambda shortcut). Every checker computes the truth by
+running :mod:`resnet_edu.shortcuts` — nothing is typed in — and explains a wrong answer."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._core import missing, verdict
+
+__all__ = [
+    "check_identity_state_keys", "check_save_survivors", "check_projection_block",
+    "solution_identity_state_keys", "solution_save_survivors", "solution_projection_block",
+]
+
+
+def _shortcuts():  # noqa: ANN202 (imported lazily: resnet_edu.exercises is imported by every lesson)
+    from .. import shortcuts
+
+    return shortcuts
+
+
+def solution_identity_state_keys() -> int:
+    """How many ``state_dict`` keys a ``nn.Identity()`` shortcut adds, counted on a real block."""
+    block = _shortcuts().make_block("module")
+    return sum(key.startswith("shortcut.") for key in block.state_dict())
+
+
+def check_identity_state_keys(answer: object) -> bool:
+    """Exercise 1: how many keys does ``self.shortcut = nn.Identity()`` add to the block's ``state_dict()``?"""
+    if missing(answer, "set answer to a number of keys, e.g. answer = 2"):
+        return False
+    if not isinstance(answer, int) or isinstance(answer, bool):
+        raise TypeError(f"answer must be an integer number of keys; got {type(answer).__name__}")
+    truth = solution_identity_state_keys()
+    return verdict(
+        answer == truth,
+        f"{truth}. A state_dict stores parameters and buffers; nn.Identity has neither, so it adds no key. "
+        "It *is* a registered sub-module (print and named_modules list it) — that is a different thing.",
+        f"Not {answer}: run [k for k in edu.shortcuts.make_block('module').state_dict() if k.startswith('shortcut')]. "
+        "A state_dict holds tensors (parameters and buffers), not modules, and nn.Identity owns no tensor.",
+    )
+
+
+def solution_save_survivors() -> set[str]:
+    """The versions whose whole model survives ``torch.save(model)`` (pickle), measured by the probe."""
+    shortcuts = _shortcuts()
+    return {v for v in shortcuts.VERSIONS if shortcuts.probe_save_whole(v).ok}
+
+
+def check_save_survivors(answer: object) -> bool:
+    """Exercise 2: which of ``"module"``, ``"lambda"``, ``"lambda_layer"`` survive ``torch.save(model)``?"""
+    versions = _shortcuts().VERSIONS
+    if missing(answer, f"set answer to a set of version names from {versions}, e.g. answer = {{'name1', 'name2'}}"):
+        return False
+    if isinstance(answer, str):
+        answer = {answer}
+    try:
+        chosen = set(answer)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"answer must be a set (or list) of version names; got {type(answer).__name__}") from None
+    unknown = chosen - set(versions)
+    if unknown:
+        return verdict(False, "", f"unknown version(s) {sorted(map(str, unknown))}; use names from {versions}")
+    truth = solution_save_survivors()
+    return verdict(
+        chosen == truth,
+        f"{sorted(truth)}. pickle stores a function by its importable name; a lambda defined inside __init__ has "
+        "none ('Can't pickle local object …<lambda>'), and wrapping it in a LambdaLayer does not change that.",
+        f"Not {sorted(chosen)}. Hint: the LambdaLayer is a module, but what does it hold? Run "
+        "edu.shortcuts.probe_save_whole(v) for each v.",
+    )
+
+
+class _ProjectionBlock(nn.Module):
+    """One solution: a residual block whose 1×1 projection W_s (He et al. 2015, Eq. 2) is a registered module."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Conv2d(c_in, c_out, 1, bias=False)  # registered: trained, saved, moved, copied
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(out + self.shortcut(x))  # H(x) = F(x) + W_s x
+
+
+def solution_projection_block() -> type[nn.Module]:
+    """The fixed block of exercise 3 (a class taking ``(c_in, c_out)``)."""
+    return _ProjectionBlock
+
+
+def _projection_problems(make: Callable[[int, int], nn.Module]) -> list[str]:
+    """What is still wrong with a block built by ``make(4, 8)`` (empty when nothing is)."""
+    shortcuts = _shortcuts()
+    try:
+        block = make(4, 8)
+    except Exception as error:  # a learner's class may fail in any way
+        return [f"calling answer(4, 8) raised {type(error).__name__}: {error}"]
+    if not isinstance(block, nn.Module):
+        return [f"answer(4, 8) must build an nn.Module; got {type(block).__name__}"]
+    x = shortcuts.example_input(channels=4)
+    try:
+        shape = tuple(block(x).shape)
+    except Exception as error:
+        return [f"the forward pass on a (4, 4, 8, 8) input raised {type(error).__name__}: {error}"]
+    if shape != (4, 8, 8, 8):
+        return [f"the block should map (4, 4, 8, 8) to (4, 8, 8, 8); got {shape}"]
+    problems = [f"{path} is hidden in a closure: parameters(), state_dict() and .to() cannot see it"
+                for path, _ in shortcuts.hidden_modules(block)]
+    projections = [m for _, m in block.named_modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)
+                   and (m.in_channels, m.out_channels) == (4, 8)]
+    if not projections:
+        problems.append("no registered 1×1 Conv2d from 4 to 8 channels: the projection W_s must be a sub-module")
+        return problems
+    before = projections[0].weight.detach().clone()
+    optimizer = torch.optim.SGD(block.parameters(), lr=0.1)
+    for _ in range(2):
+        optimizer.zero_grad()
+        block(x).square().mean().backward()
+        optimizer.step()
+    if torch.equal(before, projections[0].weight.detach()):
+        problems.append("two SGD steps on block.parameters() left the projection unchanged")
+    try:
+        torch.save(block, io.BytesIO())
+    except Exception as error:
+        problems.append(f"torch.save(block) fails: {type(error).__name__}: {error}")
+    return problems
+
+
+def check_projection_block(answer: object) -> bool:
+    """Exercise 3: a class (or function) ``answer(c_in, c_out)`` building a residual block whose 1×1 projection
+    shortcut is registered: trained by the optimizer, saved, moved and pickled with the model."""
+    if missing(answer, "fix the class above and set answer = YourBlockClass"):
+        return False
+    if not callable(answer):
+        raise TypeError(f"answer must be a class or function taking (c_in, c_out); got {type(answer).__name__}")
+    problems = _projection_problems(answer)  # type: ignore[arg-type]
+    return verdict(
+        not problems,
+        "Your projection is a registered sub-module: the optimizer trains it, state_dict saves it, .to() moves it "
+        "and torch.save pickles the whole block.",
+        "Still wrong:\n   - " + "\n   - ".join(problems),
+    )
