@@ -1,0 +1,81 @@
+"""Lesson 01's numbers over several seeds: final training loss of plain and residual nets at each depth, per seed
+and averaged, and the three comparisons the check cell asserts (He et al. 2015, Fig. 1 / Fig. 6).
+
+    .venv/bin/python benchmarks/degradation_seeds.py                    # CPU scale, seeds 0 1 2, depths 8 20 56
+    .venv/bin/python benchmarks/degradation_seeds.py --scale gpu        # CIFAR-10 (digits if it is missing)
+    .venv/bin/python benchmarks/degradation_seeds.py --time-gpu-epoch   # GPU recipe on random CIFAR-shaped data:
+                                                                         # seconds per epoch → projected cell time
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from resnet_edu import data, degradation
+
+# The check cell of notebooks/01_degradation.ipynb asserts these (training loss, mean over the last steps).
+PLAIN_GAP_MIN = 0.3  # plain-56 − plain-20 must exceed this: "clearly higher"
+RESIDUAL_TOLERANCE = 0.05  # residual-56 may exceed residual-20 by at most this
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--depths", type=int, nargs="+", default=None)
+    parser.add_argument("--scale", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--time-gpu-epoch", action="store_true",
+                        help="time one epoch of the GPU recipe per net on random CIFAR-shaped data (needs no dataset)")
+    args = parser.parse_args()
+    if args.time_gpu_epoch:
+        time_gpu_epoch(tuple(args.depths) if args.depths else degradation.GPU_DEPTHS)
+        return
+    depths = tuple(args.depths) if args.depths else degradation.depths_for(args.scale)
+    start = time.perf_counter()
+    result = degradation.run(depths=depths, seed=tuple(args.seeds), scale=args.scale, progress=False)
+    elapsed = time.perf_counter() - start
+    print(result.table(per_seed=True))
+    print()
+    print(result.table())
+    lo, hi = min(depths), max(depths)
+    ref = 20 if 20 in depths else lo
+    print(f"\ncheck-cell comparisons (training loss over the last {result.recipe.last} steps), "
+          f"thresholds: plain gap > {PLAIN_GAP_MIN}, residual tolerance {RESIDUAL_TOLERANCE}")
+    for seed in (*result.seeds, None):
+        p_ref, p_hi = result.train_loss("plain", ref, seed), result.train_loss("plain", hi, seed)
+        r_ref, r_hi = result.train_loss("residual", ref, seed), result.train_loss("residual", hi, seed)
+        ok = p_hi - p_ref > PLAIN_GAP_MIN and r_hi <= r_ref + RESIDUAL_TOLERANCE and r_hi < p_hi
+        tag = "mean" if seed is None else f"seed {seed}"
+        print(f"{tag:>7}: plain-{hi} − plain-{ref} = {p_hi - p_ref:+.3f} · residual-{hi} − residual-{ref} = "
+              f"{r_hi - r_ref:+.3f} · plain-{hi} − residual-{hi} = {p_hi - r_hi:+.3f} · all checks "
+              f"{'hold' if ok else 'FAIL'}")
+    per_seed = result.wall_time / len(result.seeds)
+    print(f"\ntraining time {result.wall_time:.1f} s ({per_seed:.1f} s per seed); total with data {elapsed:.1f} s")
+    for (kind, depth, seed), fit in result.runs.items():
+        if seed == result.seeds[0]:
+            print(f"  {kind}-{depth}: {1000 * fit.wall_time / fit.steps:.1f} ms per step")
+
+
+def time_gpu_epoch(depths: tuple[int, ...], n_train: int = 50_000) -> None:
+    """Seconds per epoch of every net under GPU_RECIPE, on random data shaped like CIFAR-10 (timing only)."""
+    def fake_cifar10(train: bool = True, **_: object) -> data.ImageData:
+        n = n_train if train else n_train // 5
+        return data.ImageData(torch.randn(n, 3, 32, 32), torch.randint(0, 10, (n,)), "random CIFAR-shaped",
+                              data.CIFAR10_CLASSES)
+
+    data.cifar10 = fake_cifar10  # timing only: the numbers it learns mean nothing
+    recipe = degradation.with_recipe(degradation.GPU_RECIPE, epochs=1)
+    start = time.perf_counter()
+    result = degradation.run(depths=depths, seed=0, scale="gpu", recipe=recipe, progress=False)
+    total = time.perf_counter() - start
+    epochs = degradation.GPU_RECIPE.epochs
+    for (kind, depth, _), fit in result.runs.items():
+        print(f"  {kind}-{depth}: {fit.wall_time:.1f} s per epoch ({1000 * fit.wall_time / fit.steps:.1f} ms per step)")
+    print(f"one epoch of all {len(result.runs)} nets: {result.wall_time:.1f} s training, {total:.1f} s in all; "
+          f"GPU_RECIPE ({epochs} epochs) projects to {epochs * result.wall_time / 60:.1f} min of training")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,325 @@
+"""The degradation problem: deeper *plain* nets train worse, residual nets do not (lesson 01).
+
+He et al. 2015, §1 and §4.2 (Fig. 1, Fig. 6): adding layers to a plain network raises its *training* error — so it
+is not overfitting but an optimisation difficulty — while the same stack with identity shortcuts gets better with
+depth. :func:`run` trains both families at several depths with one recipe and returns a
+:class:`DegradationResult` holding the curves and the numbers the lesson's check cell asserts on.
+
+Two recipes, picked by :func:`resnet_edu.runtime.scale`:
+
+* ``CPU_RECIPE`` — scikit-learn's digits at 8×8, width 8, Adam 1e-3, batch 64, 100 steps (about 12 s for the six
+  nets of depths 8/20/56 with one torch thread).
+* ``GPU_RECIPE`` — CIFAR-10 with the paper's recipe (§4.2: SGD, momentum 0.9, weight decay 1e-4, lr 0.1 divided by
+  10 at 50 % and 75 % of training, crop-and-flip augmentation, batch 128), compressed to a few epochs so that the
+  eight nets at depths 20/32/44/56 fit in about 15 minutes on one H100. Without CIFAR-10 it says so and uses digits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from . import data as _data
+from . import nets as _nets
+from . import runtime as _runtime
+from . import train as _train
+
+KINDS = ("plain", "residual")
+DATASETS = ("digits", "cifar10")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How every net of one experiment is trained (the same for plain and residual, for every depth).
+
+    Exactly one of ``steps`` / ``epochs``. ``last`` is how many final steps ``train_loss`` averages. ``subset``
+    keeps only the first ``subset`` training images (for quick checks of the CIFAR-10 code path).
+    """
+
+    dataset: str = "digits"
+    image_size: int = 8
+    width: int = 8
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    augment: bool = False
+    steps: int | None = 100
+    epochs: int | None = None
+    last: int = 50
+    subset: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"Recipe.dataset must be one of {', '.join(map(repr, DATASETS))}; got {self.dataset!r}")
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError("a Recipe needs exactly one of steps=… or epochs=… (a positive integer)")
+        for name in ("width", "batch_size", "last"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"Recipe.{name} must be a positive integer; got {value!r}")
+
+    def describe(self) -> str:
+        """One line: data, optimiser and length, as printed by :func:`run`."""
+        length = f"{self.steps} steps" if self.steps is not None else f"{self.epochs} epochs"
+        opt = f"{self.optimizer} lr {self.lr:g}"
+        if self.optimizer == "sgd":
+            opt += f" momentum {self.momentum:g} weight decay {self.weight_decay:g}"
+        data = "CIFAR-10" if self.dataset == "cifar10" else f"digits {self.image_size}x{self.image_size}"
+        extras = f", {self.schedule} schedule" + (", crop+flip augmentation" if self.augment else "")
+        return f"{data}, width {self.width}, batch {self.batch_size}, {opt}{extras}, {length}"
+
+
+CPU_RECIPE = Recipe()
+# He et al. 2015, §4.2, compressed: 64k iterations (182 epochs) become 12 epochs, lr ÷10 at 50 % and 75 %.
+GPU_RECIPE = Recipe(
+    dataset="cifar10", image_size=32, width=16, batch_size=128, optimizer="sgd", lr=0.1, momentum=0.9,
+    weight_decay=1e-4, schedule="step", augment=True, steps=None, epochs=12, last=100,
+)
+CPU_DEPTHS = (8, 20, 56)
+GPU_DEPTHS = (20, 32, 44, 56)  # the depths of He et al. 2015, Fig. 6
+
+
+def recipe_for(scale: str | None = None) -> Recipe:
+    """The recipe of a scale: ``CPU_RECIPE`` for ``"cpu"``, ``GPU_RECIPE`` for ``"gpu"`` (default: the current one)."""
+    scale = _runtime.scale() if scale is None else scale
+    if scale not in _runtime.SCALES:
+        raise ValueError(f"scale must be 'cpu', 'gpu' or None (the current scale); got {scale!r}")
+    return GPU_RECIPE if scale == "gpu" else CPU_RECIPE
+
+
+def depths_for(scale: str | None = None) -> tuple[int, ...]:
+    """The depths lesson 01 trains at a scale: 8/20/56 on the CPU, the paper's 20/32/44/56 on a GPU."""
+    return GPU_DEPTHS if recipe_for(scale) is GPU_RECIPE else CPU_DEPTHS
+
+
+@dataclass
+class DegradationResult:
+    """Plain and residual nets trained at several depths and seeds (He et al. 2015, Fig. 1 and Fig. 6).
+
+    ``runs[(kind, depth, seed)]`` is the :class:`~resnet_edu.train.FitResult` of one net; its ``evals[-1]`` holds
+    the final test loss/accuracy. Numbers are means over seeds unless a ``seed`` is given.
+    """
+
+    depths: tuple[int, ...]
+    seeds: tuple[int, ...]
+    recipe: Recipe
+    dataset: str
+    runs: dict[tuple[str, int, int], _train.FitResult] = field(default_factory=dict)
+    wall_time: float = 0.0
+
+    def _check(self, kind: str, depth: int, seed: int | None) -> tuple[int, ...]:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be 'plain' or 'residual'; got {kind!r}")
+        if depth not in self.depths:
+            raise ValueError(f"depth must be one of the trained depths {', '.join(map(str, self.depths))}; "
+                             f"got {depth!r}")
+        if seed is None:
+            return self.seeds
+        if seed not in self.seeds:
+            raise ValueError(f"seed must be one of the trained seeds {', '.join(map(str, self.seeds))} or None "
+                             f"(the mean over seeds); got {seed!r}")
+        return (seed,)
+
+    def _mean(self, values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    def train_loss(self, kind: str, depth: int, seed: int | None = None) -> float:
+        """Mean training loss over the last ``recipe.last`` steps (inf if the run diverged), mean over seeds."""
+        seeds = self._check(kind, depth, seed)
+        return self._mean([self.runs[kind, depth, s].final_loss(self.recipe.last) for s in seeds])
+
+    def train_error(self, kind: str, depth: int, seed: int | None = None) -> float:
+        """Training error (1 − accuracy on the training batches) over the last ``recipe.last`` steps."""
+        seeds = self._check(kind, depth, seed)
+        return self._mean([1.0 - self.runs[kind, depth, s].final_acc(self.recipe.last) for s in seeds])
+
+    def test_error(self, kind: str, depth: int, seed: int | None = None) -> float:
+        """Error on the held-out test set after training (model in eval mode)."""
+        seeds = self._check(kind, depth, seed)
+        return self._mean([1.0 - self._final_eval(kind, depth, s)["acc"] for s in seeds])
+
+    def test_loss(self, kind: str, depth: int, seed: int | None = None) -> float:
+        """Cross-entropy on the held-out test set after training (model in eval mode)."""
+        seeds = self._check(kind, depth, seed)
+        return self._mean([self._final_eval(kind, depth, s)["loss"] for s in seeds])
+
+    def _final_eval(self, kind: str, depth: int, seed: int) -> dict[str, float]:
+        run = self.runs[kind, depth, seed]
+        if run.diverged or not run.evals:
+            return {"loss": math.inf, "acc": 0.0}
+        return run.evals[-1]
+
+    def curve(self, kind: str, depth: int) -> list[float]:
+        """The training loss per step, averaged over the seeds that reached that step."""
+        self._check(kind, depth, None)
+        curves = [self.runs[kind, depth, s].loss for s in self.seeds]
+        return [self._mean([c[i] for c in curves if i < len(c)]) for i in range(max(map(len, curves)))]
+
+    def table(self, per_seed: bool = False) -> str:
+        """A text table of the final numbers (one row per net; with ``per_seed`` one row per net and seed)."""
+        header = f"{'net':>12} {'seed':>6} {'train loss':>10} {'train err':>9} {'test err':>8}"
+        rows = [header]
+        for kind in KINDS:
+            for depth in self.depths:
+                for seed in (self.seeds if per_seed else (None,)):
+                    name = f"{kind}-{depth}"
+                    tag = "mean" if seed is None else str(seed)
+                    rows.append(f"{name:>12} {tag:>6} {self.train_loss(kind, depth, seed):10.3f} "
+                                f"{self.train_error(kind, depth, seed):9.1%} {self.test_error(kind, depth, seed):8.1%}")
+        return "\n".join(rows)
+
+    def plot(self, smooth: int | None = None):  # noqa: ANN201 (matplotlib Figure)
+        """Three panels: training-loss curves of the plain nets and of the ResNets (Fig. 1 / Fig. 6 left and
+        middle), and final training and test error against depth for both families (Fig. 6's summary)."""
+        import matplotlib.pyplot as plt
+
+        from .viz import moving_average
+
+        steps = len(self.curve("plain", self.depths[0]))
+        smooth = smooth or max(1, steps // 20)
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+        colours = plt.cm.viridis([i / max(1, len(self.depths) - 1) * 0.85 for i in range(len(self.depths))])
+        for ax, kind, title in zip(axes[:2], KINDS, ("Plain nets", "ResNets (identity shortcuts)")):
+            for depth, colour in zip(self.depths, colours):
+                loss = moving_average(self.curve(kind, depth), smooth)
+                ax.plot(range(1, len(loss) + 1), loss, color=colour, label=f"{kind}-{depth}")
+            ax.axhline(math.log(10), color="grey", ls=":", lw=1, label="chance (ln 10)")
+            ax.set_title(f"{title}: training loss")
+            ax.set_xlabel("training step")
+            ax.set_ylabel(f"training loss (moving average of {smooth})")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8)
+        top = max(ax.get_ylim()[1] for ax in axes[:2])
+        for ax in axes[:2]:
+            ax.set_ylim(0, top)
+        ax = axes[2]
+        for kind, colour in zip(KINDS, ("tab:red", "tab:blue")):
+            ax.plot(self.depths, [100 * self.train_error(kind, d) for d in self.depths], "o-", color=colour,
+                    label=f"{kind}: training error")
+            ax.plot(self.depths, [100 * self.test_error(kind, d) for d in self.depths], "s--", color=colour,
+                    alpha=0.6, label=f"{kind}: test error")
+        ax.set_xticks(self.depths)
+        ax.set_xlabel("depth (weight layers)")
+        ax.set_ylabel("error (%)")
+        ax.set_title(f"Final error vs depth ({self.dataset})")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        return fig
+
+
+def _seeds(seed: int | Sequence[int]) -> tuple[int, ...]:
+    seeds = (seed,) if isinstance(seed, int) and not isinstance(seed, bool) else tuple(seed)
+    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
+        raise ValueError(f"seed must be a non-negative integer or a non-empty sequence of them; got {seed!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct; got {seed!r}")
+    return seeds
+
+
+def _depths(depths: Sequence[int]) -> tuple[int, ...]:
+    depths = tuple(depths)
+    bad = [d for d in depths if not isinstance(d, int) or isinstance(d, bool) or d < 8 or (d - 2) % 6]
+    if not depths or bad:
+        raise ValueError("depths must be a non-empty sequence of CIFAR depths 6n+2 (8, 14, 20, 26, 32, 44, 56, "
+                         f"110, …); got {depths!r}")
+    if len(set(depths)) != len(depths):
+        raise ValueError(f"depths must be distinct; got {depths!r}")
+    return tuple(sorted(depths))
+
+
+def load_data(recipe: Recipe) -> tuple[_data.ImageData, _data.ImageData, Recipe]:
+    """Training and test data for ``recipe``; CIFAR-10 missing → a printed notice and the digits recipe instead."""
+    if recipe.dataset == "cifar10":
+        try:
+            train, test = _data.cifar10(train=True), _data.cifar10(train=False)
+        except _data.DatasetUnavailable as err:
+            print(f"Notice: CIFAR-10 is not available, so this runs on the offline digits instead.\n  {err}")
+            recipe = CPU_RECIPE
+        else:
+            if recipe.subset is not None:
+                train = _data.ImageData(train.x[: recipe.subset], train.y[: recipe.subset], train.name, train.classes)
+            return train, test, recipe
+    train = _data.digits(size=recipe.image_size, train=True)
+    test = _data.digits(size=recipe.image_size, train=False)
+    if recipe.subset is not None:
+        train = _data.ImageData(train.x[: recipe.subset], train.y[: recipe.subset], train.name, train.classes)
+    return train, test, recipe
+
+
+def train_one(kind: str, depth: int, seed: int, recipe: Recipe, train: _data.ImageData,
+              test: _data.ImageData, progress: bool = False) -> _train.FitResult:
+    """Build ``kind``-``depth`` with seed ``seed`` and train it with ``recipe`` (final test eval included)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'plain' or 'residual'; got {kind!r}")
+    _runtime.seed_everything(seed)  # the initial weights depend on the seed only, not on what ran before
+    model = _nets.cifar_net(depth, residual=kind == "residual", width=recipe.width,
+                            in_channels=train.in_channels, num_classes=train.num_classes)
+    length = {"steps": recipe.steps} if recipe.steps is not None else {"epochs": recipe.epochs}
+    total = recipe.steps if recipe.steps is not None else recipe.epochs * (len(train) // recipe.batch_size)
+    return _train.fit(
+        model, train, **length, batch_size=recipe.batch_size, optimizer=recipe.optimizer, lr=recipe.lr,
+        momentum=recipe.momentum, weight_decay=recipe.weight_decay, schedule=recipe.schedule,
+        augment=recipe.augment, eval_data=test, eval_every=total, progress=progress, seed=seed,
+        label=f"{kind}-{depth}",
+    )
+
+
+def run(
+    depths: Sequence[int] = CPU_DEPTHS,
+    seed: int | Sequence[int] = 0,
+    scale: str | None = None,
+    recipe: Recipe | None = None,
+    progress: bool = True,
+) -> DegradationResult:
+    """Train plain and residual CIFAR-style nets at ``depths`` (He et al. 2015, §4.2) and return the result.
+
+    ``seed`` is one seed or several (``seed=(0, 1, 2)``: every number becomes a mean over seeds). ``scale`` picks
+    the recipe (``"cpu"``: digits; ``"gpu"``: CIFAR-10, falling back to digits with a notice); ``recipe`` overrides
+    it. On the CPU, training uses one torch thread (steadier than two under load), restored afterwards.
+    """
+    depths, seeds = _depths(depths), _seeds(seed)
+    if recipe is None:
+        recipe = recipe_for(scale)
+    elif not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a resnet_edu.degradation.Recipe or None; got {type(recipe).__name__}")
+    train, test, recipe = load_data(recipe)
+    print(f"scale {scale or _runtime.scale()} · {recipe.describe()} · depths {depths} · seeds {seeds}")
+    result = DegradationResult(depths, seeds, recipe, train.name.replace(" (train)", ""))
+    jobs = [(kind, d, s) for s in seeds for kind in KINDS for d in depths]
+    threads = torch.get_num_threads()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(jobs), desc="training nets")
+    long_runs = progress and recipe.dataset == "cifar10"
+    try:
+        if _runtime.device().type == "cpu":
+            torch.set_num_threads(1)
+        for kind, depth, s in jobs:
+            if bar is not None:
+                bar.set_postfix_str(f"{kind}-{depth} seed {s}")
+            result.runs[kind, depth, s] = train_one(kind, depth, s, recipe, train, test, progress=long_runs)
+            result.wall_time += result.runs[kind, depth, s].wall_time
+            if bar is not None:
+                bar.update(1)
+    finally:
+        torch.set_num_threads(threads)
+        if bar is not None:
+            bar.close()
+    return result
+
+
+def with_recipe(base: Recipe, **changes: object) -> Recipe:
+    """A copy of ``base`` with some fields changed, e.g. ``with_recipe(CPU_RECIPE, steps=200)``."""
+    unknown = set(changes) - set(Recipe.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown Recipe fields {sorted(unknown)}; allowed: {', '.join(Recipe.__dataclass_fields__)}")
+    return replace(base, **changes)

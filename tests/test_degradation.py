@@ -1,0 +1,186 @@
+"""resnet_edu.degradation (lesson 01): result object, errors, determinism, seeds, the CIFAR-10 code path and its
+fallback, and the lesson's exercise checkers."""
+
+import math
+
+import matplotlib
+import pytest
+import torch
+
+from resnet_edu import data, degradation, exercises, train
+from resnet_edu.degradation import CPU_RECIPE, GPU_RECIPE, Recipe, with_recipe
+
+matplotlib.use("Agg")
+
+TINY = with_recipe(CPU_RECIPE, steps=6, last=3)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return degradation.run(depths=(8, 14), seed=(0, 1), recipe=TINY, progress=False)
+
+
+def test_result_numbers(tiny):
+    assert tiny.depths == (8, 14) and tiny.seeds == (0, 1)
+    assert set(tiny.runs) == {(k, d, s) for k in ("plain", "residual") for d in (8, 14) for s in (0, 1)}
+    for kind in ("plain", "residual"):
+        for depth in (8, 14):
+            loss = tiny.train_loss(kind, depth)
+            assert math.isfinite(loss) and loss > 0
+            per_seed = [tiny.train_loss(kind, depth, seed=s) for s in (0, 1)]
+            assert loss == pytest.approx(sum(per_seed) / 2)
+            assert per_seed[0] == pytest.approx(tiny.runs[kind, depth, 0].final_loss(3))
+            assert 0 <= tiny.train_error(kind, depth) <= 1 and 0 <= tiny.test_error(kind, depth) <= 1
+            assert math.isfinite(tiny.test_loss(kind, depth))
+            assert len(tiny.curve(kind, depth)) == 6
+    run = tiny.runs["plain", 8, 0]
+    assert run.steps == 6 and len(run.evals) == 1 and run.evals[0]["step"] == 6  # one test evaluation, at the end
+    assert tiny.wall_time > 0
+
+
+def test_table_and_plot(tiny):
+    table = tiny.table()
+    assert "plain-8" in table and "residual-14" in table and "mean" in table
+    assert len(tiny.table(per_seed=True).splitlines()) == 1 + 2 * 2 * 2
+    fig = tiny.plot()
+    axes = fig.axes
+    assert len(axes) == 3
+    assert all(ax.get_title() and ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+    assert [len(line.get_xdata()) for line in axes[0].lines[:2]] == [6, 6]
+    assert list(axes[2].lines[0].get_xdata()) == [8, 14]
+    matplotlib.pyplot.close(fig)
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (("dense", 8), "kind must be 'plain' or 'residual'"),
+        (("plain", 20), "trained depths 8, 14"),
+        (("plain", 8, 5), "trained seeds 0, 1"),
+    ],
+)
+def test_bad_queries(tiny, args, match):
+    with pytest.raises(ValueError, match=match):
+        tiny.train_loss(*args)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"depths": (8, 10)}, "6n\\+2"),
+        ({"depths": ()}, "6n\\+2"),
+        ({"depths": (8, 8)}, "distinct"),
+        ({"seed": -1}, "non-negative integer"),
+        ({"seed": ()}, "non-empty sequence"),
+        ({"seed": (1, 1)}, "distinct"),
+        ({"scale": "tpu"}, "'cpu', 'gpu' or None"),
+    ],
+)
+def test_bad_run_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        degradation.run(**kwargs, progress=False)
+
+
+def test_bad_recipe():
+    with pytest.raises(TypeError, match="Recipe"):
+        degradation.run(recipe={"steps": 5}, progress=False)
+    with pytest.raises(ValueError, match="exactly one of steps"):
+        Recipe(steps=10, epochs=2)
+    with pytest.raises(ValueError, match="'digits', 'cifar10'"):
+        Recipe(dataset="mnist")
+    with pytest.raises(ValueError, match="unknown Recipe fields"):
+        with_recipe(CPU_RECIPE, step=3)
+
+
+def test_deterministic_and_threads_restored():
+    torch.set_num_threads(2)
+    a = degradation.run(depths=(8,), seed=3, recipe=TINY, progress=False)
+    assert torch.get_num_threads() == 2
+    b = degradation.run(depths=(8,), seed=3, recipe=TINY, progress=False)
+    for key in a.runs:
+        assert a.runs[key].loss == b.runs[key].loss
+        assert a.runs[key].evals == b.runs[key].evals
+    assert a.runs["plain", 8, 3].loss != a.runs["residual", 8, 3].loss
+
+
+def test_scale_picks_recipe_and_depths(monkeypatch):
+    assert degradation.recipe_for("cpu") is CPU_RECIPE and degradation.recipe_for("gpu") is GPU_RECIPE
+    assert degradation.depths_for("cpu") == (8, 20, 56) and degradation.depths_for("gpu") == (20, 32, 44, 56)
+    monkeypatch.setenv("RESNET_EDU_SCALE", "gpu")
+    assert degradation.recipe_for() is GPU_RECIPE
+    # the paper's CIFAR-10 recipe (He et al. 2015, §4.2), compressed
+    g = GPU_RECIPE
+    assert (g.dataset, g.optimizer, g.lr, g.momentum, g.weight_decay, g.schedule, g.augment, g.batch_size) == (
+        "cifar10", "sgd", 0.1, 0.9, 1e-4, "step", True, 128)
+
+
+def _fake_cifar(train: bool = True, **_):
+    g = torch.Generator().manual_seed(0 if train else 1)
+    n = 48 if train else 20
+    return data.ImageData(torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g),
+                          f"CIFAR-10 ({'train' if train else 'test'})", data.CIFAR10_CLASSES)
+
+
+def test_gpu_code_path_on_cpu(monkeypatch):
+    """The GPU scale's recipe (SGD, step schedule, augmentation, epochs) run at toy size on a fake CIFAR-10."""
+    monkeypatch.setattr(data, "cifar10", _fake_cifar)
+    calls = []
+    real_fit = train.fit
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", spy)
+    recipe = with_recipe(GPU_RECIPE, epochs=2, batch_size=16, width=4, subset=32, last=2)
+    result = degradation.run(depths=(8,), seed=0, scale="gpu", recipe=recipe, progress=False)
+    assert result.dataset == "CIFAR-10" and result.recipe == recipe
+    assert len(calls) == 2
+    kw = calls[0]
+    assert (kw["optimizer"], kw["schedule"], kw["augment"], kw["epochs"], kw["weight_decay"]) == (
+        "sgd", "step", True, 2, 1e-4)
+    assert result.runs["residual", 8, 0].steps == 2 * (32 // 16)
+    assert result.runs["residual", 8, 0].evals[-1]["step"] == 4
+    assert math.isfinite(result.train_loss("residual", 8))
+
+
+def test_gpu_scale_without_cifar_falls_back_to_digits(monkeypatch, capsys):
+    def unavailable(**_):
+        raise data.DatasetUnavailable("no CIFAR-10 here")
+
+    monkeypatch.setattr(data, "cifar10", unavailable)
+    result = degradation.run(depths=(8,), seed=0, scale="gpu", recipe=with_recipe(GPU_RECIPE, last=5),
+                             progress=False)
+    out = capsys.readouterr().out
+    assert "CIFAR-10 is not available" in out and "digits" in out and "no CIFAR-10 here" in out
+    assert result.recipe == CPU_RECIPE and result.dataset.startswith("digits")
+
+
+def test_checkers(capsys):
+    assert exercises.check_diagnosis(None) is False
+    assert exercises.check_diagnosis({"A": "overfitting", "B": "degradation"}) is True
+    assert exercises.check_diagnosis({"A": "degradation", "B": "degradation"}) is False
+    assert "memorised" in capsys.readouterr().out
+    assert exercises.check_diagnosis("B") is False
+    assert exercises.check_chance_loss(math.log(10)) is True
+    assert exercises.check_chance_loss(1.0) is False
+    assert "natural logarithm" in capsys.readouterr().out
+    assert exercises.check_chance_loss("two") is False
+    assert exercises.check_identity_layers("Residual") is True
+    assert exercises.check_identity_layers("both") is False
+    assert exercises.check_identity_layers(3) is False
+    assert exercises.check_chance_loss(exercises.solution_chance_loss())
+    assert exercises.check_diagnosis(exercises.solution_diagnosis())
+    assert exercises.check_identity_layers(exercises.solution_identity_layers())
+
+
+def test_identity_claim_of_exercise_3():
+    """Exercise 3's answer, executed: all-zero weights make a residual block the identity, a plain block zero."""
+    from resnet_edu import nets
+
+    x = torch.relu(torch.randn(4, 8, 6, 6))
+    for residual, expect in ((True, x), (False, torch.zeros_like(x))):
+        block = nets.BasicBlock(8, 8, shortcut=torch.nn.Identity() if residual else None)
+        for p in block.parameters():
+            torch.nn.init.zeros_(p)
+        assert torch.equal(block(x), expect)
