@@ -1,0 +1,559 @@
+"""H(x) = F(x) + x: identity mapping and the learned residual (lesson 02; He et al. 2015, §3.1–3.2).
+
+* :func:`zero_init_identity_gap` — a residual block whose last BN weight is zero outputs exactly its input at
+  initialisation; its plain twin cannot (it outputs zero instead).
+* :func:`learn_identity` — k plain units vs k residual units trained to reproduce their input (§3.1: "if the
+  optimal function is closer to an identity mapping than to a zero mapping, it should be easier for the solver
+  to find the perturbations with reference to an identity mapping").
+* :func:`learn_correction` — a tiny residual unit trained only on loss(H(x), y) ends with F(x) = y − x,
+  although nobody ever computes y − x.
+* :func:`loss_gradient` — ∂L/∂H by autograd for the usual reductions of the squared error.
+* :func:`block_diagram` — Graphviz diagrams traced from the modules themselves (torch.fx), with F, the
+  shortcut and the ⊕ node.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import fx, nn
+from tqdm.auto import tqdm
+
+from . import nets
+from .viz import moving_average, require_dot
+
+KINDS = ("plain", "residual")
+REDUCTIONS = ("half_sum", "sum", "mean")
+
+
+# --- the two units compared in this lesson ---
+
+
+class PlainUnit(nn.Module):
+    """H(x) = W2 σ(W1 x + b1) + b2: two linear layers that must produce H(x) directly (He et al. 2015, Eq. 1
+    without the shortcut)."""
+
+    def __init__(self, dim: int, width: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, width)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(width, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.relu(self.fc1(x)))  # H(x), learned from scratch
+
+
+class ResidualUnit(nn.Module):
+    """H(x) = F(x) + x with F(x) = W2 σ(W1 x + b1) + b2 (He et al. 2015, Eq. 1, Fig. 2).
+
+    ``zero_init=True`` sets W2 and b2 to zero, so F(x) = 0 and the unit starts as the identity mapping.
+    """
+
+    def __init__(self, dim: int, width: int, zero_init: bool = False) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, width)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(width, dim)
+        self.shortcut = nn.Identity()
+        if zero_init:
+            nn.init.zeros_(self.fc2.weight)
+            nn.init.zeros_(self.fc2.bias)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x): the residual branch."""
+        return self.fc2(self.relu(self.fc1(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.residual(x) + self.shortcut(x)  # H(x) = F(x) + x
+
+
+def _positive_int(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return value
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'plain' or 'residual'; got {kind!r}")
+
+
+def stack(kind: str, k: int, dim: int = 32, width: int = 64) -> nn.Sequential:
+    """``k`` plain or residual units (``dim`` → ``width`` → ``dim``) in a row, with PyTorch's default init."""
+    _check_kind(kind)
+    for name, value in (("k", k), ("dim", dim), ("width", width)):
+        _positive_int(name, value)
+    unit = PlainUnit if kind == "plain" else ResidualUnit
+    return nn.Sequential(*[unit(dim, width) for _ in range(k)])
+
+
+# --- 1. a zero-initialised residual block is exactly the identity ---
+
+
+@dataclass
+class IdentityGap:
+    """max |out − x| at initialisation for the blocks of :func:`zero_init_identity_gap`."""
+
+    channels: int
+    blocks: int
+    residual_block: float  # one zero-init BasicBlock, x ≥ 0 (as after a ReLU)
+    residual_stage: float  # a stage of ``blocks`` zero-init BasicBlocks, x ≥ 0
+    residual_signed: float  # one zero-init BasicBlock fed a signed x: the final ReLU clips the negatives
+    largest_negative: float  # max(−x) of that signed x: what the final ReLU removes
+    plain_zero_init: float  # the plain twin with the same zero BN: it outputs 0, so the gap is max |x|
+    plain_default: float  # the plain twin with BN weight 1 (the usual init)
+    input_max: float  # max |x| of the non-negative input
+
+    def rows(self) -> list[tuple[str, float]]:
+        """(label, max |out − x|) for each block measured."""
+        return [
+            ("residual block, zero-init, x ≥ 0", self.residual_block),
+            (f"{self.blocks} residual blocks, zero-init, x ≥ 0", self.residual_stage),
+            ("residual block, zero-init, signed x", self.residual_signed),
+            ("plain block, zero-init (outputs 0)", self.plain_zero_init),
+            ("plain block, default init", self.plain_default),
+        ]
+
+    def __str__(self) -> str:
+        return "\n".join(f"{label:<40} max|out − x| = {value:.4g}" for label, value in self.rows())
+
+    def plot(self, ax=None):  # noqa: ANN001, ANN201
+        """Bar chart of max |out − x| for each block."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 3))
+        labels, values = zip(*self.rows(), strict=True)
+        bars = ax.barh(labels, values, color=["tab:green", "tab:green", "tab:olive", "tab:red", "tab:red"])
+        ax.bar_label(bars, fmt="%.3g", padding=3)
+        ax.invert_yaxis()
+        ax.set_xlabel("max |block(x) − x| at initialisation")
+        ax.set_title("Which block starts as the identity mapping?")
+        ax.set_xlim(0, max(values) * 1.25 + 1e-9)
+        return ax
+
+
+def zero_init_identity_gap(
+    channels: int = 16, size: int = 8, batch: int = 4, blocks: int = 9, seed: int = 0
+) -> IdentityGap:
+    """Measure how far blocks of :func:`resnet_edu.nets.cifar_net` are from the identity at initialisation.
+
+    With ``zero_init_residual=True`` the last BN of every block has weight γ = 0, so F(x) = 0 and a residual
+    BasicBlock computes relu(0 + x) = relu(x): exactly x for the non-negative inputs it receives inside the
+    network (they come out of a ReLU), and relu(x) ≠ x for a signed input. Goyal et al. 2017 (zero γ); He et al.
+    2015, §3.1. ``blocks`` is the number of blocks per stage (ResNet-56 has 9).
+    """
+    for name, value in (("channels", channels), ("size", size), ("batch", batch), ("blocks", blocks)):
+        _positive_int(name, value)
+    depth = 6 * blocks + 2
+    torch.manual_seed(seed)
+    residual = nets.cifar_net(depth, residual=True, width=channels, zero_init_residual=True).layer1
+    plain = nets.cifar_net(depth, residual=False, width=channels, zero_init_residual=True).layer1
+    plain_default = nets.cifar_net(depth, residual=False, width=channels).layer1
+    gen = torch.Generator().manual_seed(seed)
+    signed = torch.randn(batch, channels, size, size, generator=gen)
+    x = signed.clamp(min=0)  # as after a ReLU: what every block inside the network receives
+
+    def gap(module: nn.Module, inp: torch.Tensor) -> float:
+        with torch.no_grad():
+            return (module(inp.clone()) - inp).abs().max().item()  # clone: the blocks' ReLUs are in-place
+
+    return IdentityGap(
+        channels=channels,
+        blocks=blocks,
+        residual_block=gap(residual[0], x),
+        residual_stage=gap(residual, x),
+        residual_signed=gap(residual[0], signed),
+        largest_negative=(-signed).max().item(),
+        plain_zero_init=gap(plain[0], x),
+        plain_default=gap(plain_default[0], x),
+        input_max=x.abs().max().item(),
+    )
+
+
+# --- 2. learning the identity: k plain units vs k residual units ---
+
+
+@dataclass
+class IdentityLearning:
+    """Result of :func:`learn_identity`: MSE(net(x), x) per kind and k, before and after training."""
+
+    ks: tuple[int, ...]
+    steps: int
+    dim: int
+    width: int
+    final: dict[tuple[str, int], float]  # test MSE after training
+    initial: dict[tuple[str, int], float]  # test MSE at initialisation
+    curves: dict[tuple[str, int], list[float]] = field(repr=False)  # training MSE per step
+
+    def _key(self, kind: str, k: int) -> tuple[str, int]:
+        _check_kind(kind)
+        if k not in self.ks:
+            raise ValueError(f"k={k!r} was not trained; available: {', '.join(map(str, self.ks))}")
+        return kind, k
+
+    def loss(self, kind: str, k: int) -> float:
+        """Test MSE between the output and the input after training (0 = perfect identity)."""
+        return self.final[self._key(kind, k)]
+
+    def initial_loss(self, kind: str, k: int) -> float:
+        """Test MSE at initialisation, before any training."""
+        return self.initial[self._key(kind, k)]
+
+    def ratio(self, k: int) -> float:
+        """How many times larger the plain stack's final loss is than the residual stack's."""
+        return self.loss("plain", k) / self.loss("residual", k)
+
+    def __str__(self) -> str:
+        lines = [f"MSE(net(x), x) after {self.steps} Adam steps (dim {self.dim}, width {self.width})"]
+        for k in self.ks:
+            lines.append(
+                f"k={k:>3}: plain {self.loss('plain', k):<7.3g} residual {self.loss('residual', k):<8.2g}"
+                f" plain/residual = {self.ratio(k):>5,.0f}×   (at init: plain {self.initial_loss('plain', k):.3g},"
+                f" residual {self.initial_loss('residual', k):.3g})"
+            )
+        return "\n".join(lines)
+
+    def plot(self, smooth: int = 20):  # noqa: ANN201
+        """Left: final loss against k (log scale). Right: the training curves."""
+        import matplotlib.pyplot as plt
+
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+        colors = {"plain": "tab:red", "residual": "tab:blue"}
+        for kind in KINDS:
+            left.plot(self.ks, [self.loss(kind, k) for k in self.ks], "o-", color=colors[kind], label=kind)
+        left.axhline(1.0, ls=":", color="gray", label="output 0 (MSE = Var x = 1)")
+        left.set_xscale("log")
+        left.set_yscale("log")
+        left.set_xticks(self.ks, [str(k) for k in self.ks])
+        left.set_xlabel("number of stacked units k")
+        left.set_ylabel("test MSE(net(x), x) after training")
+        left.set_title("Learning the identity mapping")
+        left.grid(True, which="both", alpha=0.3)
+        left.legend()
+        styles = ["-", "--", ":", "-."]
+        for i, k in enumerate(self.ks):
+            for kind in KINDS:
+                curve = moving_average(self.curves[(kind, k)], smooth)
+                right.plot(curve, styles[i % len(styles)], color=colors[kind], label=f"{kind} k={k}")
+        right.set_yscale("log")
+        right.set_xlabel("Adam step")
+        right.set_ylabel(f"training MSE (moving average of {smooth})")
+        right.set_title("Training curves")
+        right.grid(True, which="both", alpha=0.3)
+        right.legend(fontsize=8, ncol=2)
+        fig.tight_layout()
+        return fig
+
+
+def _mse_to_input(net: nn.Module, x: torch.Tensor) -> float:
+    with torch.no_grad():
+        return nn.functional.mse_loss(net(x), x).item()
+
+
+def learn_identity(
+    ks: Sequence[int] = (1, 5, 20),
+    steps: int = 500,
+    dim: int = 32,
+    width: int = 64,
+    seed: int = 0,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    progress: bool = True,
+) -> IdentityLearning:
+    """Train k plain units and k residual units (same layers, same init) to output their input x ~ N(0, I).
+
+    Each step draws a fresh batch; the loss is MSE(net(x), x) and the optimiser Adam. The final and initial
+    losses are measured on a fixed test batch of 1024 points. He et al. 2015, §3.1: a residual stack only
+    needs F = 0, a plain stack has to build the identity out of ReLU layers. Runs on the CPU (the nets are
+    tiny).
+    """
+    ks = tuple(ks)
+    if not ks:
+        raise ValueError("ks must name at least one depth, e.g. ks=(1, 5, 20)")
+    for k in ks:
+        _positive_int("every k in ks", k)
+    if len(set(ks)) != len(ks):
+        raise ValueError(f"ks must not repeat a depth; got {ks}")
+    for name, value in (("steps", steps), ("dim", dim), ("width", width), ("batch_size", batch_size)):
+        _positive_int(name, value)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny nets: one thread is as fast and stays steady on a busy machine
+    try:
+        return _learn_identity(ks, steps, dim, width, seed, batch_size, lr, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _learn_identity(
+    ks: tuple[int, ...], steps: int, dim: int, width: int, seed: int, batch_size: int, lr: float, progress: bool
+) -> IdentityLearning:
+    test_x = torch.randn(1024, dim, generator=torch.Generator().manual_seed(10_000 + seed))
+    final, initial, curves = {}, {}, {}
+    runs = [(kind, k) for k in ks for kind in KINDS]
+    for kind, k in tqdm(runs, desc="learning the identity", disable=not progress):
+        torch.manual_seed(seed)
+        net = stack(kind, k, dim, width)
+        data = torch.Generator().manual_seed(seed + 1)  # the same batches for every net
+        optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+        initial[(kind, k)] = _mse_to_input(net, test_x)
+        curve = []
+        for _ in range(steps):
+            x = torch.randn(batch_size, dim, generator=data)
+            loss = nn.functional.mse_loss(net(x), x)  # the target is the input itself
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            curve.append(loss.item())
+        final[(kind, k)] = _mse_to_input(net, test_x)
+        curves[(kind, k)] = curve
+    return IdentityLearning(ks, steps, dim, width, final, initial, curves)
+
+
+# --- 3. the learned correction F(x) → y − x ---
+
+
+def _vector(name: str, value: Sequence[float] | torch.Tensor) -> torch.Tensor:
+    try:
+        t = torch.as_tensor(value, dtype=torch.float32)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a list or tensor of numbers; got {value!r}") from err
+    if t.dim() != 1 or t.numel() == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D vector like [2.0, 3.0]; got shape {tuple(t.shape)}")
+    return t
+
+
+def _fmt(values: Sequence[float]) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
+
+
+@dataclass
+class Correction:
+    """Result of :func:`learn_correction`: F(x), H(x) and the loss at every step."""
+
+    x: list[float]
+    y: list[float]
+    history: list[list[float]]  # F(x) before each step, and after the last one (steps + 1 rows)
+    losses: list[float]  # loss(H(x), y) before each step, and after the last one
+
+    @property
+    def final(self) -> list[float]:
+        """F(x) after training."""
+        return self.history[-1]
+
+    @property
+    def output(self) -> list[float]:
+        """H(x) = x + F(x) after training."""
+        return [a + b for a, b in zip(self.x, self.final, strict=True)]
+
+    def expected(self) -> list[float]:
+        """y − x, computed here only to compare with what F learned (training never computes it)."""
+        return [b - a for a, b in zip(self.x, self.y, strict=True)]
+
+    def error(self) -> float:
+        """max |F(x) − (y − x)| after training."""
+        return max(abs(f - e) for f, e in zip(self.final, self.expected(), strict=True))
+
+    def plot(self):  # noqa: ANN201
+        """F(x) per component over the steps, with y − x dashed; the loss on a log scale."""
+        import matplotlib.pyplot as plt
+
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+        for i, target in enumerate(self.expected()):
+            line = left.plot([h[i] for h in self.history], label=f"F(x)[{i}]")[0]
+            label = f"y[{i}] − x[{i}] = {target:+.2f}"
+            left.axhline(target, ls="--", color=line.get_color(), alpha=0.7, label=label)
+        left.set_xlabel("training step")
+        left.set_ylabel("F(x)")
+        left.set_title(f"x = {_fmt(self.x)}, y = {_fmt(self.y)}: F(x) learns the correction y − x")
+        left.grid(True, alpha=0.3)
+        left.legend(fontsize=8)
+        right.semilogy([max(v, 1e-16) for v in self.losses])
+        right.set_xlabel("training step")
+        right.set_ylabel("loss = MSE(H(x), y)")
+        right.set_title("The only signal: loss(H(x), y)")
+        right.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        return fig
+
+
+def learn_correction(
+    x: Sequence[float] | torch.Tensor = (2.0, 3.0),
+    y: Sequence[float] | torch.Tensor = (2.1, 2.9),
+    steps: int = 100,
+    seed: int = 0,
+    width: int = 8,
+    lr: float = 0.02,
+) -> Correction:
+    """Train a zero-initialised :class:`ResidualUnit` on the single pair (x, y) with SGD and MSE(H(x), y).
+
+    F starts at 0 (H(x) = x); the only training signal is the loss on H(x) = F(x) + x, and F(x) ends at y − x.
+    He et al. 2015, §3.1: the layers "fit a residual mapping" instead of the desired mapping itself.
+    """
+    x_t, y_t = _vector("x", x), _vector("y", y)
+    if x_t.shape != y_t.shape:
+        raise ValueError(f"x and y must have the same length; got {x_t.numel()} and {y_t.numel()}")
+    _positive_int("steps", steps)
+    _positive_int("width", width)
+    torch.manual_seed(seed)
+    unit = ResidualUnit(x_t.numel(), width, zero_init=True)
+    optimizer = torch.optim.SGD(unit.parameters(), lr=lr)
+    history = [unit.residual(x_t).detach().tolist()]  # F(x) before training
+    losses = []
+    for _ in range(steps):
+        loss = nn.functional.mse_loss(unit(x_t), y_t)  # unit(x) = F(x) + x: the loss sees only H(x) and y
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        history.append(unit.residual(x_t).detach().tolist())  # F(x) after this step, recorded for the plot
+    with torch.no_grad():
+        losses.append(nn.functional.mse_loss(unit(x_t), y_t).item())
+    return Correction(x_t.tolist(), y_t.tolist(), history, losses)
+
+
+def loss_gradient(
+    H: Sequence[float] | torch.Tensor, y: Sequence[float] | torch.Tensor, reduction: str = "half_sum"
+) -> torch.Tensor:
+    """∂L/∂H by autograd for the squared error between the output H and the target y.
+
+    ``reduction``: ``"half_sum"`` L = ½ Σ (H − y)² (gradient H − y), ``"sum"`` L = Σ (H − y)² (gradient
+    2(H − y)), ``"mean"`` L = (1/n) Σ (H − y)², PyTorch's default ``MSELoss`` (gradient 2(H − y)/n).
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}; got {reduction!r}")
+    h = _vector("H", H).clone().requires_grad_(True)
+    target = _vector("y", y)
+    if h.shape != target.shape:
+        raise ValueError(f"H and y must have the same length; got {h.numel()} and {target.numel()}")
+    if reduction == "half_sum":
+        loss = 0.5 * ((h - target) ** 2).sum()
+    else:
+        loss = nn.functional.mse_loss(h, target, reduction=reduction)
+    (grad,) = torch.autograd.grad(loss, h)
+    return grad
+
+
+# --- 4. diagrams traced from the modules ---
+
+
+def _describe(module: nn.Module) -> str:
+    if isinstance(module, nn.Conv2d):
+        kh, kw = module.kernel_size
+        stride = f", stride {module.stride[0]}" if module.stride[0] != 1 else ""
+        return f"conv {kh}×{kw}, {module.in_channels}→{module.out_channels}{stride}"
+    if isinstance(module, nn.Linear):
+        return f"linear {module.in_features}→{module.out_features}"
+    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        zero = module.weight is not None and bool((module.weight == 0).all())
+        return "BN, γ = 0" if zero else "BN"
+    if isinstance(module, nn.Identity):
+        return "identity: x"
+    extra = "" if type(module).__module__.startswith("torch.") else module.extra_repr()
+    return type(module).__name__ + (f"\n{extra}" if extra and len(extra) <= 40 else "")
+
+
+_FUNCTIONS = {operator.add: "⊕", torch.add: "⊕", operator.mul: "×", torch.mul: "×"}
+
+
+class _Tracer(fx.Tracer):
+    """torch.fx tracer that keeps childless modules (e.g. :class:`resnet_edu.nets.ShortcutA`) as one node."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return super().is_leaf_module(m, module_qualified_name) or not any(True for _ in m.children())
+
+
+def _ancestors(node: fx.Node) -> set[fx.Node]:
+    seen, todo = set(), [node]
+    while todo:
+        n = todo.pop()
+        if n in seen or n.op == "placeholder":
+            continue
+        seen.add(n)
+        todo.extend(n.all_input_nodes)
+    return seen
+
+
+def _branches(graph: fx.Graph) -> tuple[set[fx.Node], set[fx.Node], fx.Node | None]:
+    """(F nodes, shortcut nodes, the ⊕ node) of the first addition of two tensors; empty sets when none."""
+    for node in graph.nodes:
+        is_add = node.op == "call_function" and _FUNCTIONS.get(node.target) == "⊕"
+        if is_add and len(node.all_input_nodes) == 2:
+            a, b = (_ancestors(n) for n in node.all_input_nodes)
+            residual, shortcut = (a - b, b - a) if len(a - b) >= len(b - a) else (b - a, a - b)
+            return residual, shortcut, node
+    return set(), set(), None
+
+
+def block_diagram(*blocks: nn.Module, titles: Sequence[str] | None = None):  # noqa: ANN201
+    """A ``graphviz.Digraph`` of each block, side by side, traced from the module with ``torch.fx``.
+
+    In a residual block the nodes of the residual branch are boxed as "F(x)", the shortcut is drawn in blue and
+    the addition is the ⊕ node; a plain block has no ⊕ and its layers are boxed as "H(x)" (He et al. 2015,
+    Fig. 2). Rendering needs Graphviz's ``dot`` (:func:`resnet_edu.viz.require_dot` raises with the fix).
+    """
+    require_dot()
+    import graphviz
+
+    if not blocks:
+        raise ValueError("pass at least one block, e.g. block_diagram(plain_block, residual_block)")
+    for block in blocks:
+        if not isinstance(block, nn.Module):
+            raise TypeError(f"block_diagram draws nn.Module blocks; got {type(block).__name__}")
+    if titles is not None and len(titles) != len(blocks):
+        raise ValueError(f"give one title per block: {len(blocks)} blocks but {len(titles)} titles")
+    dot = graphviz.Digraph("blocks", graph_attr={"rankdir": "TB", "fontname": "Helvetica", "nodesep": "0.3"})
+    font = {"fontname": "Helvetica", "fontsize": "11"}
+    dot.attr("node", shape="box", style="rounded,filled", fillcolor="white", **font)
+    dot.attr("edge", **font)
+    for i, block in enumerate(blocks):
+        graph = _Tracer().trace(block)
+        modules = dict(block.named_modules())
+        residual, shortcut, add = _branches(graph)
+        name = type(block).__name__
+        title = titles[i] if titles else (f"{name}: H(x) = F(x) + x" if add else f"{name} (plain): H(x)")
+        ident = {node: f"b{i}_{node.name}" for node in graph.nodes}
+        with dot.subgraph(name=f"cluster_block{i}") as outer:
+            outer.attr(label=title, fontsize="13", style="rounded", color="gray40")
+            layers = {n for n in graph.nodes if n.op not in ("placeholder", "output")}
+            inner_nodes = residual if add is not None else layers
+            inner_label = "F(x)" if add is not None else "H(x)"
+            with outer.subgraph(name=f"cluster_block{i}_f") as inner:
+                inner.attr(label=inner_label, labeljust="l", fontsize="14", style="dashed,rounded",
+                           color="darkorange", fontcolor="darkorange")
+                for node in graph.nodes:
+                    if node in inner_nodes:
+                        inner.node(ident[node], _label(node, modules), fillcolor="#fff3e0")
+            for node in graph.nodes:
+                if node in inner_nodes:
+                    continue
+                if node.op == "placeholder":
+                    outer.node(ident[node], "x", shape="ellipse", fillcolor="#eeeeee")
+                elif node.op == "output":
+                    outer.node(ident[node], "output", shape="ellipse", fillcolor="#eeeeee")
+                elif node is add:
+                    outer.node(ident[node], "⊕", shape="circle", fontsize="18", fillcolor="#e3f2fd")
+                else:
+                    color = "#e3f2fd" if node in shortcut else "white"
+                    outer.node(ident[node], _label(node, modules), fillcolor=color)
+        for node in graph.nodes:
+            for src in node.all_input_nodes:
+                into_add = node is add and (src in shortcut or src.op == "placeholder")
+                on_shortcut = node in shortcut or into_add
+                attrs = {"color": "royalblue", "penwidth": "2"} if on_shortcut else {}
+                if on_shortcut and src.op == "placeholder":
+                    attrs["label"] = " shortcut"
+                    attrs["fontcolor"] = "royalblue"
+                dot.edge(ident[src], ident[node], **attrs)
+    return dot
+
+
+def _label(node: fx.Node, modules: dict[str, nn.Module]) -> str:
+    if node.op == "call_module":
+        return f"{node.target}\n{_describe(modules[node.target])}"
+    if node.op == "call_function":
+        return _FUNCTIONS.get(node.target, getattr(node.target, "__name__", str(node.target)))
+    return str(node.target)

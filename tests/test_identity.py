@@ -1,0 +1,238 @@
+"""resnet_edu.identity (lesson 02): exact identity at init, learning the identity, the learned correction,
+∂L/∂H for each reduction, diagrams traced from modules, and the lesson's exercise checkers."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+from torch import nn
+
+from resnet_edu import exercises, identity, nets, viz
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+# --- zero-initialised blocks ---
+
+
+def test_zero_init_residual_block_is_exactly_the_identity_for_nonnegative_input():
+    gap = identity.zero_init_identity_gap(channels=8, size=4, batch=2, blocks=3)
+    assert gap.residual_block == 0.0 and gap.residual_stage == 0.0
+    # the final ReLU clips exactly the negative part of a signed input, nothing else
+    assert gap.residual_signed == pytest.approx(gap.largest_negative, abs=1e-6) and gap.largest_negative > 0
+    # the plain twin with the same zero BN outputs zeros, so it is max|x| away from the identity
+    assert gap.plain_zero_init == pytest.approx(gap.input_max) and gap.plain_default > 0.1
+    assert "max|out − x|" in str(gap)
+    assert gap.plot().get_title()
+
+
+@pytest.mark.parametrize("kwargs", [{"channels": 0}, {"blocks": -1}, {"size": 2.5}, {"batch": True}])
+def test_zero_init_identity_gap_rejects_bad_sizes(kwargs):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        identity.zero_init_identity_gap(**kwargs)
+
+
+def test_units_and_stacks():
+    x = torch.randn(5, 4)
+    assert torch.equal(identity.ResidualUnit(4, 8, zero_init=True)(x), x)
+    unit = identity.ResidualUnit(4, 8)
+    assert torch.allclose(unit(x), unit.residual(x) + x)  # H(x) = F(x) + x
+    plain = identity.stack("plain", 3, dim=4, width=8)
+    residual = identity.stack("residual", 3, dim=4, width=8)
+    assert len(plain) == 3 and all(isinstance(m, identity.PlainUnit) for m in plain)
+    assert all(isinstance(m, identity.ResidualUnit) for m in residual)
+    assert nets.count_parameters(plain) == nets.count_parameters(residual)  # same layers, only the shortcut differs
+    with pytest.raises(ValueError, match="kind must be 'plain' or 'residual'"):
+        identity.stack("resnet", 3)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        identity.stack("plain", 0)
+
+
+# --- learning the identity ---
+
+
+def _small_run(**kwargs):
+    return identity.learn_identity(ks=(1, 4), steps=60, dim=8, width=16, progress=False, **kwargs)
+
+
+def test_learn_identity_residual_beats_plain_and_is_deterministic():
+    result = _small_run()
+    for k in (1, 4):
+        assert result.loss("residual", k) < result.loss("plain", k) / 3
+        assert result.ratio(k) == pytest.approx(result.loss("plain", k) / result.loss("residual", k))
+        assert len(result.curves[("plain", k)]) == 60
+        assert result.initial_loss("plain", k) > 0
+    again = _small_run()
+    assert again.final == result.final and again.curves == result.curves
+    assert torch.get_num_threads() >= 1  # restored after the run
+    fig = result.plot()
+    assert [ax.get_title() for ax in fig.axes] == ["Learning the identity mapping", "Training curves"]
+    assert "k=  4" in str(result)
+
+
+def test_learn_identity_restores_thread_count():
+    before = torch.get_num_threads()
+    identity.learn_identity(ks=(1,), steps=2, dim=2, width=2, progress=False)
+    assert torch.get_num_threads() == before
+
+
+def test_learn_identity_result_rejects_unknown_kind_and_k():
+    result = identity.learn_identity(ks=(1, 2), steps=3, dim=2, width=4, progress=False)
+    with pytest.raises(ValueError, match="kind must be 'plain' or 'residual'"):
+        result.loss("resnet", 1)
+    with pytest.raises(ValueError, match="k=5 was not trained; available: 1, 2"):
+        result.loss("plain", 5)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"ks": ()}, "ks must name at least one depth"),
+        ({"ks": (1, 1)}, "must not repeat"),
+        ({"ks": (0, 2)}, "every k in ks must be a positive integer"),
+        ({"steps": 0}, "steps must be a positive integer"),
+    ],
+)
+def test_learn_identity_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        identity.learn_identity(**{"progress": False, **kwargs})
+
+
+# --- the learned correction and ∂L/∂H ---
+
+
+def test_learn_correction_converges_to_y_minus_x():
+    result = identity.learn_correction(x=[2.0, 3.0], y=[2.1, 2.9], steps=100)
+    assert result.history[0] == [0.0, 0.0]  # zero-init: H(x) = x at the start
+    assert len(result.history) == len(result.losses) == 101
+    assert result.error() < 1e-4
+    assert result.final == pytest.approx([0.1, -0.1], abs=1e-4)
+    assert result.output == pytest.approx([2.1, 2.9], abs=1e-4)
+    assert result.losses[-1] < 1e-6 * result.losses[0]
+    assert result.plot().axes[0].get_ylabel() == "F(x)"
+
+
+def test_learn_correction_other_sizes_and_errors():
+    result = identity.learn_correction(x=[1.0, -1.0, 0.5], y=[0.5, -0.5, 0.5], steps=300)
+    assert result.error() < 1e-3
+    with pytest.raises(ValueError, match="x and y must have the same length"):
+        identity.learn_correction(x=[1.0, 2.0], y=[1.0])
+    with pytest.raises(ValueError, match="1-D vector"):
+        identity.learn_correction(x=[[1.0]], y=[[1.0]])
+    with pytest.raises(TypeError, match="list or tensor of numbers"):
+        identity.learn_correction(x="ab", y=[1.0, 2.0])
+
+
+def test_loss_gradient_for_each_reduction():
+    H, y = [2.2, 2.5], [2.0, 2.9]
+    assert identity.loss_gradient(H, y, "half_sum").tolist() == pytest.approx([0.2, -0.4])
+    assert identity.loss_gradient(H, y, "mean").tolist() == pytest.approx([0.2, -0.4])  # 2/n = 1 for n = 2
+    assert identity.loss_gradient(H, y, "sum").tolist() == pytest.approx([0.4, -0.8])
+    four = identity.loss_gradient([1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0], "mean")
+    assert four.tolist() == pytest.approx([0.5] * 4)  # 2(H − y)/4
+    with pytest.raises(ValueError, match="reduction must be one of half_sum, sum, mean"):
+        identity.loss_gradient(H, y, "max")
+    with pytest.raises(ValueError, match="same length"):
+        identity.loss_gradient([1.0], y)
+
+
+# --- diagrams ---
+
+
+@pytest.fixture
+def no_dot_needed(monkeypatch):
+    monkeypatch.setattr(identity, "require_dot", lambda: "dot")
+
+
+def test_block_diagram_marks_f_shortcut_and_add(no_dot_needed):
+    plain = nets.cifar_net(8, residual=False).layer1[0]
+    residual = nets.cifar_net(8, zero_init_residual=True).layer1[0]
+    source = identity.block_diagram(plain, residual, titles=["plain", "residual"]).source
+    assert source.count("⊕") == 1  # only the residual block adds
+    assert 'label="F(x)"' in source and 'label="H(x)"' in source
+    assert "shortcut" in source and "BN, γ = 0" in source
+    assert "cluster_block0" in source and "cluster_block1" in source
+    plain_only = identity.block_diagram(identity.PlainUnit(2, 4)).source
+    assert "⊕" not in plain_only and "linear 2→4" in plain_only
+
+
+def test_block_diagram_traces_other_shortcuts(no_dot_needed):
+    downsampling = nets.cifar_net(20).layer2[0]  # option A shortcut: one node, not its internals
+    source = identity.block_diagram(downsampling, nets.mlp(2)[1]).source
+    assert "ShortcutA" in source and "pad" not in source
+    assert source.count("⊕") == 2
+
+
+def test_block_diagram_errors(no_dot_needed):
+    with pytest.raises(ValueError, match="at least one block"):
+        identity.block_diagram()
+    with pytest.raises(TypeError, match="nn.Module"):
+        identity.block_diagram("block")
+    with pytest.raises(ValueError, match="one title per block"):
+        identity.block_diagram(nn.ReLU(), titles=["a", "b"])
+
+
+def test_block_diagram_without_dot_names_the_fix(monkeypatch):
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    with pytest.raises(viz.GraphvizMissing, match="apt-get install graphviz"):
+        identity.block_diagram(identity.ResidualUnit(2, 4))
+
+
+# --- exercise checkers ---
+
+
+def test_check_block_output(capsys):
+    assert exercises.check_block_output(None) is False
+    assert "No answer yet" in capsys.readouterr().out
+    assert exercises.check_block_output([-1.5, 0.5, 2.0]) is False
+    assert "final ReLU" in capsys.readouterr().out
+    assert exercises.check_block_output([0, 0, 0]) is False
+    assert "plain" in capsys.readouterr().out
+    assert exercises.check_block_output([1, 2]) is False
+    assert "exactly 3 numbers" in capsys.readouterr().out
+    assert exercises.check_block_output([0.0, 0.5, 2.0]) is True
+    assert exercises.lesson02.solution_block_output() == [0.0, 0.5, 2.0]
+
+
+def test_check_mean_gradient(capsys):
+    assert exercises.check_mean_gradient(None) is False
+    assert exercises.check_mean_gradient([0.2, -0.4, 0.0, -0.5]) is False
+    assert "2(H − y)/4" in capsys.readouterr().out
+    assert exercises.check_mean_gradient([0.4, -0.8, 0.0, -1.0]) is False
+    assert "*sum*" in capsys.readouterr().out
+    assert exercises.check_mean_gradient([-0.1, 0.2, 0.0, 0.25]) is False
+    assert "sign" in capsys.readouterr().out
+    assert exercises.check_mean_gradient("abc") is False
+    assert exercises.check_mean_gradient([0.1, -0.2, 0.0, -0.25]) is True
+
+
+def test_check_residual_unit(capsys):
+    assert exercises.check_residual_unit(None) is False
+    assert exercises.check_residual_unit(identity.ResidualUnit) is False
+    assert "pass an instance" in capsys.readouterr().out
+    assert exercises.check_residual_unit(nn.Identity()) is False
+    assert "no trainable parameters" in capsys.readouterr().out
+    assert exercises.check_residual_unit(identity.ResidualUnit(2, 8)) is False  # not zero-initialised
+    assert "nn.init.zeros_" in capsys.readouterr().out
+
+    class IgnoresF(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return x
+
+    assert exercises.check_residual_unit(IgnoresF()) is False
+    assert "does not depend on F" in capsys.readouterr().out
+    assert exercises.check_residual_unit(nn.Linear(3, 3)) is False
+    assert "failed" in capsys.readouterr().out
+    assert exercises.check_residual_unit(exercises.lesson02.solution_residual_unit()) is True
