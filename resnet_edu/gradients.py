@@ -3,13 +3,25 @@
 For a residual block y = x + F(x) the chain rule gives ∂L/∂x = ∂L/∂y · (I + ∂F/∂x) (He et al. 2016,
 "Identity Mappings in Deep Residual Networks", Eq. 5): the identity term carries the gradient past every block.
 :func:`gradient_profile` measures what actually happens in a given network, one number per weight layer.
+
+Lesson 03 builds on it:
+
+* :func:`jacobian_check` — the formula itself, checked numerically on one block (autograd and finite differences).
+* :func:`depth_study` — plain vs residual CIFAR nets (He et al. 2015, §4.2) at several depths, at init, with or
+  without BatchNorm: with BN the plain nets' gradients *explode* toward the input (Yang et al. 2019).
+* :func:`mlp_study` — a 100-layer MLP without BN: the textbook *vanishing* gradient, and the residual twin.
+* :func:`block_graph` — the autograd graph of one block, with the ``AddBackward0`` node where the gradient splits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -81,3 +93,456 @@ def gradient_profile(
     norms = [float(g.norm()) if g is not None else 0.0 for g in grads]
     kinds = ["conv" if isinstance(m, nn.Conv2d) else "linear" for _, m in layers]
     return GradientProfile([n for n, _ in layers], norms, label, kinds)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Lesson 03 · ∂L/∂x = ∂L/∂y · (∂F/∂x + I)
+# ---------------------------------------------------------------------------------------------------------------
+
+KINDS = ("plain", "residual")
+BLOCKS = ("mlp", "basic")
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block on one CPU thread, then restore the previous count.
+
+    The nets here are small: a second OpenMP thread saves little on a quiet machine, and on a busy one (other
+    programs on the same cores) the threads wait for each other and a 0.1 s profile can take seconds.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def check_kind(kind: object) -> bool:
+    """``"plain"`` → False, ``"residual"`` → True; anything else is a ValueError naming the two kinds."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'plain' (no shortcuts) or 'residual' (with shortcuts); got {kind!r}")
+    return kind == "residual"
+
+
+def check_depth(depth: object) -> int:
+    """A CIFAR depth 6n+2 (He et al. 2015, §4.2); a ValueError says which depths are allowed."""
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 26, 32, 44, 56, 110, …); got {depth!r}")
+    return depth
+
+
+@lru_cache(maxsize=8)
+def _digits_batch(batch_size: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    from .data import digits
+
+    data = digits(size=size, channels=3)
+    return data.x[:batch_size].clone(), data.y[:batch_size].clone()
+
+
+def probe_batch(batch_size: int = 32, size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed batch every lesson-03 profile is measured on: the first ``batch_size`` digit images at
+    ``size``×``size``, 3 channels (scikit-learn's bundled digits, no download), with their labels."""
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 2 <= batch_size <= 1000:
+        raise ValueError(f"batch_size must be an integer from 2 to 1000; got {batch_size!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 8:
+        raise ValueError(f"size must be an integer >= 8 (the digits are 8x8); got {size!r}")
+    return _digits_batch(batch_size, size)
+
+
+def cifar_profile(
+    depth: int,
+    kind: str = "residual",
+    batch_norm: bool = True,
+    batch: tuple[torch.Tensor, torch.Tensor] | None = None,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> GradientProfile:
+    """The gradient profile at initialisation of the CIFAR net of He et al. 2015, §4.2 (``kind`` plain or
+    residual, with or without BN), on ``batch`` (default :func:`probe_batch`). The net is built under ``seed``
+    without touching the global random state, so the same arguments always give the same numbers; on the CPU the
+    pass runs on one thread (see :func:`one_thread`)."""
+    from .nets import cifar_net
+
+    residual = check_kind(kind)
+    check_depth(depth)
+    x, y = batch if batch is not None else probe_batch()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = cifar_net(depth, residual=residual, batch_norm=batch_norm, in_channels=x.shape[1])
+    if device is not None:
+        model, x, y = model.to(device), x.to(device), y.to(device)
+    label = f"{'ResNet' if residual else 'plain'}-{depth}" + ("" if batch_norm else " (no BN)")
+    with one_thread():
+        return gradient_profile(model, x, y, label=label)
+
+
+@dataclass
+class DepthStudy:
+    """Gradient profiles at init of plain and residual CIFAR nets at several depths (lesson 03).
+
+    ``ratio(kind, depth)`` is first-conv / last-conv gradient norm: ≫ 1 explodes toward the input, ≪ 1 vanishes.
+    """
+
+    depths: tuple[int, ...]
+    batch_norm: bool
+    profiles: dict[tuple[str, int], GradientProfile]
+
+    def profile(self, kind: str, depth: int) -> GradientProfile:
+        check_kind(kind)
+        if depth not in self.depths:
+            raise ValueError(f"depth {depth!r} was not measured; this study has depths {list(self.depths)}")
+        return self.profiles[kind, depth]
+
+    def ratio(self, kind: str, depth: int) -> float:
+        """First-conv over last-conv gradient norm of the ``kind`` net at ``depth``."""
+        return self.profile(kind, depth).ratio("conv")
+
+    def ratios(self, kind: str) -> list[float]:
+        return [self.ratio(kind, d) for d in self.depths]
+
+    def table(self) -> str:
+        """The ratios as a small text table, one row per depth."""
+        rows = [f"{'depth':>5}  {'plain first/last':>16}  {'residual first/last':>19}"]
+        rows += [f"{d:>5}  {self.ratio('plain', d):>16.3g}  {self.ratio('residual', d):>19.3g}" for d in self.depths]
+        return "\n".join(rows)
+
+    def __str__(self) -> str:
+        return f"gradient norm ratio first/last conv at init ({'with' if self.batch_norm else 'without'} BN)\n" + \
+            self.table()
+
+    def plot(self):  # noqa: ANN201 (matplotlib Figure)
+        """One panel per depth: plain and residual profiles on a shared log scale."""
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, len(self.depths), figsize=(4 * len(self.depths), 3.4), sharey=True)
+        for ax, depth in zip(np.atleast_1d(axes), self.depths):
+            for kind, color in zip(KINDS, ("tab:red", "tab:blue")):
+                p = self.profiles[kind, depth]
+                p.plot(ax=ax, label=f"{p.label} ({p.ratio('conv'):.2g}×)", color=color, markersize=3)
+            ax.set_title(f"depth {depth}")
+            if ax is not np.atleast_1d(axes)[0]:
+                ax.set_ylabel("")
+        fig.suptitle("Gradient norm per layer at init " + ("with" if self.batch_norm else "without") +
+                     " BatchNorm (legend: first/last conv ratio)")
+        fig.tight_layout()
+        return fig
+
+
+def depth_study(
+    depths: tuple[int, ...] = (20, 56, 110),
+    batch_norm: bool = True,
+    batch_size: int = 32,
+    size: int = 16,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> DepthStudy:
+    """Profile plain and residual CIFAR nets at each depth at init, on :func:`probe_batch` (lesson 03).
+
+    He et al. 2015, §4.1 reports that with BN the plain nets' gradients have healthy norms; Yang et al. 2019
+    ("A Mean Field Theory of Batch Normalization") show that BN makes them grow toward the input at init.
+    """
+    from tqdm.auto import tqdm
+
+    depths = tuple(check_depth(d) for d in depths)
+    if not depths:
+        raise ValueError("depths must name at least one depth, e.g. (20, 56, 110)")
+    batch = probe_batch(batch_size, size)
+    configs = [(kind, d) for d in depths for kind in KINDS]
+    profiles = {}
+    for kind, d in tqdm(configs, desc="profiling", disable=not progress, leave=False):
+        profiles[kind, d] = cifar_profile(d, kind, batch_norm, batch, seed, device)
+    return DepthStudy(depths, batch_norm, profiles)
+
+
+@dataclass
+class MLPStudy:
+    """Gradient profiles and forward activation sizes of a deep plain MLP and its residual twin at init.
+
+    ``ratio(kind)``: first-layer / last-layer gradient norm; ``activation_rms[kind]``: RMS of each layer's output,
+    input side first (the forward pass: does the signal stay bounded?).
+    """
+
+    depth: int
+    init: str
+    branch_scale: float
+    profiles: dict[str, GradientProfile]
+    activation_rms: dict[str, list[float]]
+
+    def profile(self, kind: str) -> GradientProfile:
+        check_kind(kind)
+        return self.profiles[kind]
+
+    def ratio(self, kind: str) -> float:
+        """First-layer over last-layer gradient norm (input linear vs output linear)."""
+        return self.profile(kind).ratio()
+
+    def first_layer_norm(self, kind: str) -> float:
+        return self.profile(kind).norms[0]
+
+    def output_rms(self, kind: str) -> float:
+        """RMS of the network's output: ~1 is a healthy forward pass, 1e20 an exploding one."""
+        check_kind(kind)
+        return self.activation_rms[kind][-1]
+
+    def describe(self) -> str:
+        return (f"MLP depth {self.depth}, init={self.init}, branch scale {self.branch_scale:.3g}: " + "; ".join(
+            f"{k}: first/last gradient {self.ratio(k):.2g}, output RMS {self.output_rms(k):.2g}" for k in KINDS))
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def plot(self):  # noqa: ANN201 (matplotlib Figure)
+        """Left: gradient norm per layer (backward pass). Right: activation RMS per layer (forward pass)."""
+        import matplotlib.pyplot as plt
+
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4))
+        for kind, color in zip(KINDS, ("tab:red", "tab:blue")):
+            self.profiles[kind].plot(ax=left, color=color, markersize=2)
+            rms = self.activation_rms[kind]
+            right.plot(range(1, len(rms) + 1), rms, color=color, marker=".", markersize=2, label=kind)
+        left.set_title("backward: gradient norm per layer")
+        right.set_yscale("log")
+        right.set_xlabel("layer (1 = next to the input)")
+        right.set_ylabel("activation RMS")
+        right.set_title("forward: size of each layer's output")
+        right.grid(True, alpha=0.3)
+        right.legend()
+        fig.suptitle(f"{self.depth}-layer MLP without BN, init={self.init!r}, branch scale {self.branch_scale:.3g}")
+        fig.tight_layout()
+        return fig
+
+
+def mlp_study(
+    depth: int = 100,
+    init: str = "default",
+    branch_scale: float = 1.0,
+    width: int = 64,
+    batch_size: int = 64,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> MLPStudy:
+    """A ``depth``-layer MLP without BN, plain vs residual, at init (lesson 03): gradient profile and activation
+    sizes on a fixed random batch (2 features, 2 classes, cross-entropy).
+
+    Runs in float64 by default, because the plain net's first-layer gradient (~1e-40 with PyTorch's default init)
+    underflows to exactly 0 in float32. ``init="he"`` uses He et al. 2015b; ``branch_scale`` multiplies every
+    residual branch (1/√depth keeps the He-initialised forward pass bounded).
+    """
+    from .nets import mlp
+
+    if not isinstance(branch_scale, (int, float)) or isinstance(branch_scale, bool) or branch_scale < 0:
+        raise ValueError(f"branch_scale must be a number >= 0 (e.g. 1.0 or 1/sqrt(depth)); got {branch_scale!r}")
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch_size, 2, generator=gen, dtype=dtype)
+    y = torch.randint(0, 2, (batch_size,), generator=gen)
+    profiles, rms = {}, {}
+    for kind in KINDS:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = mlp(depth, width, 2, 2, residual=kind == "residual", batch_norm=False, init=init,
+                      branch_scale=float(branch_scale)).to(dtype)
+        with one_thread():
+            profiles[kind] = gradient_profile(net, x, y, label=kind)
+            rms[kind] = _activation_rms(net, x)
+    return MLPStudy(depth, init, float(branch_scale), profiles, rms)
+
+
+def _activation_rms(net: nn.Sequential, x: torch.Tensor) -> list[float]:
+    """The RMS of every layer's output, input side first (one extra forward pass, no gradients)."""
+    sizes = []
+    with torch.no_grad():
+        for layer in net:
+            x = layer(x)
+            sizes.append(float(x.pow(2).mean().sqrt()))
+    return sizes
+
+
+class _MLPResidualBlock(nn.Module):
+    """y = x + F(x) with F = Linear → tanh → Linear: the formula's block, with nothing after the addition."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x)."""
+        return self.fc2(torch.tanh(self.fc1(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.residual(x)  # y = x + F(x)
+
+
+def residual_block(block: str = "mlp", dim: int = 8, seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
+    """A small residual block in float64 and one input ``x`` for it (lesson 03's Jacobian check).
+
+    ``"mlp"``: y = x + F(x), F = Linear-tanh-Linear on ``dim`` features — the block the formula describes.
+    ``"basic"``: the BasicBlock of He et al. 2015 (Fig. 2) in eval mode, y = relu(F(x) + x), on a 1×2×2×2 input
+    (``dim`` ignored): its final ReLU sits *after* the addition. Both have a ``.residual(x)`` method, F.
+    """
+    from .nets import BasicBlock
+
+    if block not in BLOCKS:
+        raise ValueError(f"block must be 'mlp' (y = x + F(x)) or 'basic' (y = relu(F(x) + x)); got {block!r}")
+    _check_dim(dim)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if block == "mlp":
+            module: nn.Module = _MLPResidualBlock(dim, 2 * dim)
+            x = torch.randn(dim, generator=gen)
+        else:
+            module = BasicBlock(2, 2, shortcut=nn.Identity()).eval()
+            x = torch.randn(1, 2, 2, 2, generator=gen)
+    return module.double(), x.double()
+
+
+def _check_dim(dim: object) -> None:
+    if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 64:
+        raise ValueError(f"dim must be an integer from 1 to 64; got {dim!r}")
+
+
+def _finite_difference_jacobian(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                                eps: float = 1e-6) -> torch.Tensor:
+    """Central differences, one input coordinate at a time: no autograd involved."""
+    flat = x.reshape(-1)
+    columns = []
+    for i in range(flat.numel()):
+        step = torch.zeros_like(flat)
+        step[i] = eps
+        plus, minus = f((flat + step).view_as(x)), f((flat - step).view_as(x))
+        columns.append(((plus - minus) / (2 * eps)).reshape(-1))
+    return torch.stack(columns, dim=1)
+
+
+@dataclass
+class JacobianCheck:
+    """∂y/∂x of a residual block measured two ways, next to I + ∂F/∂x (He et al. 2016, Eq. 5).
+
+    ``max_error``: max |∂y/∂x − D·(I + ∂F/∂x)| where D is the derivative of whatever follows the addition
+    (the identity for the ``"mlp"`` block, the 0/1 mask of the final ReLU for ``"basic"``).
+    ``max_error_without_mask``: the same without D — zero for ``"mlp"``, not for ``"basic"``.
+    ``max_error_finite_difference``: the same formula against a finite-difference Jacobian (no autograd).
+    """
+
+    block: str
+    jacobian: torch.Tensor  # ∂y/∂x by autograd
+    jacobian_f: torch.Tensor  # ∂F/∂x by autograd
+    mask: torch.Tensor  # diagonal of D
+    max_error: float
+    max_error_without_mask: float
+    max_error_finite_difference: float
+
+    @property
+    def identity_part(self) -> torch.Tensor:
+        """∂y/∂x − D·∂F/∂x: what the shortcut contributes (D·I)."""
+        return self.jacobian - self.mask[:, None] * self.jacobian_f
+
+    def __str__(self) -> str:
+        return (f"{self.block} block, {self.jacobian.shape[0]} inputs: max |J - D(I + J_F)| = {self.max_error:.1e} "
+                f"(autograd), {self.max_error_finite_difference:.1e} (finite differences); without D: "
+                f"{self.max_error_without_mask:.1e}")
+
+    def plot(self):  # noqa: ANN201 (matplotlib Figure)
+        """Three heat maps: ∂y/∂x, ∂F/∂x, and their difference (≈ I, the identity path)."""
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), layout="constrained")
+        panels = (("∂y/∂x (autograd)", self.jacobian), ("∂F/∂x", self.jacobian_f),
+                  ("∂y/∂x − D·∂F/∂x  (= D·I)", self.identity_part))
+        for ax, (title, m) in zip(axes, panels):
+            im = ax.imshow(m.numpy(), cmap="RdBu_r", vmin=-1.5, vmax=1.5)
+            ax.set_title(title)
+            ax.set_xlabel("input coordinate j")
+        axes[0].set_ylabel("output coordinate i")
+        fig.colorbar(im, ax=axes, shrink=0.8)
+        fig.suptitle(f"Jacobian of one residual block ({self.block})")
+        return fig
+
+
+def jacobian_check(block: str = "mlp", dim: int = 8, seed: int = 0) -> JacobianCheck:
+    """Verify ∂y/∂x = D·(I + ∂F/∂x) for one residual block numerically (lesson 03; He et al. 2016, Eq. 5)."""
+    module, x = residual_block(block, dim, seed)
+    with one_thread():
+        return _jacobian_check(block, module, x)
+
+
+def _jacobian_check(block: str, module: nn.Module, x: torch.Tensor) -> JacobianCheck:
+    jac = torch.autograd.functional.jacobian
+    flat = x.reshape(-1)
+    f = module.residual  # F
+    with torch.no_grad():
+        y_flat = lambda v: module(v.view_as(x)).reshape(-1)  # noqa: E731
+        f_flat = lambda v: f(v.view_as(x)).reshape(-1)  # noqa: E731
+        pre = (f(x) + x).reshape(-1)  # what enters the final ReLU ("basic") or is the output ("mlp")
+    j_y, j_f = jac(y_flat, flat), jac(f_flat, flat)
+    mask = (pre > 0).to(x.dtype) if block == "basic" else torch.ones_like(flat)
+    eye = torch.eye(flat.numel(), dtype=x.dtype)
+    formula = mask[:, None] * (eye + j_f)
+    with torch.no_grad():
+        j_fd = _finite_difference_jacobian(y_flat, flat)
+    return JacobianCheck(
+        block, j_y, j_f, mask,
+        max_error=float((j_y - formula).abs().max()),
+        max_error_without_mask=float((j_y - (eye + j_f)).abs().max()),
+        max_error_finite_difference=float((j_fd - formula).abs().max()),
+    )
+
+
+def _grad_fns(root) -> list:  # noqa: ANN001
+    seen, order, stack = set(), [], [root]
+    while stack:
+        fn = stack.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        order.append(fn)
+        stack.extend(nxt for nxt, _ in fn.next_functions)
+    return order
+
+
+def block_graph(kind: str = "residual", channels: int = 2, size: int = 4):  # noqa: ANN201 (graphviz.Digraph)
+    """The autograd graph of one BasicBlock (He et al. 2015, Fig. 2), residual or plain, drawn by torchviz.
+
+    In the residual block the ``AddBackward0`` node (y = F(x) + x) is highlighted and its two incoming edges are
+    labelled: in the backward pass the gradient arriving there is copied unchanged into both, the F path and the
+    identity path. Arrows point forward (input → output); gradients travel against them. Needs Graphviz's ``dot``.
+    """
+    from .nets import BasicBlock
+    from .viz import autograd_graph
+
+    residual = check_kind(kind)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        block = BasicBlock(channels, channels, shortcut=nn.Identity() if residual else None)
+        x = torch.randn(2, channels, size, size, requires_grad=True)
+    with one_thread():
+        y = block(x)
+    graph = autograd_graph(y, {"x": x, **dict(block.named_parameters())})
+    graph.graph_attr.update(size="7,9", label=f"autograd graph of one {kind} BasicBlock", labelloc="t")
+    for fn in _grad_fns(y.grad_fn):
+        if type(fn).__name__.startswith("AddBackward"):
+            _highlight_add(graph, fn, x)
+    return graph
+
+
+def _highlight_add(graph, add_fn, x: torch.Tensor) -> None:  # noqa: ANN001
+    """Colour the ⊕ node and label its F-path and identity-path edges in torchviz's dot source."""
+    node = str(id(add_fn))
+    label = f"{type(add_fn).__name__}\n⊕  y = F(x) + x\nthe gradient splits here"
+    graph.body = [line.replace(f"\t{node} [label={type(add_fn).__name__}]",
+                               f'\t{node} [label="{label}" fillcolor=orange penwidth=2]') for line in graph.body]
+    for src, _ in add_fn.next_functions:
+        if src is None:
+            continue
+        is_identity = getattr(src, "variable", None) is x
+        attrs = ('label=" identity path (I)" color=blue fontcolor=blue penwidth=2' if is_identity
+                 else 'label=" F path (∂F/∂x)" color=darkgreen fontcolor=darkgreen penwidth=2')
+        graph.body = [f"\t{id(src)} -> {node} [{attrs}]" if line.strip() == f"{id(src)} -> {node}" else line
+                      for line in graph.body]
+
+
+def count_nodes(graph, name: str) -> int:  # noqa: ANN001 (graphviz.Digraph)
+    """How many nodes of ``graph`` (from :func:`block_graph`) are autograd functions named ``name*``."""
+    return sum(1 for line in graph.body if re.search(rf'\[label="?{re.escape(name)}', line))

@@ -4,27 +4,43 @@
 so dragging does not queue a redraw per intermediate value), one output area that is redrawn per change, the
 time each update took, and a one-line marker such as ``rendered depth=56 residual=True bn=True`` printed after
 each redraw, which learners read and the browser test waits for.
+
+:func:`depth_explorer` is lesson 03's app: the gradient-norm profile of a CIFAR net at init (He et al. 2015,
+§4.2) for a depth slider, a plain/residual toggle and a BatchNorm switch.
 """
 
 from __future__ import annotations
 
+import io
+import math
 import time
 from collections.abc import Callable
 from typing import Any
+
+from .gradients import GradientProfile, check_depth, cifar_profile, probe_batch
 
 
 class SliderApp:
     """Controls + an output area redrawn by ``render(**values)``, which returns a matplotlib Figure.
 
     ``app.update(**values)`` runs one redraw without a browser (tests and benchmarks call it) and returns the
-    seconds it took; ``app.widget`` is what a notebook displays.
+    seconds it took, including turning the figure into the PNG that is shown; ``app.widget`` is what a notebook
+    displays. ``savefig_kwargs`` go to ``Figure.savefig`` (default: a tight bounding box, like Jupyter's inline
+    backend).
     """
 
-    def __init__(self, controls: dict[str, Any], render: Callable[..., Any], title: str = "") -> None:
+    def __init__(
+        self,
+        controls: dict[str, Any],
+        render: Callable[..., Any],
+        title: str = "",
+        savefig_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         import ipywidgets as W
 
         self.controls = controls
         self.render = render
+        self.savefig_kwargs = {"bbox_inches": "tight"} if savefig_kwargs is None else dict(savefig_kwargs)
         self.output = W.Output()
         self.last_seconds: float | None = None
         self.last_marker = ""
@@ -41,6 +57,16 @@ class SliderApp:
     def marker(self, values: dict[str, Any]) -> str:
         return "rendered " + " ".join(f"{k}={v}" for k, v in values.items())
 
+    def _image(self, fig: Any) -> Any:
+        """The figure as a PNG image (rasterised here, so that the time of the update includes it)."""
+        from IPython.display import Image
+
+        if not hasattr(fig, "savefig"):
+            return fig
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", **self.savefig_kwargs)
+        return Image(buffer.getvalue())
+
     def update(self, **overrides: Any) -> float:
         """Redraw for the current control values (with ``overrides`` applied) and return the seconds taken."""
         import matplotlib.pyplot as plt
@@ -49,9 +75,10 @@ class SliderApp:
         values = {**self.values(), **overrides}
         start = time.perf_counter()
         fig = self.render(**values)
+        image = self._image(fig)
         with self.output:
             self.output.clear_output(wait=True)
-            display(fig)
+            display(image)
             self.last_seconds = time.perf_counter() - start
             self.last_marker = self.marker(values)
             print(f"{self.last_marker} ({self.last_seconds * 1000:.0f} ms)")
@@ -71,3 +98,130 @@ class SliderApp:
 
     def _ipython_display_(self) -> None:
         self.show()
+
+
+class DepthExplorer(SliderApp):
+    """Lesson 03's depth slider: the per-layer gradient norms at init of a plain or residual CIFAR net (He et al.
+    2015, §4.2), with or without BatchNorm — with BN the plain net's gradients explode toward the input (Yang et
+    al. 2019), the ResNet's stay flat.
+
+    Controls: ``depth`` (6n+2 from 8 to ``max_depth``; the arrow keys step between valid depths), ``residual``
+    (plain / residual) and ``bn`` (BatchNorm on/off). Each state is measured once on :func:`probe_batch` and then
+    cached (the profile at init is deterministic for a seed); measuring runs on one CPU thread. The figure is
+    built once and only its data change, so that a redraw stays fast.
+    """
+
+    def __init__(
+        self,
+        depth: int = 56,
+        residual: bool = True,
+        bn: bool = True,
+        max_depth: int = 110,
+        batch_size: int = 32,
+        size: int = 16,
+        seed: int = 0,
+    ) -> None:
+        import ipywidgets as W
+
+        check_depth(depth)
+        check_depth(max_depth)
+        if depth > max_depth:
+            raise ValueError(f"depth {depth} is above max_depth {max_depth}; pick depth <= max_depth")
+        for name, value in (("residual", residual), ("bn", bn)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be True or False; got {value!r}")
+        self.batch = probe_batch(batch_size, size)
+        self.seed = seed
+        self.cache: dict[tuple[int, bool, bool], GradientProfile] = {}
+        self._figure: Any = None
+        controls = {
+            "depth": W.IntSlider(value=depth, min=8, max=max_depth, step=6, description="depth",
+                                 continuous_update=False),
+            "residual": W.ToggleButtons(options=[("plain", False), ("residual", True)], value=residual,
+                                        style={"button_width": "80px"}, layout=W.Layout(width="auto")),
+            "bn": W.Checkbox(value=bn, description="BatchNorm", indent=False, layout=W.Layout(width="auto")),
+        }
+        super().__init__(controls, self.render_profile,
+                         title="Gradient norm per layer at init (He et al. 2015, §4.2 CIFAR nets)",
+                         savefig_kwargs={"dpi": 80})
+
+    @property
+    def valid_depths(self) -> list[int]:
+        slider = self.controls["depth"]
+        return list(range(slider.min, slider.max + 1, slider.step))
+
+    def profile(self, depth: int, residual: bool, bn: bool) -> GradientProfile:
+        """The (cached) gradient profile of one state of the app."""
+        key = (check_depth(depth), bool(residual), bool(bn))
+        if key not in self.cache:  # cifar_profile runs on one CPU thread
+            self.cache[key] = cifar_profile(depth, "residual" if residual else "plain", bn, self.batch, self.seed)
+        return self.cache[key]
+
+    def _new_figure(self) -> tuple[Any, Any, Any]:
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
+
+        fig = Figure(figsize=(7.5, 3.2))  # not registered with pyplot: never shown twice, reused for every redraw
+        fig.subplots_adjust(left=0.11, right=0.98, bottom=0.16, top=0.88)
+        ax = fig.add_subplot()
+        (line,) = ax.plot([1, 2], [1, 1], marker=".", markersize=4)
+        ax.set_yscale("log")
+        ax.yaxis.set_minor_locator(NullLocator())  # minor ticks over 10 decades cost more than the whole plot
+        ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))  # plain text: no mathtext parse per redraw
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("weight layer (1 = next to the input; the last one is the linear classifier)")
+        ax.set_ylabel("gradient norm ‖∂L/∂W‖")
+        ax.grid(True, alpha=0.3)
+        return fig, ax, line
+
+    def render_profile(self, depth: int, residual: bool, bn: bool) -> Any:
+        """Draw the profile of one state into the app's figure and return the figure."""
+        profile = self.profile(depth, residual, bn)
+        if self._figure is None:
+            self._figure = self._new_figure()
+        fig, ax, line = self._figure
+        line.set_data(range(1, len(profile) + 1), profile.norms)
+        line.set_color("tab:blue" if residual else "tab:red")
+        ax.set_xlim(0, len(profile) + 1)
+        shown = [n for n in profile.norms if 0 < n < math.inf] or [1.0]  # a log axis cannot show 0 or inf
+        low, high = min(shown), max(shown)
+        middle = math.sqrt(low * high)
+        span = max(math.sqrt(high / low) * 1.5, 10.0)  # at least two decades, so tick labels always show
+        ax.set_ylim(middle / span, middle * span)
+        ax.set_title(f"{profile.label}: first/last conv gradient = {profile.ratio('conv'):.3g}"
+                     f"{'  (explodes toward the input)' if profile.ratio('conv') > 100 else ''}")
+        return fig
+
+    def timings(self, depths: tuple[int, ...] = (20, 56, 110), residual: bool = True, bn: bool = True,
+                cached: bool = False) -> dict[int, float]:
+        """Seconds of one update at each depth (``cached=False`` first forgets the profiles: a first visit).
+
+        The app's figure is drawn once beforehand if it has not been yet, as :meth:`show` does before any slider
+        move, so the numbers are what a learner waits for after moving a control."""
+        if self._figure is None:
+            self.update(depth=self.controls["depth"].min, residual=residual, bn=bn)
+        seconds = {}
+        for depth in depths:
+            if not cached:
+                self.cache.pop((check_depth(depth), residual, bn), None)
+            seconds[depth] = self.update(depth=depth, residual=residual, bn=bn)
+        return seconds
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(value: float, _position: int) -> str:
+    """Tick label 10ⁿ in Unicode superscripts (what matplotlib's log axis shows, without mathtext)."""
+    if value <= 0:
+        return ""
+    exponent = math.log10(value)
+    if abs(exponent - round(exponent)) > 1e-6:
+        return f"{value:.2g}"
+    return "10" + str(round(exponent)).translate(_SUPERSCRIPT)
+
+
+def depth_explorer(depth: int = 56, residual: bool = True, bn: bool = True, max_depth: int = 110,
+                   batch_size: int = 32, size: int = 16, seed: int = 0) -> DepthExplorer:
+    """Lesson 03's depth slider (see :class:`DepthExplorer`); display it with ``.show()``."""
+    return DepthExplorer(depth, residual, bn, max_depth, batch_size, size, seed)

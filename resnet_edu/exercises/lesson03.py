@@ -1,0 +1,122 @@
+"""Exercise checkers for lesson 03 (the +I gradient path: He et al. 2016, Eq. 5; He et al. 2015, §4.1;
+Yang et al. 2019)."""
+
+from __future__ import annotations
+
+import math
+
+from ._core import missing, verdict
+
+__all__ = [
+    "CHAIN_DEPTH",
+    "CHAIN_SLOPE",
+    "check_bn_plain_direction",
+    "check_chain_factor",
+    "check_branch_scale",
+    "solution_bn_plain_direction",
+    "solution_chain_factor",
+    "solution_branch_scale",
+]
+
+CHAIN_DEPTH = 30  # exercise 2: blocks in the chain
+CHAIN_SLOPE = 0.1  # exercise 2: each branch's derivative ∂F/∂x (a scalar)
+_LARGER = ("larger", "bigger", "greater", "higher", "explode", "explodes", "exploding", "grows", ">")
+_SMALLER = ("smaller", "lower", "less", "vanish", "vanishes", "vanishing", "shrinks", "<")
+
+
+def solution_bn_plain_direction() -> str:
+    """With BN, a plain net's gradient grows toward the input at init (Yang et al. 2019): the first conv's is larger."""
+    return "larger"
+
+
+def check_bn_plain_direction(answer: object) -> bool:
+    """Exercise 1: with BatchNorm, at init, is plain-56's first-conv gradient "larger" or "smaller" than its last?"""
+    if missing(answer, 'answer = "larger" or "smaller" (first conv compared with last conv, plain-56 with BN).'):
+        return False
+    word = str(answer).strip().lower()
+    if word not in _LARGER + _SMALLER:
+        return verdict(False, "", f'Answer "larger" or "smaller"; got {answer!r}.')
+    from ..gradients import cifar_profile
+
+    ratio = cifar_profile(56, "plain", batch_norm=True).ratio("conv")  # measured now, not remembered
+    return verdict(
+        word in _LARGER,
+        f"Right: measured just now, plain-56's first conv gets {ratio:.3g}× the gradient of its last conv. With BN "
+        "the gradient does not vanish; it explodes toward the input (Yang et al. 2019). He et al. 2015 (§4.1) had "
+        "already ruled out vanishing gradients as the cause of degradation.",
+        f"Measured just now: the first conv gets {ratio:.3g}× the gradient of the last — larger, not smaller. The "
+        "'vanishing gradient' story is true for deep nets *without* BN and with small init (the MLP of this "
+        "lesson); with BN the gradient grows toward the input (Yang et al. 2019).",
+    )
+
+
+def solution_chain_factor() -> tuple[float, float]:
+    """Plain: the gradient is multiplied by ∂F/∂x = 0.1 thirty times; residual: by 1 + 0.1 thirty times."""
+    return CHAIN_SLOPE**CHAIN_DEPTH, (1 + CHAIN_SLOPE) ** CHAIN_DEPTH
+
+
+def check_chain_factor(answer: object) -> bool:
+    """Exercise 2: (plain factor, residual factor) by which ∂L/∂x₀ differs from ∂L/∂x_L in a scalar chain of
+    ``CHAIN_DEPTH`` blocks whose branches all have derivative ``CHAIN_SLOPE``."""
+    if missing(answer, f"answer = (plain_factor, residual_factor) for {CHAIN_DEPTH} blocks with ∂F/∂x = "
+                       f"{CHAIN_SLOPE}; use ∂L/∂x = ∂L/∂y·(∂F/∂x + 1) for the residual block."):
+        return False
+    try:
+        plain, residual = (float(v) for v in answer)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return verdict(False, "", "Give two numbers, e.g. answer = (1e-5, 3.0): (plain factor, residual factor).")
+    right_plain, right_res = solution_chain_factor()
+
+    def close(value: float, right: float) -> bool:
+        return value > 0 and abs(math.log10(value) - math.log10(right)) < 0.01
+
+    if close(plain, right_plain) and close(residual, right_res):
+        return verdict(True, f"Right: plain {right_plain:.3g} (the gradient vanishes), residual {right_res:.3g}. "
+                             "Note the residual factor is not 1: the +1 keeps the gradient from vanishing, but a "
+                             "product of (1 + something positive) can still grow — this is why deep residual nets "
+                             "need BN or small branches (branch scale 1/√L).", "")
+    if close(plain, right_res) and close(residual, right_plain):
+        return verdict(False, "", "You swapped them: the plain chain multiplies by ∂F/∂x alone, the residual chain "
+                                  "by ∂F/∂x + 1.")
+    hints = []
+    if not close(plain, right_plain):
+        hints.append(f"plain: each layer multiplies the gradient by {CHAIN_SLOPE}; {CHAIN_DEPTH} layers multiply "
+                     f"by {CHAIN_SLOPE}**{CHAIN_DEPTH}")
+    if not close(residual, right_res):
+        hints.append(f"residual: each block multiplies by (1 + {CHAIN_SLOPE}) — the 1 is the identity path — so "
+                     f"{CHAIN_DEPTH} blocks give (1 + {CHAIN_SLOPE})**{CHAIN_DEPTH}")
+    return verdict(False, "", "Not yet: " + "; ".join(hints) + ".")
+
+
+def solution_branch_scale() -> float:
+    """1/√L for L = 100 blocks (≈ 300 at the output); 1/L = 0.01 keeps it near 1. Any s up to about 0.12 passes."""
+    return 1 / math.sqrt(100)
+
+
+def check_branch_scale(answer: object) -> bool:
+    """Exercise 3: a branch scale s in [0.02, 1] that keeps the He-initialised 100-block residual MLP's output RMS
+    below 1,000 (measured by :func:`resnet_edu.gradients.mlp_study` when checked)."""
+    if missing(answer, "answer = a number s: each residual branch is multiplied by s (y = x + s·F(x))."):
+        return False
+    if isinstance(answer, bool):
+        raise TypeError("answer must be a number, not True/False")
+    try:
+        s = float(answer)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return verdict(False, "", f"Give a number s, e.g. 0.5; got {answer!r}.")
+    if not 0.02 <= s <= 1:
+        return verdict(False, "", f"Pick s between 0.02 and 1: with s = {s:g} the branches barely contribute (or "
+                                  "are amplified) — the network would not be using its residual blocks.")
+    from ..gradients import mlp_study
+
+    rms = mlp_study(depth=100, init="he", branch_scale=s).output_rms("residual")  # measured now
+    why = ("Each block adds s·relu(Wx + b) to x. The branch's fresh variance adds s² per block, and because a ReLU "
+           "branch only adds values >= 0, the branches also pile up a common offset, so the size grows roughly like "
+           "(1 + 0.56·s) per block: (1 + 0.56·s)^100 in all.")
+    return verdict(
+        rms < 1e3,
+        f"Right: with s = {s:g} the output RMS is {rms:.3g} (the lesson measured about 1e23 at s = 1). {why} "
+        "s = 1/√100 = 0.1 gives a few hundred, s = 1/100 about 1.",
+        f"With s = {s:g} the output RMS is {rms:.3g}: still exploding. {why} Choose s so that 0.56·s·100 is a "
+        "few units at most (for example 1/√100).",
+    )

@@ -1,0 +1,183 @@
+"""resnet_edu.gradients, lesson 03 part: the Jacobian identity, depth/MLP studies, the autograd graph, checkers."""
+
+import math
+import shutil
+
+import matplotlib
+import pytest
+import torch
+
+import resnet_edu as edu
+from resnet_edu import gradients as G
+
+matplotlib.use("Agg")
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+
+
+# -- the formula ∂y/∂x = D(I + ∂F/∂x) ------------------------------------------------------------------------------
+def test_jacobian_of_mlp_residual_block_is_identity_plus_branch():
+    check = G.jacobian_check("mlp", dim=6)
+    eye = torch.eye(6, dtype=torch.float64)
+    assert torch.allclose(check.jacobian, eye + check.jacobian_f, atol=1e-12)
+    assert check.max_error < 1e-12 and check.max_error_without_mask < 1e-12
+    assert check.max_error_finite_difference < 1e-6
+    assert torch.equal(check.mask, torch.ones(6, dtype=torch.float64))
+    assert torch.allclose(check.identity_part, eye, atol=1e-12)
+    assert "max |J - D(I + J_F)|" in str(check)
+    assert len(check.plot().axes) >= 3
+
+
+def test_basic_block_needs_the_relu_mask():
+    check = G.jacobian_check("basic")
+    assert check.jacobian.shape == (8, 8)
+    assert check.max_error < 1e-12 and check.max_error_finite_difference < 1e-6
+    assert 0 < check.mask.sum() < 8, "the seed should close some of the final ReLUs"
+    assert check.max_error_without_mask > 0.1
+
+
+def test_residual_block_and_jacobian_errors():
+    module, x = G.residual_block("mlp", dim=4)
+    assert torch.equal(module(x), x + module.residual(x))
+    with pytest.raises(ValueError, match="block must be 'mlp'.*'basic'"):
+        G.jacobian_check("bottleneck")
+    with pytest.raises(ValueError, match="dim must be an integer from 1 to 64"):
+        G.jacobian_check("mlp", dim=0)
+
+
+# -- kinds, depths and the probe batch ---------------------------------------------------------------------------
+def test_bad_kind_and_depth_say_what_is_allowed():
+    with pytest.raises(ValueError, match="kind must be 'plain'.*'residual'.*got 'resnet'"):
+        G.cifar_profile(20, kind="resnet")
+    for depth in (21, 4, 20.0, True):
+        with pytest.raises(ValueError, match=r"6n\+2"):
+            G.cifar_profile(depth)
+    with pytest.raises(ValueError, match=r"6n\+2"):
+        G.depth_study(depths=(20, 51))
+    with pytest.raises(ValueError, match="at least one depth"):
+        G.depth_study(depths=())
+
+
+def test_probe_batch_is_fixed_digits():
+    x, y = G.probe_batch(32, 16)
+    assert x.shape == (32, 3, 16, 16) and y.shape == (32,) and y.dtype == torch.long
+    x2, _ = G.probe_batch(32, 16)
+    assert torch.equal(x, x2)
+    with pytest.raises(ValueError, match="batch_size"):
+        G.probe_batch(1)
+    with pytest.raises(ValueError, match="size must be an integer >= 8"):
+        G.probe_batch(32, 4)
+
+
+def test_cifar_profile_is_deterministic_and_leaves_global_rng_alone():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = G.cifar_profile(20, "plain")
+    after = torch.rand(1)
+    b = G.cifar_profile(20, "plain")
+    assert a.norms == b.norms and len(a) == 20 and a.label == "plain-20"
+    assert torch.equal(before, after), "building the profiled net must not consume the global random stream"
+    assert G.cifar_profile(20, "residual", batch_norm=False).label == "ResNet-20 (no BN)"
+
+
+def test_one_thread_restores_the_thread_count():
+    before = torch.get_num_threads()
+    with G.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+# -- the studies --------------------------------------------------------------------------------------------------
+def test_bn_plain_gradients_explode_more_with_depth_residual_stays_bounded():
+    study = G.depth_study(depths=(8, 20, 56), progress=False)
+    plain, residual = study.ratios("plain"), study.ratios("residual")
+    assert plain[0] < plain[1] < plain[2] and plain[2] > 100 * plain[0], plain
+    assert min(plain) > 1, "with BN the plain gradient grows toward the input"
+    assert max(residual) < 100, residual
+    assert study.ratio("plain", 56) == study.profile("plain", 56).ratio("conv")
+    assert "plain first/last" in study.table() and "with BN" in str(study)
+    with pytest.raises(ValueError, match="depth 110 was not measured.*\\[8, 20, 56\\]"):
+        study.profile("plain", 110)
+    with pytest.raises(ValueError, match="kind must be"):
+        study.ratio("ResNet", 20)
+    fig = study.plot()
+    assert len(fig.axes) == 3 and all(ax.get_yscale() == "log" for ax in fig.axes)
+
+
+def test_without_bn_he_initialised_plain_convnets_are_balanced_at_init():
+    study = G.depth_study(depths=(20,), batch_norm=False, progress=False)
+    assert 0.1 < study.ratio("plain", 20) < 10
+
+
+def test_mlp_without_bn_vanishes_plain_and_stays_flat_residual():
+    m = G.mlp_study(depth=100, init="default")
+    assert m.ratio("plain") < 1e-20
+    assert 1e-4 < m.ratio("residual") < 1e4
+    assert len(m.profile("plain")) == 102 and len(m.activation_rms["plain"]) == 102
+    assert m.first_layer_norm("plain") > 0, "float64 keeps the tiny gradient representable"
+    assert "first/last gradient" in str(m)
+    assert len(m.plot().axes) == 2
+
+
+def test_mlp_float32_underflows_to_zero():
+    m = G.mlp_study(depth=100, init="default", dtype=torch.float32)
+    assert m.first_layer_norm("plain") == 0.0
+
+
+def test_he_init_residual_mlp_explodes_unless_branch_scaled():
+    assert G.mlp_study(100, init="he").output_rms("residual") > 1e15
+    assert G.mlp_study(100, init="he", branch_scale=1 / math.sqrt(100)).output_rms("residual") < 1e4
+    assert G.mlp_study(100, init="he", branch_scale=0.01).output_rms("residual") < 10
+    assert G.mlp_study(100, init="he").ratio("plain") > 1e-3
+
+
+def test_mlp_study_errors():
+    with pytest.raises(ValueError, match="branch_scale must be a number >= 0"):
+        G.mlp_study(10, branch_scale=-1)
+    with pytest.raises(ValueError, match="init must be 'default'.*'he'"):
+        G.mlp_study(10, init="xavier")
+    with pytest.raises(ValueError, match="kind must be"):
+        G.mlp_study(5).ratio("res")
+
+
+# -- the autograd graph -------------------------------------------------------------------------------------------
+@needs_dot
+def test_block_graph_marks_the_add_node_and_its_two_paths():
+    residual, plain = G.block_graph("residual"), G.block_graph("plain")
+    assert G.count_nodes(residual, "AddBackward") == 1 and G.count_nodes(plain, "AddBackward") == 0
+    assert G.count_nodes(residual, "ConvolutionBackward") == 2 == G.count_nodes(plain, "ConvolutionBackward")
+    src = residual.source
+    assert "identity path" in src and "F path" in src and "fillcolor=orange" in src
+    assert "identity path" not in plain.source
+    assert residual.pipe(format="svg")[:5] in (b"<?xml", b"<svg ")
+    with pytest.raises(ValueError, match="kind must be"):
+        G.block_graph("resnet")
+
+
+def test_block_graph_without_dot_names_the_fix(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    with pytest.raises(edu.viz.GraphvizMissing, match="apt-get install graphviz"):
+        G.block_graph("residual")
+
+
+# -- lesson 03 exercise checkers ----------------------------------------------------------------------------------
+def test_checkers_accept_solutions_and_explain_wrong_answers(capsys):
+    E = edu.exercises
+    assert E.check_bn_plain_direction(None) is False and "No answer yet" in capsys.readouterr().out
+    assert E.check_bn_plain_direction(E.solution_bn_plain_direction()) is True
+    assert E.check_bn_plain_direction("smaller") is False and "Yang et al. 2019" in capsys.readouterr().out
+    assert E.check_bn_plain_direction("sideways") is False
+
+    assert E.check_chain_factor(E.solution_chain_factor()) is True
+    assert E.check_chain_factor((1e-30, 17.449)) is True
+    capsys.readouterr()
+    assert E.check_chain_factor(E.solution_chain_factor()[::-1]) is False and "swapped" in capsys.readouterr().out
+    assert E.check_chain_factor((1e-30, 1.0)) is False and "(1 + 0.1)**30" in capsys.readouterr().out
+    assert E.check_chain_factor("big") is False and E.check_chain_factor(None) is False
+
+    assert E.check_branch_scale(E.solution_branch_scale()) is True
+    assert E.check_branch_scale(1.0) is False and "still exploding" in capsys.readouterr().out
+    assert E.check_branch_scale(0.0) is False and E.check_branch_scale("x") is False
+    with pytest.raises(TypeError):
+        E.check_branch_scale(True)
