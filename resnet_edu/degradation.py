@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import torch
+from tqdm.auto import tqdm
 
 from . import data as _data
 from . import nets as _nets
@@ -293,27 +293,13 @@ def run(
     print(f"scale {scale or _runtime.scale()} · {recipe.describe()} · depths {depths} · seeds {seeds}")
     result = DegradationResult(depths, seeds, recipe, train.name.replace(" (train)", ""))
     jobs = [(kind, d, s) for s in seeds for kind in KINDS for d in depths]
-    threads = torch.get_num_threads()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(jobs), desc="training nets")
     long_runs = progress and recipe.dataset == "cifar10"
-    try:
-        if _runtime.device().type == "cpu":
-            torch.set_num_threads(1)
+    with tqdm(total=len(jobs), desc="training nets", disable=not progress) as bar, _runtime.one_thread():
         for kind, depth, s in jobs:
-            if bar is not None:
-                bar.set_postfix_str(f"{kind}-{depth} seed {s}")
+            bar.set_postfix_str(f"{kind}-{depth} seed {s}")
             result.runs[kind, depth, s] = train_one(kind, depth, s, recipe, train, test, progress=long_runs)
             result.wall_time += result.runs[kind, depth, s].wall_time
-            if bar is not None:
-                bar.update(1)
-    finally:
-        torch.set_num_threads(threads)
-        if bar is not None:
-            bar.close()
+            bar.update(1)
     return result
 
 

@@ -16,8 +16,7 @@ Lesson 03 builds on it:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -25,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .runtime import one_thread
 
 
 @dataclass
@@ -101,21 +102,6 @@ def gradient_profile(
 
 KINDS = ("plain", "residual")
 BLOCKS = ("mlp", "basic")
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run the block on one CPU thread, then restore the previous count.
-
-    The nets here are small: a second OpenMP thread saves little on a quiet machine, and on a busy one (other
-    programs on the same cores) the threads wait for each other and a 0.1 s profile can take seconds.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def check_kind(kind: object) -> bool:

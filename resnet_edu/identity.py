@@ -23,6 +23,7 @@ from torch import fx, nn
 from tqdm.auto import tqdm
 
 from . import nets
+from .runtime import one_thread
 from .viz import moving_average, require_dot
 
 KINDS = ("plain", "residual")
@@ -280,12 +281,8 @@ def learn_identity(
         raise ValueError(f"ks must not repeat a depth; got {ks}")
     for name, value in (("steps", steps), ("dim", dim), ("width", width), ("batch_size", batch_size)):
         _positive_int(name, value)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets: one thread is as fast and stays steady on a busy machine
-    try:
+    with one_thread():  # tiny nets: one thread is as fast and stays steady on a busy machine
         return _learn_identity(ks, steps, dim, width, seed, batch_size, lr, progress)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _learn_identity(

@@ -11,6 +11,8 @@ import os
 import platform
 import random
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
@@ -71,3 +73,18 @@ def describe() -> None:
     name = torch.cuda.get_device_name(0) if dev.type == "cuda" else platform.processor() or platform.machine()
     print(f"python {platform.python_version()} · torch {torch.__version__} · device {dev} ({name})")
     print(f"scale {scale()} · torch threads {torch.get_num_threads()} · colab {in_colab()}")
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the ``with`` block on one CPU thread, then restore the previous count (lessons 01–05).
+
+    The lessons' nets are small: a second OpenMP thread saves little on a quiet machine, and on a busy one (other
+    programs on the same cores) the threads wait for each other and a 0.1 s step can take seconds.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
