@@ -81,13 +81,6 @@ def test_cifar_profile_is_deterministic_and_leaves_global_rng_alone():
     assert G.cifar_profile(20, "residual", batch_norm=False).label == "ResNet-20 (no BN)"
 
 
-def test_one_thread_restores_the_thread_count():
-    before = torch.get_num_threads()
-    with G.one_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-
-
 # -- the studies --------------------------------------------------------------------------------------------------
 def test_bn_plain_gradients_explode_more_with_depth_residual_stays_bounded():
     study = G.depth_study(depths=(8, 20, 56), progress=False)

@@ -47,3 +47,10 @@ def test_describe_prints_versions(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert torch.__version__ in out and "scale cpu" in out and "threads" in out
     assert runtime.in_colab() is False
+
+
+def test_one_thread_restores_the_thread_count():
+    before = torch.get_num_threads()
+    with runtime.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
