@@ -1,0 +1,64 @@
+"""Lesson 05's step slider: seconds per update for N = 1 … 48 (issue 4 asks ≤ 0.5 s per update on a CPU).
+
+Run: .venv/bin/python benchmarks/ode_slider_latency.py [--repeats 5]
+
+An update is what a learner waits for after releasing the slider: compute the view of a new N (the grid and the
+sample points through N Euler blocks; later visits are cached and shown separately), redraw the figure's data and
+turn it into the PNG that is shown. Trains the lesson's net first (seed 1, a few seconds). Prints medians of wall
+time and of this process's CPU time: on a busy machine the wall time is inflated by other programs, the CPU time
+much less. Numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import time
+
+import resnet_edu as edu
+
+STEPS = (1, 2, 4, 8, 16, 32, 48)
+BUDGET = 0.5
+
+
+def measure(app, result, steps: int, cached: bool) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one update; the app's printout is swallowed."""
+    if not cached:
+        result._views.pop(steps, None)
+    cpu = time.process_time()
+    with contextlib.redirect_stdout(io.StringIO()):
+        wall = app.update(steps=steps)
+    return wall, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    edu.runtime.describe()
+    start = time.perf_counter()
+    result = edu.ode.train_ode_net(edu.ode.two_spirals(500, seed=1), edu.ode.two_spirals(1000, seed=2),
+                                   steps=(8, 32), iterations=300, seed=1, progress=False)
+    print(f"trained in {time.perf_counter() - start:.1f} s: {result}")
+    start = time.perf_counter()
+    app = edu.ode.step_explorer(result, max_steps=48)
+    print(f"app built in {time.perf_counter() - start:.2f} s (figure, accuracy curve for N = 1…48)")
+    measure(app, result, 32, cached=True)  # warm-up: first PNG
+    print(f"median of {args.repeats} updates, CPU")
+    print(f"{'state':<10} {'first visit wall':>16} {'CPU':>7} {'cached wall':>12} {'CPU':>7} {'budget':>7}")
+    worst = 0.0
+    for steps in STEPS:
+        cold = [measure(app, result, steps, cached=False) for _ in range(args.repeats)]
+        warm = [measure(app, result, steps, cached=True) for _ in range(args.repeats)]
+        wall, cpu = statistics.median(w for w, _ in cold), statistics.median(c for _, c in cold)
+        cached, cached_cpu = statistics.median(w for w, _ in warm), statistics.median(c for _, c in warm)
+        worst = max(worst, wall)
+        print(f"{'steps=' + str(steps):<10} {wall:>15.3f}s {cpu:>6.3f}s {cached:>11.3f}s {cached_cpu:>6.3f}s "
+              f"{BUDGET:>6.1f}s")
+    print(f"slowest median update: {worst:.3f} s ({'within' if worst <= BUDGET else 'OVER'} the {BUDGET} s budget)")
+
+
+if __name__ == "__main__":
+    main()

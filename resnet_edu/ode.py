@@ -1,0 +1,638 @@
+"""The ODE view of residual networks (lesson 05).
+
+A residual block computes x_{t+1} = x_t + F(x_t) (He et al. 2015, Eq. 1; Chen et al. 2018, "Neural Ordinary
+Differential Equations", Eq. 1). Write F = h·f and it is one *forward-Euler step* of size h of the ordinary
+differential equation dx/dt = f(x) (Chen et al. 2018, Eq. 2). A stack of N such blocks that all share the same f
+(weight-tied) with h = T/N integrates the ODE from t = 0 to t = T, and as N grows it converges to the ODE's exact
+solution, with an error that shrinks like h¹: Euler is a first-order method. Other step rules give other residual
+blocks: the midpoint rule (order 2) and the classical Runge–Kutta rule RK4 (order 4) (Hairer, Nørsett & Wanner,
+"Solving Ordinary Differential Equations I", §II.1).
+
+What this module offers, in lesson order:
+
+* step rules :func:`euler_step`, :func:`midpoint_step`, :func:`rk4_step` and the modules built from them,
+  :class:`ResidualBlock` and the weight-tied :class:`ResidualStack`;
+* :func:`vector_field` (a fixed smooth f), :func:`solve`, :func:`reference_solution`, and :func:`convergence`,
+  which measures the order of each rule from a log-log fit (:func:`measured_order`);
+* a 2-D task: :func:`two_spirals`, the weight-tied :class:`ODENet`, :func:`train_ode_net` → :class:`FlowResult`
+  (trajectories, decision boundary and accuracy for any number of steps);
+* :func:`step_explorer`: the step slider (a :class:`~resnet_edu.widgets.SliderApp`), and :func:`time_updates`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .runtime import one_thread
+
+Field = Callable[[torch.Tensor], torch.Tensor]
+StepRule = Callable[[Field, torch.Tensor, float], torch.Tensor]
+
+
+# --- step rules: one residual block each -------------------------------------------------------------------------
+
+def euler_step(f: Field, x: torch.Tensor, h: float) -> torch.Tensor:
+    """Forward Euler: x + h·f(x) — exactly a residual block with F = h·f. Order 1, one evaluation of f."""
+    return x + h * f(x)  # x_{t+1} = x_t + h f(x_t)
+
+
+def midpoint_step(f: Field, x: torch.Tensor, h: float) -> torch.Tensor:
+    """Explicit midpoint rule (RK2): a half Euler step to look ahead, then a full step with the slope found there.
+    Order 2, two evaluations of f."""
+    return x + h * f(x + 0.5 * h * f(x))
+
+
+def rk4_step(f: Field, x: torch.Tensor, h: float) -> torch.Tensor:
+    """Classical Runge–Kutta (RK4): a weighted mean of four slopes. Order 4, four evaluations of f."""
+    k1 = f(x)
+    k2 = f(x + 0.5 * h * k1)
+    k3 = f(x + 0.5 * h * k2)
+    k4 = f(x + h * k3)
+    return x + h * (k1 + 2 * k2 + 2 * k3 + k4) / 6
+
+
+STEP_RULES: dict[str, StepRule] = {"euler": euler_step, "midpoint": midpoint_step, "rk4": rk4_step}
+ORDER = {"euler": 1, "midpoint": 2, "rk4": 4}  # the theory: global error ∝ h^order
+EVALUATIONS = {"euler": 1, "midpoint": 2, "rk4": 4}  # evaluations of f per step (the cost of one block)
+
+
+def step_rule(method: str | StepRule) -> StepRule:
+    """The step function for ``method`` ("euler", "midpoint", "rk4"), or ``method`` itself if it is callable."""
+    if callable(method):
+        return method
+    if method not in STEP_RULES:
+        raise ValueError(f"method must be one of {', '.join(STEP_RULES)} or a function step(f, x, h); got {method!r}")
+    return STEP_RULES[method]
+
+
+def _check_steps(steps: object, name: str = "steps") -> int:
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"{name} must be a positive integer (the number of residual blocks); got {steps!r}")
+    return steps
+
+
+def _check_time(T: object) -> float:
+    if isinstance(T, bool) or not isinstance(T, (int, float)) or not math.isfinite(T) or T <= 0:
+        raise ValueError(f"T (the integration time) must be a positive number; got {T!r}")
+    return float(T)
+
+
+class ResidualBlock(nn.Module):
+    """One residual block that is one step of size ``h`` of a step rule: Euler gives x + h·f(x).
+
+    ``f`` is a module shared with the other blocks of a :class:`ResidualStack` (weight tying)."""
+
+    def __init__(self, f: nn.Module, h: float, method: str | StepRule = "euler") -> None:
+        super().__init__()
+        self.f = f
+        self.h = float(h)
+        self.method = method if isinstance(method, str) else getattr(method, "__name__", "custom")
+        self.rule = step_rule(method)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rule(self.f, x, self.h)
+
+    def extra_repr(self) -> str:
+        return f"method={self.method}, h={self.h:g}"
+
+
+class ResidualStack(nn.Module):
+    """N weight-tied residual blocks with step h = T/N: it integrates dx/dt = f(x) from 0 to T (Chen et al. 2018,
+    Eq. 1–2). All blocks hold the *same* f, so the parameter count does not grow with N."""
+
+    def __init__(self, f: nn.Module, steps: int, T: float = 1.0, method: str | StepRule = "euler") -> None:
+        super().__init__()
+        self.steps = _check_steps(steps)
+        self.T = _check_time(T)
+        self.f = f
+        self.blocks = nn.ModuleList(ResidualBlock(f, self.T / self.steps, method) for _ in range(self.steps))
+
+    @property
+    def h(self) -> float:
+        """The step size T/N."""
+        return self.T / self.steps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+    def trajectory(self, x: torch.Tensor) -> torch.Tensor:
+        """x_0, x_1, …, x_N stacked: shape (N + 1, *x.shape)."""
+        states = [x]
+        for block in self.blocks:
+            states.append(block(states[-1]))
+        return torch.stack(states)
+
+
+# --- convergence: the stack approaches the ODE solution as N grows ------------------------------------------------
+
+def vector_field(dim: int = 2, hidden: int = 16, seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Module:
+    """A fixed smooth vector field f(x) = W₂ tanh(W₁x + b₁) + b₂ with random (seeded) weights, in float64 by
+    default so that the errors of high-order rules are not swamped by rounding."""
+    _check_steps(dim, "dim")
+    _check_steps(hidden, "hidden")
+    g = torch.Generator().manual_seed(seed)
+    f = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, dim)).to(dtype)
+    with torch.no_grad():
+        f[0].weight.copy_(torch.randn(hidden, dim, generator=g, dtype=dtype) * 1.5 / math.sqrt(dim))
+        f[0].bias.copy_(torch.randn(hidden, generator=g, dtype=dtype) * 0.5)
+        f[2].weight.copy_(torch.randn(dim, hidden, generator=g, dtype=dtype) * 1.5 / math.sqrt(hidden))
+        f[2].bias.copy_(torch.randn(dim, generator=g, dtype=dtype) * 0.2)
+    return f
+
+
+@one_thread()
+@torch.no_grad()
+def solve(
+    f: Field, x0: torch.Tensor, T: float = 1.0, steps: int = 10, method: str | StepRule = "euler"
+) -> torch.Tensor:
+    """x(T) approximated by ``steps`` steps of ``method`` from x(0) = ``x0`` — the output of an N-block stack."""
+    h = _check_time(T) / _check_steps(steps)
+    rule = step_rule(method)
+    x = x0
+    for _ in range(steps):
+        x = rule(f, x, h)
+    return x
+
+
+def reference_solution(f: Field, x0: torch.Tensor, T: float = 1.0, steps: int = 2048) -> torch.Tensor:
+    """The 'exact' x(T): RK4 with very small steps (error ∝ h⁴, far below what the convergence study measures)."""
+    return solve(f, x0, T, steps, "rk4")
+
+
+def measured_order(steps: Sequence[int], errors: Sequence[float]) -> float:
+    """The order p in error ≈ C·N^(−p): minus the least-squares slope of log(error) against log(N)."""
+    if len(steps) != len(errors) or len(steps) < 2:
+        raise ValueError(f"need at least two (N, error) pairs of equal length; got {len(steps)} and {len(errors)}")
+    if any(e <= 0 or not math.isfinite(e) for e in errors):
+        raise ValueError(f"errors must be positive and finite to take logarithms; got {list(errors)}")
+    slope = np.polyfit(np.log(np.asarray(steps, float)), np.log(np.asarray(errors, float)), 1)[0]
+    return float(-slope)
+
+
+@dataclass
+class Convergence:
+    """Error at time T of the N-step stack against the reference solution, per method, and the measured orders."""
+
+    steps: list[int]
+    errors: dict[str, list[float]]  # method -> max over the points of ‖x_N − x(T)‖, one per N
+    orders: dict[str, float]  # method -> measured order (slope on log-log axes)
+    T: float
+    reference_steps: int
+
+    def __str__(self) -> str:
+        head = f"{'N':>6}" + "".join(f"{name:>12}" for name in self.errors)
+        rows = [f"{n:>6}" + "".join(f"{errs[i]:>12.2e}" for errs in self.errors.values())
+                for i, n in enumerate(self.steps)]
+        orders = f"{'order':>6}" + "".join(f"{self.orders[name]:>12.2f}" for name in self.errors)
+        return "\n".join([f"error at T = {self.T:g} against RK4 with {self.reference_steps} steps", head, *rows,
+                          orders])
+
+    def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
+        """Error against N on log-log axes, one line per method, with the measured slope in the legend."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.5, 4))
+        for name, errs in self.errors.items():
+            ax.loglog(self.steps, errs, marker="o", label=f"{name}: measured order {self.orders[name]:.2f}")
+        ax.set_xticks(self.steps, [str(n) for n in self.steps])
+        ax.minorticks_off()
+        ax.set_xlabel("N (number of residual blocks, h = T/N)")
+        ax.set_ylabel("error ‖x_N − x(T)‖ (max over points)")
+        ax.set_title(f"The N-step residual stack converges to the ODE solution (T = {self.T:g})")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        return ax
+
+
+def convergence(
+    f: Field | None = None,
+    x0: torch.Tensor | None = None,
+    T: float = 1.0,
+    steps: Sequence[int] = (16, 32, 64, 128, 256),
+    methods: Sequence[str] | Mapping[str, StepRule] = ("euler", "midpoint", "rk4"),
+    reference_steps: int = 2048,
+) -> Convergence:
+    """Run the N-step stack for every N in ``steps`` and every method; measure each method's order of accuracy.
+
+    Defaults: the float64 :func:`vector_field` (seed 0) and 64 starting points drawn from N(0, 1). ``methods`` may
+    map names to your own step functions ``step(f, x, h)`` (lesson 05's exercise).
+    """
+    f = vector_field() if f is None else f
+    if x0 is None:
+        x0 = torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    steps = [_check_steps(n) for n in steps]
+    if len(steps) < 2:
+        raise ValueError(f"need at least two values of N to measure an order; got {steps}")
+    rules = dict(methods) if isinstance(methods, Mapping) else {m: step_rule(m) for m in methods}
+    exact = reference_solution(f, x0, T, reference_steps)
+    errors = {
+        name: [float((solve(f, x0, T, n, rule) - exact).norm(dim=-1).max()) for n in steps]
+        for name, rule in rules.items()
+    }
+    orders = {}
+    for name, errs in errors.items():
+        ok = all(e > 0 and math.isfinite(e) for e in errs)
+        orders[name] = measured_order(steps, errs) if ok else float("nan")
+    return Convergence(steps, errors, orders, float(T), reference_steps)
+
+
+# --- a 2-D task: two spirals, untangled by a flow ----------------------------------------------------------------
+
+@dataclass
+class Points:
+    """Labelled 2-D points: ``x`` (n, 2) float32, ``y`` (n,) int64 class 0 or 1."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    name: str = ""
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __repr__(self) -> str:
+        return f"Points({self.name or 'unnamed'}: {len(self)} points, {int(self.y.sum())} of class 1)"
+
+
+def two_spirals(n: int = 500, turns: float = 1.0, noise: float = 0.03, seed: int = 0) -> Points:
+    """Two interleaved spiral arms, one per class, generated in code (no download): radius r ∈ [0.15, 1],
+    angle 2π·turns·r (+π for class 1), plus Gaussian noise of standard deviation ``noise``."""
+    _check_steps(n, "n")
+    if not turns > 0:
+        raise ValueError(f"turns must be positive; got {turns!r}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0; got {noise!r}")
+    g = torch.Generator().manual_seed(seed)
+    r = 0.15 + 0.85 * torch.rand(n, generator=g)
+    y = torch.randint(0, 2, (n,), generator=g)
+    angle = 2 * math.pi * turns * r + math.pi * y
+    x = torch.stack([r * torch.cos(angle), r * torch.sin(angle)], dim=1)
+    x = x + noise * torch.randn(n, 2, generator=g)
+    return Points(x, y, f"two spirals ({turns:g} turns, n={n}, seed={seed})")
+
+
+class ODENet(nn.Module):
+    """A weight-tied residual net on the plane: x₀ = the point, N Euler blocks x ← x + h·f(x) with one shared f
+    (a small tanh MLP, 2 → hidden → hidden → 2), h = T/N, then a linear read-out of x_N to two class scores.
+
+    Because the blocks share f, the same trained net can be run with any number of steps N (``steps=``).
+    """
+
+    def __init__(self, hidden: int = 32, steps: int = 16, T: float = 1.0) -> None:
+        super().__init__()
+        _check_steps(hidden, "hidden")
+        self.steps = _check_steps(steps)
+        self.T = _check_time(T)
+        self.f = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+                               nn.Linear(hidden, 2))
+        self.readout = nn.Linear(2, 2)
+
+    def stack(self, steps: int | None = None) -> ResidualStack:
+        """The N-block residual stack (sharing this net's f)."""
+        return ResidualStack(self.f, self.steps if steps is None else steps, self.T, "euler")
+
+    def trajectory(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        """x₀ … x_N: shape (N + 1, n, 2)."""
+        return self.stack(steps).trajectory(x)
+
+    def forward(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        return self.readout(self.stack(steps)(x))
+
+
+@dataclass
+class StepView:
+    """What the step slider draws for one N: trajectories of sample points, P(class 1) on a grid, accuracy."""
+
+    steps: int
+    paths: np.ndarray  # (N + 1, P, 2)
+    path_labels: np.ndarray  # (P,)
+    grid_prob: np.ndarray  # (G, G), rows = y
+    extent: tuple[float, float, float, float]
+    accuracy: float
+
+
+@dataclass
+class FlowResult:
+    """A trained :class:`ODENet` with its data; draws and scores the net for any number of steps N."""
+
+    model: ODENet
+    train: Points
+    test: Points
+    train_steps: tuple[int, int]  # N was drawn from this range (inclusive) at every training step
+    losses: list[float]
+    test_accuracy: float  # at model.steps
+    wall_time: float
+    _views: dict[int, StepView] = field(default_factory=dict, repr=False)
+    _accuracies: dict[int, float] = field(default_factory=dict, repr=False)
+
+    def __str__(self) -> str:
+        lo, hi = self.train_steps
+        drawn = f"N drawn from {lo}–{hi} per step" if lo != hi else f"N = {hi}"
+        return (f"weight-tied ODE net ({sum(p.numel() for p in self.model.parameters())} parameters, "
+                f"T = {self.model.T:g}) trained on {len(self.train)} points, {drawn}, {len(self.losses)} steps, "
+                f"{self.wall_time:.1f} s; final loss {self.losses[-1]:.3f}; test accuracy at N = {hi}: "
+                f"{self.test_accuracy:.1%}")
+
+    @one_thread()
+    @torch.no_grad()
+    def accuracy(self, steps: int | None = None, split: str = "test") -> float:
+        """Fraction of correctly classified points of ``split`` ("train" or "test") when the net runs N steps."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+        n = self.model.steps if steps is None else _check_steps(steps)
+        if split == "test" and n in self._accuracies:
+            return self._accuracies[n]
+        data = self.test if split == "test" else self.train
+        acc = float((self.model(data.x, n).argmax(1) == data.y).float().mean())
+        if split == "test":
+            self._accuracies[n] = acc
+        return acc
+
+    def accuracy_curve(self, steps: Sequence[int]) -> list[float]:
+        """Test accuracy for each N in ``steps``."""
+        return [self.accuracy(n) for n in steps]
+
+    @one_thread()
+    @torch.no_grad()
+    def step_gap(self, steps: int) -> float:
+        """Mean distance ‖x_N − x_2N‖ over the test points between the end points of N and of 2N Euler blocks:
+        how far doubling the depth still moves the picture. For a first-order method it halves as N doubles."""
+        n = _check_steps(steps)
+        x = self.test.x
+        return float((self.model.stack(n)(x) - self.model.stack(2 * n)(x)).norm(dim=1).mean())
+
+    @one_thread()
+    @torch.no_grad()
+    def view(self, steps: int, points_per_class: int = 30, grid: int = 72) -> StepView:
+        """The picture for N = ``steps`` (computed once, then cached)."""
+        n = _check_steps(steps)
+        if n not in self._views:
+            g = torch.Generator().manual_seed(0)
+            picks = [torch.nonzero(self.test.y == c).flatten() for c in (0, 1)]
+            picks = [p[torch.randperm(len(p), generator=g)[:points_per_class]] for p in picks]
+            idx = torch.cat(picks)
+            paths = self.model.trajectory(self.test.x[idx], n)
+            lim = 1.25
+            axis = torch.linspace(-lim, lim, grid)
+            yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+            plane = torch.stack([xx.flatten(), yy.flatten()], dim=1)
+            prob = F.softmax(self.model(plane, n), dim=1)[:, 1].reshape(grid, grid)
+            self._views[n] = StepView(n, paths.numpy(), self.test.y[idx].numpy(), prob.numpy(),
+                                      (-lim, lim, -lim, lim), self.accuracy(n))
+        return self._views[n]
+
+    def plot(self, steps: int | None = None, max_steps: int = 48):  # noqa: ANN201
+        """Three panels for N steps (:class:`StepFigure`): decision boundary in the input plane, trajectories
+        through the blocks, accuracy against N (up to ``max_steps``). Returns the Figure."""
+        return StepFigure(self, max_steps).draw(self.model.steps if steps is None else steps)
+
+    def plot_steps(self, steps: Sequence[int] = (1, 2, 4, 16, 48)):  # noqa: ANN201
+        """Small multiples: the trajectories and the boundary for several N side by side. Returns the Figure."""
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(2, len(steps), figsize=(2.6 * len(steps), 5.2), squeeze=False)
+        for col, n in enumerate(steps):
+            v = self.view(n)
+            _Boundary(axes[0, col], v, self.test).update(v, f"N = {n}: accuracy {v.accuracy:.1%}")
+            _Paths(axes[1, col], v, self.model, legend=False).update(v, f"N = {n}: paths (h = {self.model.T / n:.3g})")
+        fig.suptitle("The same trained f run with N Euler steps: the picture settles as N grows")
+        fig.tight_layout()
+        return fig
+
+    def plot_loss(self, ax=None):  # noqa: ANN001, ANN201
+        """The training loss per step."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3))
+        ax.plot(self.losses)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("loss")
+        ax.set_title("Training the weight-tied ODE net")
+        ax.grid(True, alpha=0.3)
+        return ax
+
+
+CLASS_COLORS = ("tab:blue", "tab:orange")
+PATH_LIMIT = 2.5  # the trajectory panel shows the square [-2.5, 2.5]²
+
+
+class _Boundary:
+    """Input-plane panel: P(class 1) as an image, the 0.5 contour (the decision boundary), the test points."""
+
+    def __init__(self, ax, v: StepView, data: Points) -> None:  # noqa: ANN001
+        self.ax = ax
+        self.image = ax.imshow(v.grid_prob, extent=v.extent, origin="lower", cmap="coolwarm", vmin=0, vmax=1,
+                               alpha=0.55, interpolation="bilinear")
+        self.contour = None
+        x, y = data.x[:300].numpy(), data.y[:300].numpy()
+        ax.scatter(x[:, 0], x[:, 1], s=5, c=[CLASS_COLORS[c] for c in y], linewidths=0)
+        ax.set_xlim(v.extent[:2])
+        ax.set_ylim(v.extent[2:])
+        ax.set_aspect("equal")
+        ax.set_xlabel("x₁ (input)")
+        ax.set_ylabel("x₂ (input)")
+        self.title = ax.set_title("", fontsize=9)
+        self.update(v, "")
+
+    def update(self, v: StepView, title: str) -> None:
+        self.image.set_data(v.grid_prob)
+        if self.contour is not None:
+            self.contour.remove()
+        self.contour = self.ax.contour(v.grid_prob, levels=[0.5], extent=v.extent, origin="lower", colors="k",
+                                       linewidths=1)
+        self.title.set_text(title)
+
+
+class _Paths:
+    """State panel: each sample point's path x₀ → x₁ → … → x_N, its end point, and the read-out's line."""
+
+    def __init__(self, ax, v: StepView, model: ODENet, legend: bool = True) -> None:  # noqa: ANN001
+        from matplotlib.collections import LineCollection
+
+        self.lines, self.starts, self.ends = [], [], []
+        for c in (0, 1):
+            color = CLASS_COLORS[c]
+            self.lines.append(ax.add_collection(LineCollection([], colors=color, linewidths=0.7, alpha=0.6)))
+            self.starts.append(ax.scatter([], [], s=6, color=color, alpha=0.5, linewidths=0))
+            self.ends.append(ax.scatter([], [], s=16, color=color, edgecolors="k", linewidths=0.4))
+        w, b = model.readout.weight.detach(), model.readout.bias.detach()
+        dw, db = (w[1] - w[0]).numpy(), float(b[1] - b[0])  # read-out boundary: dw·x + db = 0
+        t = np.linspace(-PATH_LIMIT, PATH_LIMIT, 2)
+        if abs(dw[1]) > abs(dw[0]):
+            ax.plot(t, -(dw[0] * t + db) / dw[1], "k--", lw=1, label="read-out boundary")
+        else:
+            ax.plot(-(dw[1] * t + db) / dw[0], t, "k--", lw=1, label="read-out boundary")
+        ax.set_xlim(-PATH_LIMIT, PATH_LIMIT)
+        ax.set_ylim(-PATH_LIMIT, PATH_LIMIT)
+        ax.set_aspect("equal")
+        ax.set_xlabel("state x₁")
+        ax.set_ylabel("state x₂")
+        if legend:
+            ax.legend(loc="lower right", fontsize=7)
+        self.title = ax.set_title("", fontsize=9)
+        self.update(v, "")
+
+    def update(self, v: StepView, title: str) -> None:
+        for c in (0, 1):
+            p = v.paths[:, v.path_labels == c]  # (N + 1, P_c, 2)
+            self.lines[c].set_segments(list(np.swapaxes(p, 0, 1)))
+            self.starts[c].set_offsets(p[0])
+            self.ends[c].set_offsets(p[-1])
+        self.title.set_text(title)
+
+
+class StepFigure:
+    """Lesson 05's three panels for N steps — decision boundary in the input plane, points flowing through the
+    N blocks, test accuracy against N — built once; :meth:`draw` only swaps the data, so a redraw is fast."""
+
+    def __init__(self, result: FlowResult, max_steps: int = 48) -> None:
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import NullFormatter
+
+        self.result = result
+        self.max_steps = _check_steps(max_steps, "max_steps")
+        start = min(result.model.steps, self.max_steps)
+        first = result.view(start)
+        self.figure = fig = Figure(figsize=(12, 3.9), dpi=72)
+        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.15]})
+        self.boundary = _Boundary(axes[0], first, result.test)
+        self.paths = _Paths(axes[1], first, result.model)
+        ax = axes[2]
+        ns = list(range(1, self.max_steps + 1))
+        ax.plot(ns, result.accuracy_curve(ns), color="0.3", lw=1.2)
+        (self.now,) = ax.plot([], [], "o", color="tab:red")
+        lo, hi = result.train_steps
+        ax.axvspan(lo, hi, color="tab:green", alpha=0.12, label=f"N used in training ({lo}–{hi})")
+        ax.axhline(0.95, color="tab:red", ls=":", lw=1, label="95 %")
+        ax.set_xscale("log")
+        ticks = [n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256) if n <= self.max_steps]
+        ax.set_xticks(ticks, [str(n) for n in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(0.4, 1.02)
+        ax.set_xlabel("N (number of blocks)")
+        ax.set_ylabel("test accuracy")
+        ax.legend(loc="lower right", fontsize=8)
+        ax.grid(True, which="major", alpha=0.3)
+        self.accuracy_title = ax.set_title("", fontsize=9)
+        self.draw(start)
+        fig.tight_layout()  # once: the layout stays fixed for every N
+
+    def draw(self, steps: int):  # noqa: ANN201
+        """Show N = ``steps``; returns the Figure."""
+        n = _check_steps(steps)
+        v = self.result.view(n)
+        h = self.result.model.T / n
+        self.boundary.update(v, f"Decision boundary in the input plane, N = {n}")
+        self.paths.update(v, f"Points flowing through N = {n} blocks (h = {h:.3g})")
+        self.now.set_data([n], [v.accuracy])
+        self.accuracy_title.set_text(f"Test accuracy against N: {v.accuracy:.1%} at N = {n}")
+        return self.figure
+
+
+@one_thread()
+def train_ode_net(
+    train: Points | None = None,
+    test: Points | None = None,
+    steps: int | tuple[int, int] = (8, 32),
+    T: float = 1.0,
+    hidden: int = 32,
+    iterations: int = 300,
+    lr: float = 1e-2,
+    kinetic: float = 0.01,
+    label_smoothing: float = 0.1,
+    seed: int = 0,
+    progress: bool = True,
+) -> FlowResult:
+    """Train a weight-tied :class:`ODENet` on two spirals (full batch, Adam, cosine learning-rate decay).
+
+    ``steps=(lo, hi)`` draws N uniformly from lo…hi at every training step, so f has to work as a vector field
+    for any step size in that range instead of exploiting one N's discretisation error (Ott et al. 2021, "ResNet
+    After All?"); an int trains with a fixed N. ``kinetic`` weighs the penalty ∫‖f(x(t))‖² dt that keeps the
+    flow slow and its paths straight (Finlay et al. 2020); ``label_smoothing`` keeps the scores finite so that
+    the flow has no reason to push points ever faster. The net is later run with N = ``hi`` by default.
+    """
+    from tqdm.auto import tqdm
+
+    lo, hi = (steps, steps) if isinstance(steps, int) else tuple(steps)
+    _check_steps(lo)
+    _check_steps(hi)
+    if lo > hi:
+        raise ValueError(f"steps=(lo, hi) needs lo <= hi; got {steps!r}")
+    _check_steps(iterations, "iterations")
+    if kinetic < 0 or not 0 <= label_smoothing < 1:
+        raise ValueError(f"need kinetic >= 0 and 0 <= label_smoothing < 1; got {kinetic!r}, {label_smoothing!r}")
+    train = two_spirals(500, seed=1) if train is None else train
+    test = two_spirals(1000, seed=2) if test is None else test
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    model = ODENet(hidden, hi, T)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations)
+    losses = []
+    start = time.perf_counter()
+    for _ in tqdm(range(iterations), desc="training the ODE net", disable=not progress, leave=False):
+        n = int(torch.randint(lo, hi + 1, (1,), generator=g))
+        h, x, energy = T / n, train.x, 0.0
+        for _ in range(n):
+            v = model.f(x)
+            energy = energy + h * v.pow(2).sum(1).mean()  # ∫ ‖f(x(t))‖² dt, kinetic energy of the flow
+            x = x + h * v  # one Euler block
+        loss = F.cross_entropy(model.readout(x), train.y, label_smoothing=label_smoothing) + kinetic * energy
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        schedule.step()
+        losses.append(loss.item())
+    model.eval()
+    result = FlowResult(model, train, test, (lo, hi), losses, 0.0, time.perf_counter() - start)
+    result.test_accuracy = result.accuracy(hi)
+    return result
+
+
+# --- the step slider ---------------------------------------------------------------------------------------------
+
+def step_explorer(result: FlowResult, steps: int | None = None, max_steps: int = 48):  # noqa: ANN201
+    """Lesson 05's slider app: N (``steps``, 1…``max_steps``) → decision boundary, trajectories and accuracy of
+    the trained net run with N Euler blocks. Returns a :class:`~resnet_edu.widgets.SliderApp`; each redraw prints
+    ``rendered steps=N (… ms)``."""
+    import ipywidgets as W
+
+    from .widgets import SliderApp
+
+    _check_steps(max_steps, "max_steps")
+    value = min(result.model.steps, max_steps) if steps is None else _check_steps(steps)
+    if value > max_steps:
+        raise ValueError(f"steps={value} is above max_steps={max_steps}")
+    picture = StepFigure(result, max_steps)  # built once; each update swaps the data of N's view
+    slider = W.IntSlider(value=value, min=1, max=max_steps, step=1, description="steps N",
+                         style={"description_width": "initial"}, layout=W.Layout(width="480px"))
+    png = {"pil_kwargs": {"compress_level": 1}}  # fixed layout: no tight bbox; fast PNG compression
+    return SliderApp({"steps": slider}, picture.draw, savefig_kwargs=png,
+                     title="ODE view: run the trained weight-tied net with N Euler steps (h = T/N)")
+
+
+def time_updates(app: Any, values: Sequence[int], name: str = "steps", repeats: int = 1) -> dict[int, float]:
+    """Seconds per slider update (render + PNG), for each value, without a browser; the app's printout is
+    swallowed. With ``repeats`` > 1 the median is kept. The first visit of a value includes computing its view."""
+    times: dict[int, float] = {}
+    for value in values:
+        runs = []
+        for _ in range(max(1, repeats)):
+            with contextlib.redirect_stdout(io.StringIO()):
+                runs.append(app.update(**{name: value}))
+        times[value] = float(np.median(runs))
+    return times
