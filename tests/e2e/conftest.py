@@ -1,0 +1,110 @@
+"""Fixtures of the browser test (issue 5): Chromium, one JupyterLab server per session, the artifacts folder.
+
+Run with ``make e2e`` (installs Debian's chromium when apt is available) or ``.venv/bin/pytest tests/e2e``.
+Without /usr/bin/chromium the tests are skipped, with the reason in pytest's summary.
+
+Environment knobs: ``RESNET_EDU_E2E_NOTEBOOKS`` (folder to take the lessons from, default ``notebooks/``),
+``RESNET_EDU_E2E_RUN_TIMEOUT`` (seconds "Run All Cells" may take per lesson, default 240).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from labdriver import CHROMIUM, CHROMIUM_FLAGS, JupyterLabServer, StepFailed, venv_bin
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts" / "e2e"
+SCREENSHOTS = pytest.StashKey[list]()
+WALKTHROUGHS = pytest.StashKey[list]()
+
+
+@pytest.fixture(scope="session")
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """artifacts/e2e/ (git-ignored), emptied of the previous run's screenshots and logs."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.log")]:
+        old.unlink()
+    request.config.stash[SCREENSHOTS] = []
+    request.config.stash[WALKTHROUGHS] = []
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Python playwright (never ``playwright install``: no browser download)."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"browser test skipped: Chromium is not installed at {CHROMIUM}. Install Debian's package with "
+            "`apt-get install -y --no-install-recommends chromium` (`make e2e` does it where apt is available)."
+        )
+    sync_api = pytest.importorskip("playwright.sync_api", reason="browser test skipped: Python playwright is "
+                                   "not installed (it is in requirements-dev.txt)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder JupyterLab serves: a scratch copy of the lessons is put in its notebooks/ by the test."""
+    return tmp_path_factory.mktemp("lab-root")
+
+
+@pytest.fixture(scope="session")
+def lab_server(browser: object, lab_root: Path, artifacts: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLabServer]:
+    """JupyterLab on 127.0.0.1:<free port>, empty token, isolated Jupyter dirs; kernels run at CPU scale."""
+    (lab_root / "notebooks").mkdir(exist_ok=True)
+    server = JupyterLabServer(
+        root_dir=lab_root,
+        work_dir=tmp_path_factory.mktemp("jupyter"),
+        venv_bin=venv_bin(REPO),
+        kernel_env={"RESNET_EDU_SCALE": "cpu"},
+    )
+    failed = ""
+    try:
+        server.start()
+    except StepFailed as error:
+        failed = str(error)
+    if failed:
+        if server.log_path.exists():
+            shutil.copy2(server.log_path, artifacts / "jupyter-server.log")
+        pytest.fail(failed, pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.copy2(server.log_path, artifacts / "jupyter-server.log")
+
+
+@pytest.fixture(scope="session")
+def screenshots(request: pytest.FixtureRequest, artifacts: Path) -> list[Path]:
+    """Screenshots a test took: listed at the end of pytest's report."""
+    return request.config.stash[SCREENSHOTS]
+
+
+@pytest.fixture(scope="session")
+def walkthroughs(request: pytest.FixtureRequest, artifacts: Path) -> list[str]:
+    """One line per lesson that passed: the slider values it visited and the times; listed at the end."""
+    return request.config.stash[WALKTHROUGHS]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    shots = config.stash.get(SCREENSHOTS, [])
+    lines = config.stash.get(WALKTHROUGHS, [])
+    if shots or lines:
+        terminalreporter.section("browser test: slider states and screenshots")
+        for line in lines:
+            terminalreporter.write_line(line)
+        for shot in shots:
+            terminalreporter.write_line(str(shot))
+        log = ARTIFACTS / "jupyter-server.log"
+        if log.exists():
+            terminalreporter.write_line(f"server log: {log}")

@@ -1,0 +1,73 @@
+"""Issue 5: the interactive lessons work in a real browser, the way a learner uses them.
+
+For lesson 03 (depth slider) and lesson 05 (step slider): open the notebook in JupyterLab in headless Chromium,
+wait for an idle kernel, Run → Run All Cells, wait for the slider app to draw, then move the slider with the
+keyboard (focus + arrow keys) and with a mouse drag, and each time wait until the plot is redrawn *for the
+slider's new readout* (the ``rendered depth=N ...`` marker SliderApp prints under the plot, and a new image).
+nbval cannot see any of this: it runs cells in a kernel without a page.
+
+The lessons run one after the other (not side by side), so that their own timing checks see an unshared CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from labdriver import Lesson, LessonPage, StepFailed
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = Path(os.environ.get("RESNET_EDU_E2E_NOTEBOOKS", REPO / "notebooks"))
+RUN_TIMEOUT = float(os.environ.get("RESNET_EDU_E2E_RUN_TIMEOUT", "240"))
+
+LESSONS = [
+    Lesson("03_gradient_path.ipynb", parameter="depth"),
+    Lesson("05_ode_view.ipynb", parameter="steps"),
+]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem for lesson in LESSONS])
+def test_slider_redraws_the_plot_for_the_new_value(lesson: Lesson, lab_server, lab_root, browser, artifacts,
+                                                  screenshots, walkthroughs) -> None:
+    source = NOTEBOOKS / lesson.notebook
+    if not source.exists():
+        pytest.fail(f"[{lesson.notebook}] lesson missing: {source} does not exist", pytrace=False)
+    shutil.copy2(source, lab_root / "notebooks" / lesson.notebook)  # a scratch copy: the checkout stays clean
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = LessonPage(context.new_page(), lab_server, lesson, artifacts)
+    start, failed = time.monotonic(), ""
+    try:
+        page.open()
+        page.wait_for_idle_kernel()
+        page.click_run_all()
+        run_seconds = page.wait_for_run_all(timeout=RUN_TIMEOUT)
+        first = page.wait_for_widget()
+
+        key = page.arrow_key_away_from_the_end()
+        page.press_arrows(key, times=2)
+        keyboard = page.expect_redraw(first, f"keyboard ({key} ×2)", "2-keyboard")
+
+        page.drag_across()
+        dragged = page.expect_redraw(keyboard, "mouse drag", "3-drag")
+    except StepFailed as failure:
+        failed = str(failure)
+    except Exception as error:  # a browser error outside the polling loops: still name the step
+        failed = str(page.fail(page.step, f"{type(error).__name__}: {error}"))
+    finally:
+        screenshots.extend(page.screenshots)
+        context.close()
+        lab_server.shutdown_kernels()  # the next lesson gets the CPU to itself
+    if failed:  # outside the except block, so pytest prints the step's message alone, not a chained traceback
+        pytest.fail(failed, pytrace=False)
+
+    values = [first.value, keyboard.value, dragged.value]
+    assert len(set(values)) == 3, f"[{lesson.notebook}] the slider visited {values}: expected three values"
+    walkthroughs.append(
+        f"{lesson.notebook}: {lesson.parameter} {first.value} → {keyboard.value} (keyboard, {key} ×2) → "
+        f"{dragged.value} (mouse drag), each redrawn for its value; Run All Cells {run_seconds:.0f} s, "
+        f"whole lesson {time.monotonic() - start:.0f} s"
+    )
