@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .nets import KINDS, check_depth, check_kind  # noqa: F401  (lesson 03's API names them here too)
 from .runtime import one_thread
 
 
@@ -44,17 +45,19 @@ class GradientProfile:
         """First-layer norm divided by last-layer norm (among layers of ``kind``, e.g. ``"conv"``; default all).
 
         ≫ 1 means the gradient grows toward the input (explodes), ≪ 1 that it vanishes."""
-        norms = [n for n, k in zip(self.norms, self.kinds) if kind is None or k == kind]
+        norms = self.norms if kind is None else [n for n, k in zip(self.norms, self.kinds) if k == kind]
         if len(norms) < 2:
             raise ValueError(f"need at least two {kind or 'weight'} layers to form a ratio; got {len(norms)}")
         return norms[0] / norms[-1] if norms[-1] > 0 else float("inf")
 
     def plot(self, ax=None, label: str | None = None, **style):  # noqa: ANN001 (matplotlib Axes)
         """Draw the profile on a log scale (layer index → gradient norm); returns the Axes."""
-        import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 3.5))
+        from .viz import axes
+
+        ax = axes(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.plot(range(1, len(self.norms) + 1), self.norms, marker=".", label=label or self.label or None, **style)
         ax.set_yscale("log")
         ax.set_xlabel("weight layer (1 = next to the input)")
@@ -100,22 +103,7 @@ def gradient_profile(
 # Lesson 03 · ∂L/∂x = ∂L/∂y · (∂F/∂x + I)
 # ---------------------------------------------------------------------------------------------------------------
 
-KINDS = ("plain", "residual")
 BLOCKS = ("mlp", "basic")
-
-
-def check_kind(kind: object) -> bool:
-    """``"plain"`` → False, ``"residual"`` → True; anything else is a ValueError naming the two kinds."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be 'plain' (no shortcuts) or 'residual' (with shortcuts); got {kind!r}")
-    return kind == "residual"
-
-
-def check_depth(depth: object) -> int:
-    """A CIFAR depth 6n+2 (He et al. 2015, §4.2); a ValueError says which depths are allowed."""
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 26, 32, 44, 56, 110, …); got {depth!r}")
-    return depth
 
 
 @lru_cache(maxsize=8)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 SHORTCUTS = ("A", "B")
+KINDS = ("plain", "residual")
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,
@@ -179,9 +180,25 @@ def _init_weights(model: nn.Module, zero_init_residual: bool) -> None:
                 nn.init.zeros_(m.last_bn.weight)
 
 
-def _check_positive(name: str, value: object) -> None:
+def check_positive(name: str, value: object) -> int:
+    """``value`` if it is a positive integer, else a ValueError naming ``name`` and what is allowed."""
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return value
+
+
+def check_depth(depth: object) -> int:
+    """``depth`` if it is a CIFAR depth 6n+2 with n ≥ 1 (He et al. 2015, §4.2), else a ValueError listing them."""
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 26, 32, 44, 56, 110, …); got {depth!r}")
+    return depth
+
+
+def check_kind(kind: object) -> bool:
+    """``"plain"`` → False, ``"residual"`` → True; anything else is a ValueError naming the two kinds."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'plain' (no shortcuts) or 'residual' (with shortcuts); got {kind!r}")
+    return kind == "residual"
 
 
 class CifarResNet(nn.Module):
@@ -200,12 +217,11 @@ class CifarResNet(nn.Module):
         zero_init_residual: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
-            raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 26, 32, 44, 56, 110, …); got {depth!r}")
+        check_depth(depth)
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be 'A' (parameter-free) or 'B' (1x1 projection); got {shortcut!r}")
         for name, value in (("width", width), ("in_channels", in_channels), ("num_classes", num_classes)):
-            _check_positive(name, value)
+            check_positive(name, value)
         self.depth, self.residual, self.shortcut_option = depth, residual, shortcut
         n = (depth - 2) // 6
         self.conv1 = _conv3x3(in_channels, width)
@@ -262,7 +278,7 @@ class ResNet(nn.Module):
         zero_init_residual: bool = False,
     ) -> None:
         super().__init__()
-        _check_positive("num_classes", num_classes)
+        check_positive("num_classes", num_classes)
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
@@ -355,9 +371,9 @@ def mlp(
     He et al. 2015b's normal init. ``branch_scale`` multiplies each residual branch (e.g. 1/√depth keeps the
     forward pass of a deep He-initialised residual MLP bounded).
     """
-    _check_positive("depth", depth)
+    check_positive("depth", depth)
     for name, value in (("width", width), ("in_features", in_features), ("out_features", out_features)):
-        _check_positive(name, value)
+        check_positive(name, value)
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
     if init not in ("default", "he"):

@@ -88,3 +88,12 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run the ``with`` block with torch's CPU generator seeded by ``seed``; the caller's random stream is restored
+    afterwards, so building a lesson's net or checking an exercise never changes the learner's other numbers."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

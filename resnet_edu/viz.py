@@ -38,7 +38,8 @@ def autograd_graph(output: torch.Tensor, params: Mapping[str, torch.Tensor] | No
     return make_dot(output, params=dict(params) if params is not None else None, **kwargs)
 
 
-def _axes(ax, figsize=(7, 3.5)):  # noqa: ANN001, ANN202
+def axes(ax=None, figsize: tuple[float, float] = (7, 3.5)):  # noqa: ANN001, ANN201 (matplotlib Axes)
+    """``ax`` itself, or a new figure's Axes of ``figsize`` when ``ax`` is None (every ``.plot(ax=None)`` here)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -48,7 +49,7 @@ def _axes(ax, figsize=(7, 3.5)):  # noqa: ANN001, ANN202
 
 def plot_profiles(profiles: Iterable[Any], ax=None, title: str = "Per-layer gradient norms at initialisation"):  # noqa: ANN001, ANN201
     """Overlay several :class:`~resnet_edu.gradients.GradientProfile` (e.g. plain vs residual) on a log scale."""
-    ax = _axes(ax)
+    ax = axes(ax)
     for profile in profiles:
         profile.plot(ax=ax)
     ax.set_title(title)
@@ -65,7 +66,7 @@ def plot_curves(
     """Overlay training curves of several :class:`~resnet_edu.train.FitResult` keyed by label.
 
     ``smooth`` is a moving-average window in steps (1 = raw)."""
-    ax = _axes(ax)
+    ax = axes(ax)
     for label, result in results.items():
         values: Sequence[float] = getattr(result, metric)
         ax.plot(range(1, len(values) + 1), moving_average(values, smooth), label=label)

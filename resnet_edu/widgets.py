@@ -11,10 +11,12 @@ each redraw, which learners read and the browser test waits for.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .gradients import GradientProfile, check_depth, cifar_profile, probe_batch
@@ -87,6 +89,18 @@ class SliderApp:
 
     def _on_change(self, _change: dict[str, Any]) -> None:
         self.update()
+
+    def time_updates(self, name: str, values: Iterable[Any], repeats: int = 1) -> dict[Any, float]:
+        """Seconds per update when control ``name`` takes each of ``values`` (median of ``repeats``), measured
+        without a browser and with the printed markers swallowed (benchmarks and lessons' timing cells)."""
+        if name not in self.controls:
+            raise ValueError(f"name must be one of this app's controls {sorted(self.controls)}; got {name!r}")
+        times: dict[Any, float] = {}
+        for value in values:
+            with contextlib.redirect_stdout(io.StringIO()):
+                runs = [self.update(**{name: value}) for _ in range(max(1, repeats))]
+            times[value] = statistics.median(runs)
+        return times
 
     def show(self) -> SliderApp:
         """Display the app and draw its first state."""

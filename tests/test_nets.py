@@ -148,3 +148,12 @@ def test_mlp_shapes_residual_and_errors():
         nets.mlp(3, init="xavier")
     with pytest.raises(ValueError, match="depth must be a positive integer"):
         nets.mlp(0)
+
+
+def test_shared_argument_checks():
+    assert nets.check_depth(56) == 56 and nets.check_kind("residual") is True and nets.check_kind("plain") is False
+    assert nets.check_positive("steps", 3) == 3
+    with pytest.raises(ValueError, match="kind must be 'plain'.* or 'residual'.*got 'resnet'"):
+        nets.check_kind("resnet")
+    with pytest.raises(ValueError, match="steps must be a positive integer; got True"):
+        nets.check_positive("steps", True)

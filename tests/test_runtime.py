@@ -54,3 +54,15 @@ def test_one_thread_restores_the_thread_count():
     with runtime.one_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_seeded_is_repeatable_and_leaves_the_callers_stream_alone():
+    torch.manual_seed(1)
+    expected_next = torch.rand(3)
+    torch.manual_seed(1)
+    with runtime.seeded(7):
+        a = torch.rand(2)
+    with runtime.seeded(7):
+        b = torch.rand(2)
+    assert torch.equal(a, b)
+    assert torch.equal(torch.rand(3), expected_next)

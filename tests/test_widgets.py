@@ -87,3 +87,21 @@ def test_depth_explorer_bad_arguments():
     app = widgets.depth_explorer(depth=20, max_depth=20)
     with pytest.raises(ValueError, match=r"6n\+2"):
         app.update(depth=15)
+
+
+def test_slider_app_time_updates_is_generic_and_checks_the_name():
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    from resnet_edu.widgets import SliderApp
+
+    def render(k):
+        fig, ax = plt.subplots()
+        ax.plot([0, k])
+        return fig
+
+    app = SliderApp({"k": W.IntSlider(value=1, min=0, max=5)}, render)
+    times = app.time_updates("k", [2, 3], repeats=2)
+    assert set(times) == {2, 3} and all(t > 0 for t in times.values()) and app.last_marker == "rendered k=3"
+    with pytest.raises(ValueError, match="name must be one of this app's controls"):
+        app.time_updates("depth", [1])
