@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 REQS := requirements.txt requirements-dev.txt pyproject.toml
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) 2>/dev/null | sha1sum | cut -c1-12)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
+# JupyterLab refuses to run as root unless told to (containers, Colab-like VMs).
+LAB_FLAGS := --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 TEST_ENV := RESNET_EDU_SCALE=cpu MPLBACKEND=Agg PYTHONHASHSEED=0
 
 .PHONY: lab test setup graphviz chromium lint unit notebooks e2e clean help
@@ -16,7 +18,7 @@ help:
 	@echo "make test  - set up and run every check: ruff, pytest tests/, every notebook (nbval), the browser test"
 
 lab: setup graphviz
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab $(LAB_FLAGS)
 
 test: setup graphviz lint unit notebooks e2e
 	@echo "All checks passed."
