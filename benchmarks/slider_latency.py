@@ -22,13 +22,18 @@ DEPTHS = (20, 56, 110)
 BUDGET = {20: 0.2, 56: 0.2, 110: 1.0}
 
 
-def measure(app, depth: int, residual: bool, bn: bool, cached: bool) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one update; the app's printout is swallowed."""
-    if not cached:
-        app.cache.pop((depth, residual, bn), None)
-    cpu = time.process_time()
+def select(app, residual: bool, bn: bool) -> None:
+    """Put the app's toggles in this state, as a learner's clicks would (that redraw is not timed)."""
     with contextlib.redirect_stdout(io.StringIO()):
-        wall = app.update(depth=depth, residual=residual, bn=bn)
+        app.controls["residual"].value = residual
+        app.controls["bn"].value = bn
+
+
+def measure(app, depth: int, residual: bool, bn: bool, cached: bool) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one depth-slider update, timed by the app itself (``DepthExplorer.timings``:
+    ``cached=False`` forgets the state's profile first, a first visit)."""
+    cpu = time.process_time()
+    wall = app.timings(depths=(depth,), residual=residual, bn=bn, cached=cached)[depth]
     return wall, time.process_time() - cpu
 
 
@@ -38,10 +43,12 @@ def main() -> None:
     args = parser.parse_args()
     edu.runtime.describe()
     app = edu.widgets.depth_explorer()
-    measure(app, 20, True, True, cached=False)  # warm-up: imports, first figure
+    with contextlib.redirect_stdout(io.StringIO()):  # warm-up: imports, first figure (its printout swallowed)
+        measure(app, 20, True, True, cached=False)
     print(f"median of {args.repeats} updates, batch 32 of 16x16 digits, CPU")
     print(f"{'state':<26} {'first visit wall':>16} {'CPU':>7} {'cached wall':>12} {'budget':>7}")
     for residual, bn in ((True, True), (False, True), (True, False), (False, False)):
+        select(app, residual, bn)
         for depth in DEPTHS:
             cold = [measure(app, depth, residual, bn, cached=False) for _ in range(args.repeats)]
             warm = [measure(app, depth, residual, bn, cached=True) for _ in range(args.repeats)]

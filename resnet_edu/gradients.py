@@ -8,7 +8,8 @@ Lesson 03 builds on it:
 
 * :func:`jacobian_check` — the formula itself, checked numerically on one block (autograd and finite differences).
 * :func:`depth_study` — plain vs residual CIFAR nets (He et al. 2015, §4.2) at several depths, at init, with or
-  without BatchNorm: with BN the plain nets' gradients *explode* toward the input (Yang et al. 2019).
+  without BatchNorm: with BN the plain nets' gradients *explode* toward the input at init, as Yang et al.
+  2019 predict for fully connected BN nets.
 * :func:`mlp_study` — a 100-layer MLP without BN: the textbook *vanishing* gradient, and the residual twin.
 * :func:`block_graph` — the autograd graph of one block, with the ``AddBackward0`` node where the gradient splits.
 """
@@ -25,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nets import KINDS, check_depth, check_kind  # noqa: F401  (lesson 03's API names them here too)
-from .runtime import one_thread
+from .nets import KINDS, BasicBlock, ResidualUnit, check_depth, check_kind, cifar_net, mlp
+from .runtime import one_thread, seeded
 
 
 @dataclass
@@ -136,13 +137,10 @@ def cifar_profile(
     residual, with or without BN), on ``batch`` (default :func:`probe_batch`). The net is built under ``seed``
     without touching the global random state, so the same arguments always give the same numbers; on the CPU the
     pass runs on one thread (see :func:`one_thread`)."""
-    from .nets import cifar_net
-
     residual = check_kind(kind)
     check_depth(depth)
     x, y = batch if batch is not None else probe_batch()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = cifar_net(depth, residual=residual, batch_norm=batch_norm, in_channels=x.shape[1])
     if device is not None:
         model, x, y = model.to(device), x.to(device), y.to(device)
@@ -214,8 +212,11 @@ def depth_study(
 ) -> DepthStudy:
     """Profile plain and residual CIFAR nets at each depth at init, on :func:`probe_batch` (lesson 03).
 
-    He et al. 2015, §4.1 reports that with BN the plain nets' gradients have healthy norms; Yang et al. 2019
-    ("A Mean Field Theory of Batch Normalization") show that BN makes them grow toward the input at init.
+    What this measures is the gradient *at initialisation*: with BN the plain nets' gradients grow toward the
+    input, exponentially in depth, as Yang et al. 2019 ("A Mean Field Theory of Batch Normalization") predict for
+    deep fully connected BN nets at init. It is not the measurement of He et al. 2015, §4.1, who checked their
+    BN-trained ImageNet plain nets' forward and backward signals and found healthy, non-vanishing norms; both
+    speak against *vanishing* gradients as the cause of degradation.
     """
     from tqdm.auto import tqdm
 
@@ -304,8 +305,6 @@ def mlp_study(
     underflows to exactly 0 in float32. ``init="he"`` uses He et al. 2015b; ``branch_scale`` multiplies every
     residual branch (1/√depth keeps the He-initialised forward pass bounded).
     """
-    from .nets import mlp
-
     if not isinstance(branch_scale, (int, float)) or isinstance(branch_scale, bool) or branch_scale < 0:
         raise ValueError(f"branch_scale must be a number >= 0 (e.g. 1.0 or 1/sqrt(depth)); got {branch_scale!r}")
     gen = torch.Generator().manual_seed(seed)
@@ -313,8 +312,7 @@ def mlp_study(
     y = torch.randint(0, 2, (batch_size,), generator=gen)
     profiles, rms = {}, {}
     for kind in KINDS:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed):
             net = mlp(depth, width, 2, 2, residual=kind == "residual", batch_norm=False, init=init,
                       branch_scale=float(branch_scale)).to(dtype)
         with one_thread():
@@ -333,38 +331,22 @@ def _activation_rms(net: nn.Sequential, x: torch.Tensor) -> list[float]:
     return sizes
 
 
-class _MLPResidualBlock(nn.Module):
-    """y = x + F(x) with F = Linear → tanh → Linear: the formula's block, with nothing after the addition."""
-
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
-
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
-        """F(x)."""
-        return self.fc2(torch.tanh(self.fc1(x)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.residual(x)  # y = x + F(x)
-
-
 def residual_block(block: str = "mlp", dim: int = 8, seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
     """A small residual block in float64 and one input ``x`` for it (lesson 03's Jacobian check).
 
-    ``"mlp"``: y = x + F(x), F = Linear-tanh-Linear on ``dim`` features — the block the formula describes.
+    ``"mlp"``: y = x + F(x), :class:`resnet_edu.nets.ResidualUnit` with F = Linear-tanh-Linear on ``dim``
+    features and nothing after the addition — the block the formula describes (tanh: smooth, so finite
+    differences agree to high precision).
     ``"basic"``: the BasicBlock of He et al. 2015 (Fig. 2) in eval mode, y = relu(F(x) + x), on a 1×2×2×2 input
     (``dim`` ignored): its final ReLU sits *after* the addition. Both have a ``.residual(x)`` method, F.
     """
-    from .nets import BasicBlock
-
     if block not in BLOCKS:
         raise ValueError(f"block must be 'mlp' (y = x + F(x)) or 'basic' (y = relu(F(x) + x)); got {block!r}")
     _check_dim(dim)
     gen = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         if block == "mlp":
-            module: nn.Module = _MLPResidualBlock(dim, 2 * dim)
+            module: nn.Module = ResidualUnit(dim, 2 * dim, activation="tanh")
             x = torch.randn(dim, generator=gen)
         else:
             module = BasicBlock(2, 2, shortcut=nn.Identity()).eval()
@@ -481,19 +463,19 @@ def block_graph(kind: str = "residual", channels: int = 2, size: int = 4):  # no
 
     In the residual block the ``AddBackward0`` node (y = F(x) + x) is highlighted and its two incoming edges are
     labelled: in the backward pass the gradient arriving there is copied unchanged into both, the F path and the
-    identity path. Arrows point forward (input → output); gradients travel against them. Needs Graphviz's ``dot``.
+    identity path. Arrows point forward (input → output); gradients travel against them. Building the graph (its
+    ``.source``, what :func:`count_nodes` reads) needs only the ``graphviz`` Python package; drawing it needs
+    Graphviz's ``dot`` program (:func:`resnet_edu.viz.require_dot` says how to install it).
     """
-    from .nets import BasicBlock
-    from .viz import autograd_graph
+    from torchviz import make_dot  # not viz.autograd_graph, which insists on `dot`: building does not need it
 
     residual = check_kind(kind)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+    with seeded(0):
         block = BasicBlock(channels, channels, shortcut=nn.Identity() if residual else None)
         x = torch.randn(2, channels, size, size, requires_grad=True)
     with one_thread():
         y = block(x)
-    graph = autograd_graph(y, {"x": x, **dict(block.named_parameters())})
+    graph = make_dot(y, params={"x": x, **dict(block.named_parameters())})
     graph.graph_attr.update(size="7,9", label=f"autograd graph of one {kind} BasicBlock", labelloc="t")
     for fn in _grad_fns(y.grad_fn):
         if type(fn).__name__.startswith("AddBackward"):

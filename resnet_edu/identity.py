@@ -2,14 +2,17 @@
 
 * :func:`zero_init_identity_gap` — a residual block whose last BN weight is zero outputs exactly its input at
   initialisation; its plain twin cannot (it outputs zero instead).
-* :func:`learn_identity` — k plain units vs k residual units trained to reproduce their input (§3.1: "if the
-  optimal function is closer to an identity mapping than to a zero mapping, it should be easier for the solver
-  to find the perturbations with reference to an identity mapping").
+* :func:`learn_identity` — k plain units vs k residual units trained to reproduce their input (§3.1: when the
+  best mapping is near the identity, learning a small perturbation of x should be easier for the solver than
+  learning the whole mapping anew).
 * :func:`learn_correction` — a tiny residual unit trained only on loss(H(x), y) ends with F(x) = y − x,
   although nobody ever computes y − x.
 * :func:`loss_gradient` — ∂L/∂H by autograd for the usual reductions of the squared error.
 * :func:`block_diagram` — Graphviz diagrams traced from the modules themselves (torch.fx), with F, the
   shortcut and the ⊕ node.
+
+The units compared are :class:`resnet_edu.nets.PlainUnit` and :class:`resnet_edu.nets.ResidualUnit` (re-exported
+here): H(x) = W₂σ(W₁x + b₁) + b₂ without and with the shortcut.
 """
 
 from __future__ import annotations
@@ -23,71 +26,19 @@ from torch import fx, nn
 from tqdm.auto import tqdm
 
 from . import nets
-from .runtime import one_thread
-from .viz import moving_average, require_dot
+from .nets import KINDS, PlainUnit, ResidualUnit, check_kind, check_positive
+from .runtime import one_thread, seeded
+from .viz import axes, moving_average
 
-KINDS = ("plain", "residual")
 REDUCTIONS = ("half_sum", "sum", "mean")
-
-
-# --- the two units compared in this lesson ---
-
-
-class PlainUnit(nn.Module):
-    """H(x) = W2 σ(W1 x + b1) + b2: two linear layers that must produce H(x) directly (He et al. 2015, Eq. 1
-    without the shortcut)."""
-
-    def __init__(self, dim: int, width: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, width)
-        self.relu = nn.ReLU()
-        self.fc2 = nn.Linear(width, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.relu(self.fc1(x)))  # H(x), learned from scratch
-
-
-class ResidualUnit(nn.Module):
-    """H(x) = F(x) + x with F(x) = W2 σ(W1 x + b1) + b2 (He et al. 2015, Eq. 1, Fig. 2).
-
-    ``zero_init=True`` sets W2 and b2 to zero, so F(x) = 0 and the unit starts as the identity mapping.
-    """
-
-    def __init__(self, dim: int, width: int, zero_init: bool = False) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, width)
-        self.relu = nn.ReLU()
-        self.fc2 = nn.Linear(width, dim)
-        self.shortcut = nn.Identity()
-        if zero_init:
-            nn.init.zeros_(self.fc2.weight)
-            nn.init.zeros_(self.fc2.bias)
-
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
-        """F(x): the residual branch."""
-        return self.fc2(self.relu(self.fc1(x)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.residual(x) + self.shortcut(x)  # H(x) = F(x) + x
-
-
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return value
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"kind must be 'plain' or 'residual'; got {kind!r}")
 
 
 def stack(kind: str, k: int, dim: int = 32, width: int = 64) -> nn.Sequential:
     """``k`` plain or residual units (``dim`` → ``width`` → ``dim``) in a row, with PyTorch's default init."""
-    _check_kind(kind)
+    residual = check_kind(kind)
     for name, value in (("k", k), ("dim", dim), ("width", width)):
-        _positive_int(name, value)
-    unit = PlainUnit if kind == "plain" else ResidualUnit
+        check_positive(name, value)
+    unit = ResidualUnit if residual else PlainUnit
     return nn.Sequential(*[unit(dim, width) for _ in range(k)])
 
 
@@ -123,10 +74,7 @@ class IdentityGap:
 
     def plot(self, ax=None):  # noqa: ANN001, ANN201
         """Bar chart of max |out − x| for each block."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 3))
+        ax = axes(ax, figsize=(7, 3))
         labels, values = zip(*self.rows(), strict=True)
         bars = ax.barh(labels, values, color=["tab:green", "tab:green", "tab:olive", "tab:red", "tab:red"])
         ax.bar_label(bars, fmt="%.3g", padding=3)
@@ -148,12 +96,12 @@ def zero_init_identity_gap(
     2015, §3.1. ``blocks`` is the number of blocks per stage (ResNet-56 has 9).
     """
     for name, value in (("channels", channels), ("size", size), ("batch", batch), ("blocks", blocks)):
-        _positive_int(name, value)
+        check_positive(name, value)
     depth = 6 * blocks + 2
-    torch.manual_seed(seed)
-    residual = nets.cifar_net(depth, residual=True, width=channels, zero_init_residual=True).layer1
-    plain = nets.cifar_net(depth, residual=False, width=channels, zero_init_residual=True).layer1
-    plain_default = nets.cifar_net(depth, residual=False, width=channels).layer1
+    with seeded(seed):
+        residual = nets.cifar_net(depth, residual=True, width=channels, zero_init_residual=True).layer1
+        plain = nets.cifar_net(depth, residual=False, width=channels, zero_init_residual=True).layer1
+        plain_default = nets.cifar_net(depth, residual=False, width=channels).layer1
     gen = torch.Generator().manual_seed(seed)
     signed = torch.randn(batch, channels, size, size, generator=gen)
     x = signed.clamp(min=0)  # as after a ReLU: what every block inside the network receives
@@ -191,7 +139,7 @@ class IdentityLearning:
     curves: dict[tuple[str, int], list[float]] = field(repr=False)  # training MSE per step
 
     def _key(self, kind: str, k: int) -> tuple[str, int]:
-        _check_kind(kind)
+        check_kind(kind)
         if k not in self.ks:
             raise ValueError(f"k={k!r} was not trained; available: {', '.join(map(str, self.ks))}")
         return kind, k
@@ -276,11 +224,11 @@ def learn_identity(
     if not ks:
         raise ValueError("ks must name at least one depth, e.g. ks=(1, 5, 20)")
     for k in ks:
-        _positive_int("every k in ks", k)
+        check_positive("every k in ks", k)
     if len(set(ks)) != len(ks):
         raise ValueError(f"ks must not repeat a depth; got {ks}")
     for name, value in (("steps", steps), ("dim", dim), ("width", width), ("batch_size", batch_size)):
-        _positive_int(name, value)
+        check_positive(name, value)
     with one_thread():  # tiny nets: one thread is as fast and stays steady on a busy machine
         return _learn_identity(ks, steps, dim, width, seed, batch_size, lr, progress)
 
@@ -292,8 +240,8 @@ def _learn_identity(
     final, initial, curves = {}, {}, {}
     runs = [(kind, k) for k in ks for kind in KINDS]
     for kind, k in tqdm(runs, desc="learning the identity", disable=not progress):
-        torch.manual_seed(seed)
-        net = stack(kind, k, dim, width)
+        with seeded(seed):  # the same init for every run, and the caller's random stream left alone
+            net = stack(kind, k, dim, width)
         data = torch.Generator().manual_seed(seed + 1)  # the same batches for every net
         optimizer = torch.optim.Adam(net.parameters(), lr=lr)
         initial[(kind, k)] = _mse_to_input(net, test_x)
@@ -388,15 +336,15 @@ def learn_correction(
     """Train a zero-initialised :class:`ResidualUnit` on the single pair (x, y) with SGD and MSE(H(x), y).
 
     F starts at 0 (H(x) = x); the only training signal is the loss on H(x) = F(x) + x, and F(x) ends at y − x.
-    He et al. 2015, §3.1: the layers "fit a residual mapping" instead of the desired mapping itself.
+    He et al. 2015, §3.1: the layers approximate the residual function F(x) = H(x) − x, not H(x) itself.
     """
     x_t, y_t = _vector("x", x), _vector("y", y)
     if x_t.shape != y_t.shape:
         raise ValueError(f"x and y must have the same length; got {x_t.numel()} and {y_t.numel()}")
-    _positive_int("steps", steps)
-    _positive_int("width", width)
-    torch.manual_seed(seed)
-    unit = ResidualUnit(x_t.numel(), width, zero_init=True)
+    check_positive("steps", steps)
+    check_positive("width", width)
+    with seeded(seed):
+        unit = ResidualUnit(x_t.numel(), width, zero_init=True)
     optimizer = torch.optim.SGD(unit.parameters(), lr=lr)
     history = [unit.residual(x_t).detach().tolist()]  # F(x) before training
     losses = []
@@ -490,9 +438,10 @@ def block_diagram(*blocks: nn.Module, titles: Sequence[str] | None = None):  # n
 
     In a residual block the nodes of the residual branch are boxed as "F(x)", the shortcut is drawn in blue and
     the addition is the ⊕ node; a plain block has no ⊕ and its layers are boxed as "H(x)" (He et al. 2015,
-    Fig. 2). Rendering needs Graphviz's ``dot`` (:func:`resnet_edu.viz.require_dot` raises with the fix).
+    Fig. 2). Building the diagram (its ``.source``) needs only the ``graphviz`` Python package; drawing it
+    (displaying it in a notebook, ``.pipe()``, ``.render()``) needs Graphviz's ``dot`` program
+    (:func:`resnet_edu.viz.require_dot` says how to install it).
     """
-    require_dot()
     import graphviz
 
     if not blocks:

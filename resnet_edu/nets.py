@@ -1,4 +1,4 @@
-"""Plain and residual networks at any depth (lessons 00, 01, 03, 06).
+"""Plain and residual networks at any depth (lessons 00–04, 06).
 
 * :func:`cifar_net` — the CIFAR-10 networks of He et al. 2015, §4.2: depth 6n+2, three stages of widths
   w, 2w, 4w, global average pooling and a linear classifier; ``residual=False`` gives the *plain* twin with the
@@ -6,6 +6,8 @@
 * :func:`resnet18` … :func:`resnet152` — the ImageNet networks of He et al. 2015, Table 1, with ``state_dict``
   keys and shapes identical to torchvision's, so torchvision weights load with ``strict=True``.
 * :func:`mlp` — deep fully connected nets with or without skip connections, for 1-D/2-D experiments.
+* :class:`PlainUnit` / :class:`ResidualUnit` — a two-layer unit H(x) = W₂σ(W₁x) vs x + F(x), the smallest
+  residual block (lessons 02 and 03).
 
 Every block computes H(x) = F(x) + shortcut(x). The layers of F keep torchvision's names (``conv1``, ``bn1``, …)
 so that weights are interchangeable; :meth:`BasicBlock.residual` is F, :attr:`BasicBlock.shortcut` the shortcut
@@ -328,14 +330,28 @@ def resnet152(num_classes: int = 1000) -> ResNet:
     return ResNet(Bottleneck, (3, 8, 36, 3), num_classes)
 
 
+def _activation(name: str) -> nn.Module:
+    """A fresh activation module by name (one of :data:`ACTIVATIONS`), else a ValueError listing them."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}")
+    return ACTIVATIONS[name]()
+
+
 class MLPBlock(nn.Module):
-    """One hidden layer of a deep MLP: plain x -> f(x), or residual x -> x + s·f(x) with f = act(BN(Wx + b))."""
+    """One hidden layer of a deep MLP (:func:`mlp`, lesson 03): plain x -> f(x), or residual x -> x + s·f(x) with
+    the *one-layer* f = act(BN(Wx + b)).
+
+    Not the F of :class:`ResidualUnit`: here the activation comes last and the width never changes, so the plain
+    stack is an ordinary deep MLP (one Linear-BN-act per layer) and the residual twin wraps each such layer; BN and
+    the branch scale s are what lesson 03 varies. :class:`ResidualUnit` is He et al. 2015's two-layer F,
+    Linear-σ-Linear, whose last layer is linear (so F can be set to exactly 0 and output either sign).
+    """
 
     def __init__(self, width: int, residual: bool, batch_norm: bool, activation: str, branch_scale: float) -> None:
         super().__init__()
         self.linear = nn.Linear(width, width)
         self.bn = nn.BatchNorm1d(width) if batch_norm else nn.Identity()
-        self.act = ACTIVATIONS[activation]()
+        self.act = _activation(activation)
         self.is_residual = residual
         self.branch_scale = branch_scale
 
@@ -347,6 +363,50 @@ class MLPBlock(nn.Module):
         if self.is_residual:
             return x + self.branch_scale * self.residual(x)  # H(x) = x + s·F(x)
         return self.residual(x)
+
+
+class PlainUnit(nn.Module):
+    """H(x) = W₂ σ(W₁x + b₁) + b₂: two linear layers (``dim`` → ``width`` → ``dim``) that must produce H(x)
+    directly — :class:`ResidualUnit` without its shortcut (lesson 02; He et al. 2015, Eq. 1)."""
+
+    def __init__(self, dim: int, width: int, activation: str = "relu") -> None:
+        super().__init__()
+        check_positive("dim", dim)
+        check_positive("width", width)
+        self.fc1 = nn.Linear(dim, width)
+        self.act = _activation(activation)
+        self.fc2 = nn.Linear(width, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))  # H(x), learned from scratch
+
+
+class ResidualUnit(nn.Module):
+    """H(x) = F(x) + x with the two-layer F(x) = W₂ σ(W₁x + b₁) + b₂ of He et al. 2015, Eq. 1 and Fig. 2, and
+    nothing after the addition, so ∂H/∂x = I + ∂F/∂x exactly (lessons 02 and 03).
+
+    ``zero_init=True`` sets W₂ and b₂ to zero, so F(x) = 0 and the unit starts as the identity mapping.
+    ``activation`` is σ: ``"relu"`` in lesson 02, ``"tanh"`` (smooth) for lesson 03's Jacobian check.
+    """
+
+    def __init__(self, dim: int, width: int, zero_init: bool = False, activation: str = "relu") -> None:
+        super().__init__()
+        check_positive("dim", dim)
+        check_positive("width", width)
+        self.fc1 = nn.Linear(dim, width)
+        self.act = _activation(activation)
+        self.fc2 = nn.Linear(width, dim)
+        self.shortcut = nn.Identity()
+        if zero_init:
+            nn.init.zeros_(self.fc2.weight)
+            nn.init.zeros_(self.fc2.bias)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x): the residual branch."""
+        return self.fc2(self.act(self.fc1(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.residual(x) + self.shortcut(x)  # H(x) = F(x) + x
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -374,8 +434,7 @@ def mlp(
     check_positive("depth", depth)
     for name, value in (("width", width), ("in_features", in_features), ("out_features", out_features)):
         check_positive(name, value)
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
+    _activation(activation)  # a bad name fails here, before any layer is built
     if init not in ("default", "he"):
         raise ValueError(f"init must be 'default' (PyTorch's) or 'he' (He et al. 2015b); got {init!r}")
     layers: list[nn.Module] = [nn.Linear(in_features, width)]

@@ -27,6 +27,18 @@ def require_dot() -> str:
     return path
 
 
+def show(graph: Any) -> bool:
+    """Display a ``graphviz`` diagram when ``dot`` is installed; otherwise print how to install it. Returns whether
+    it was drawn. Building a diagram needs no ``dot`` (lessons assert on its structure either way)."""
+    if shutil.which("dot") is None:
+        print(GRAPHVIZ_FIX)
+        return False
+    from IPython.display import display
+
+    display(graph)
+    return True
+
+
 def autograd_graph(output: torch.Tensor, params: Mapping[str, torch.Tensor] | None = None, **kwargs: Any):  # noqa: ANN201
     """The autograd graph behind ``output`` as a ``graphviz.Digraph`` (torchviz's ``make_dot``).
 

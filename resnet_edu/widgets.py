@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .gradients import GradientProfile, check_depth, cifar_profile, probe_batch
+from .gradients import GradientProfile, cifar_profile, probe_batch
+from .nets import check_depth
 
 
 class SliderApp:
@@ -116,8 +117,8 @@ class SliderApp:
 
 class DepthExplorer(SliderApp):
     """Lesson 03's depth slider: the per-layer gradient norms at init of a plain or residual CIFAR net (He et al.
-    2015, §4.2), with or without BatchNorm — with BN the plain net's gradients explode toward the input (Yang et
-    al. 2019), the ResNet's stay flat.
+    2015, §4.2), with or without BatchNorm — with BN the plain net's gradients explode toward the input (as Yang
+    et al. 2019 predict), the ResNet's stay within a factor of 100 from first to last conv.
 
     Controls: ``depth`` (6n+2 from 8 to ``max_depth``; the arrow keys step between valid depths), ``residual``
     (plain / residual) and ``bn`` (BatchNorm on/off). Each state is measured once on :func:`probe_batch` and then
@@ -208,17 +209,22 @@ class DepthExplorer(SliderApp):
 
     def timings(self, depths: tuple[int, ...] = (20, 56, 110), residual: bool = True, bn: bool = True,
                 cached: bool = False) -> dict[int, float]:
-        """Seconds of one update at each depth (``cached=False`` first forgets the profiles: a first visit).
+        """Seconds of one update at each depth (``cached=False`` first forgets that state's profile: a first
+        visit), measured with :meth:`SliderApp.time_updates`.
 
-        The app's figure is drawn once beforehand if it has not been yet, as :meth:`show` does before any slider
-        move, so the numbers are what a learner waits for after moving a control."""
+        The ``residual`` and ``bn`` controls are set first, and the figure drawn once if it has not been yet, as
+        :meth:`show` does before any slider move, so the numbers are what a learner waits for after moving the
+        depth slider."""
+        depths = tuple(check_depth(d) for d in depths)
+        self.controls["residual"].value = residual  # a change redraws once, as a click would
+        self.controls["bn"].value = bn
         if self._figure is None:
-            self.update(depth=self.controls["depth"].min, residual=residual, bn=bn)
+            self.update(depth=self.controls["depth"].min)  # the cheapest state: only the figure is new here
         seconds = {}
         for depth in depths:
             if not cached:
-                self.cache.pop((check_depth(depth), residual, bn), None)
-            seconds[depth] = self.update(depth=depth, residual=residual, bn=bn)
+                self.cache.pop((depth, residual, bn), None)
+            seconds.update(self.time_updates("depth", [depth]))
         return seconds
 
 

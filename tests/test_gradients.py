@@ -3,9 +3,11 @@
 import math
 import shutil
 
+import graphviz
 import matplotlib
 import pytest
 import torch
+from torch import nn
 
 import resnet_edu as edu
 from resnet_edu import gradients as G
@@ -39,6 +41,9 @@ def test_basic_block_needs_the_relu_mask():
 def test_residual_block_and_jacobian_errors():
     module, x = G.residual_block("mlp", dim=4)
     assert torch.equal(module(x), x + module.residual(x))
+    # the shared two-layer unit of nets, with a smooth σ (tanh) so finite differences are precise
+    assert isinstance(module, edu.nets.ResidualUnit) and isinstance(module.act, nn.Tanh)
+    assert module.fc1.weight.shape == (8, 4) and module.fc1.weight.dtype == torch.float64
     with pytest.raises(ValueError, match="block must be 'mlp'.*'basic'"):
         G.jacobian_check("bottleneck")
     with pytest.raises(ValueError, match="dim must be an integer from 1 to 64"):
@@ -135,23 +140,36 @@ def test_mlp_study_errors():
 
 
 # -- the autograd graph -------------------------------------------------------------------------------------------
-@needs_dot
-def test_block_graph_marks_the_add_node_and_its_two_paths():
+def test_block_graph_marks_the_add_node_and_its_two_paths(monkeypatch):
+    monkeypatch.setenv("PATH", "")  # building the graph's source needs no Graphviz `dot`
     residual, plain = G.block_graph("residual"), G.block_graph("plain")
     assert G.count_nodes(residual, "AddBackward") == 1 and G.count_nodes(plain, "AddBackward") == 0
     assert G.count_nodes(residual, "ConvolutionBackward") == 2 == G.count_nodes(plain, "ConvolutionBackward")
     src = residual.source
     assert "identity path" in src and "F path" in src and "fillcolor=orange" in src
     assert "identity path" not in plain.source
-    assert residual.pipe(format="svg")[:5] in (b"<?xml", b"<svg ")
     with pytest.raises(ValueError, match="kind must be"):
         G.block_graph("resnet")
-
-
-def test_block_graph_without_dot_names_the_fix(monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    with pytest.raises(graphviz.ExecutableNotFound):
+        residual.pipe(format="svg")  # only drawing needs `dot` ...
     with pytest.raises(edu.viz.GraphvizMissing, match="apt-get install graphviz"):
-        G.block_graph("residual")
+        edu.viz.require_dot()  # ... and this is the fix the notebook prints instead
+
+
+@needs_dot
+def test_block_graph_renders_with_dot():
+    assert G.block_graph("residual").pipe(format="svg")[:5] in (b"<?xml", b"<svg ")
+
+
+def test_lesson03_builders_leave_the_global_random_stream_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    G.residual_block("mlp", dim=3)
+    G.mlp_study(depth=3, width=4, batch_size=4)
+    G.block_graph("residual")
+    G.cifar_profile(8, "plain")
+    assert torch.equal(torch.rand(3), expected)
 
 
 # -- lesson 03 exercise checkers ----------------------------------------------------------------------------------
@@ -172,5 +190,15 @@ def test_checkers_accept_solutions_and_explain_wrong_answers(capsys):
     assert E.check_branch_scale(E.solution_branch_scale()) is True
     assert E.check_branch_scale(1.0) is False and "still exploding" in capsys.readouterr().out
     assert E.check_branch_scale(0.0) is False and E.check_branch_scale("x") is False
-    with pytest.raises(TypeError):
-        E.check_branch_scale(True)
+
+
+@pytest.mark.parametrize("answer", [True, False, object(), {"a": 1}, [1, 2, 3], torch.ones(2, 2), b"\x00"])
+def test_lesson03_checkers_never_raise_and_say_what_type_is_expected(answer, capsys):
+    E = edu.exercises
+    for check in (E.check_bn_plain_direction, E.check_chain_factor, E.check_branch_scale):
+        assert check(answer) is False
+        out = capsys.readouterr().out
+        assert out.startswith("❌"), out
+    assert E.check_branch_scale(True) is False and "Expected a number" in capsys.readouterr().out
+    assert E.check_bn_plain_direction(3) is False and "Expected a string" in capsys.readouterr().out
+    assert E.check_chain_factor(torch.ones(2, 2)) is False and "Expected a pair" in capsys.readouterr().out

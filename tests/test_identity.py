@@ -5,6 +5,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import graphviz
 import pytest
 import torch
 from torch import nn
@@ -50,10 +51,35 @@ def test_units_and_stacks():
     assert len(plain) == 3 and all(isinstance(m, identity.PlainUnit) for m in plain)
     assert all(isinstance(m, identity.ResidualUnit) for m in residual)
     assert nets.count_parameters(plain) == nets.count_parameters(residual)  # same layers, only the shortcut differs
-    with pytest.raises(ValueError, match="kind must be 'plain' or 'residual'"):
+    with pytest.raises(ValueError, match="kind must be 'plain'.* or 'residual'.*got 'resnet'"):
         identity.stack("resnet", 3)
     with pytest.raises(ValueError, match="k must be a positive integer"):
         identity.stack("plain", 0)
+
+
+def test_units_are_the_shared_nets_units():
+    # one two-layer unit in the package: lesson 02's units are nets.PlainUnit / nets.ResidualUnit
+    assert identity.ResidualUnit is nets.ResidualUnit and identity.PlainUnit is nets.PlainUnit
+    assert identity.KINDS == nets.KINDS == ("plain", "residual")
+    unit = nets.ResidualUnit(3, 5, zero_init=True, activation="tanh")
+    assert isinstance(unit.act, nn.Tanh) and torch.equal(unit(torch.ones(2, 3)), torch.ones(2, 3))
+    assert nets.ResidualUnit(2, 4, True).fc2.weight.abs().max() == 0  # zero_init stays the third argument
+    assert [n for n, _ in nets.PlainUnit(2, 4).named_children()] == ["fc1", "act", "fc2"]
+    with pytest.raises(ValueError, match="activation must be one of relu"):
+        nets.ResidualUnit(2, 4, activation="swish")
+    with pytest.raises(ValueError, match="width must be a positive integer"):
+        nets.PlainUnit(2, 0)
+
+
+def test_lesson_functions_leave_the_global_random_stream_alone():
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    identity.zero_init_identity_gap(channels=4, size=4, batch=2, blocks=1)
+    identity.learn_identity(ks=(1,), steps=2, dim=2, width=2, progress=False)
+    identity.learn_correction(steps=2)
+    exercises.check_block_output([0.0, 0.5, 2.0])
+    assert torch.equal(torch.rand(3), expected), "seeding a lesson's net must not reset the learner's random stream"
 
 
 # --- learning the identity ---
@@ -86,7 +112,7 @@ def test_learn_identity_restores_thread_count():
 
 def test_learn_identity_result_rejects_unknown_kind_and_k():
     result = identity.learn_identity(ks=(1, 2), steps=3, dim=2, width=4, progress=False)
-    with pytest.raises(ValueError, match="kind must be 'plain' or 'residual'"):
+    with pytest.raises(ValueError, match="kind must be 'plain'.* or 'residual'"):
         result.loss("resnet", 1)
     with pytest.raises(ValueError, match="k=5 was not trained; available: 1, 2"):
         result.loss("plain", 5)
@@ -147,12 +173,7 @@ def test_loss_gradient_for_each_reduction():
 # --- diagrams ---
 
 
-@pytest.fixture
-def no_dot_needed(monkeypatch):
-    monkeypatch.setattr(identity, "require_dot", lambda: "dot")
-
-
-def test_block_diagram_marks_f_shortcut_and_add(no_dot_needed):
+def test_block_diagram_marks_f_shortcut_and_add():
     plain = nets.cifar_net(8, residual=False).layer1[0]
     residual = nets.cifar_net(8, zero_init_residual=True).layer1[0]
     source = identity.block_diagram(plain, residual, titles=["plain", "residual"]).source
@@ -164,14 +185,14 @@ def test_block_diagram_marks_f_shortcut_and_add(no_dot_needed):
     assert "⊕" not in plain_only and "linear 2→4" in plain_only
 
 
-def test_block_diagram_traces_other_shortcuts(no_dot_needed):
+def test_block_diagram_traces_other_shortcuts():
     downsampling = nets.cifar_net(20).layer2[0]  # option A shortcut: one node, not its internals
     source = identity.block_diagram(downsampling, nets.mlp(2)[1]).source
     assert "ShortcutA" in source and "pad" not in source
     assert source.count("⊕") == 2
 
 
-def test_block_diagram_errors(no_dot_needed):
+def test_block_diagram_errors():
     with pytest.raises(ValueError, match="at least one block"):
         identity.block_diagram()
     with pytest.raises(TypeError, match="nn.Module"):
@@ -180,10 +201,14 @@ def test_block_diagram_errors(no_dot_needed):
         identity.block_diagram(nn.ReLU(), titles=["a", "b"])
 
 
-def test_block_diagram_without_dot_names_the_fix(monkeypatch):
-    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+def test_block_diagram_builds_without_dot_and_only_drawing_needs_it(monkeypatch):
+    monkeypatch.setenv("PATH", "")  # no Graphviz `dot` anywhere
+    diagram = identity.block_diagram(identity.ResidualUnit(2, 4))
+    assert diagram.source.count("⊕") == 1 and 'label="F(x)"' in diagram.source  # the notebook's checks still run
+    with pytest.raises(graphviz.ExecutableNotFound):
+        diagram.pipe(format="svg")  # drawing is what needs `dot` ...
     with pytest.raises(viz.GraphvizMissing, match="apt-get install graphviz"):
-        identity.block_diagram(identity.ResidualUnit(2, 4))
+        viz.require_dot()  # ... and this is the message the notebook prints instead
 
 
 # --- exercise checkers ---
@@ -212,6 +237,7 @@ def test_check_mean_gradient(capsys):
     assert "sign" in capsys.readouterr().out
     assert exercises.check_mean_gradient("abc") is False
     assert exercises.check_mean_gradient([0.1, -0.2, 0.0, -0.25]) is True
+    assert exercises.solution_mean_gradient() == pytest.approx([0.1, -0.2, 0.0, -0.25])
 
 
 def test_check_residual_unit(capsys):
@@ -236,3 +262,24 @@ def test_check_residual_unit(capsys):
     assert exercises.check_residual_unit(nn.Linear(3, 3)) is False
     assert "failed" in capsys.readouterr().out
     assert exercises.check_residual_unit(exercises.lesson02.solution_residual_unit()) is True
+    assert exercises.check_residual_unit(exercises.solution_residual_unit()) is True
+
+
+class _Weird:
+    def __float__(self):
+        raise ZeroDivisionError("not a number")
+
+
+@pytest.mark.parametrize("answer", [{"a": 1}, {1, 2}, object(), _Weird(), [[1, 2], [3]], "abc", True, 3.5, b"xy"])
+def test_lesson02_checkers_never_raise_for_an_answer_of_the_wrong_type(answer, capsys):
+    for check in (exercises.check_block_output, exercises.check_mean_gradient, exercises.check_residual_unit):
+        assert check(answer) is False
+        out = capsys.readouterr().out
+        assert out.startswith("❌") and ("Expected" in out or "exactly" in out), out
+
+
+def test_lesson02_exports_its_solutions():
+    names = exercises.lesson02.__all__
+    assert [n for n in names if n.startswith("solution_")] == [
+        "solution_block_output", "solution_mean_gradient", "solution_residual_unit"]
+    assert all(hasattr(exercises, n) for n in names)

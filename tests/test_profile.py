@@ -53,3 +53,13 @@ def test_autograd_graph_or_clear_error(monkeypatch):
     if shutil.which("dot"):
         graph = viz.autograd_graph(out, {"x": x})
         assert "MulBackward" in graph.source
+
+
+def test_show_draws_or_prints_the_fix(monkeypatch, capsys):
+    import graphviz
+
+    graph = graphviz.Digraph()
+    graph.node("x")
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    assert viz.show(graph) is False
+    assert "apt-get install graphviz" in capsys.readouterr().out

@@ -75,6 +75,24 @@ def test_depth_explorer_timings():
     assert app.last_marker == "rendered depth=20 residual=True bn=True"
 
 
+def test_depth_explorer_timings_use_time_updates_and_keep_the_cache_semantics(monkeypatch):
+    app = widgets.depth_explorer(depth=20, max_depth=20)
+    calls = []
+    time_updates = app.time_updates
+    monkeypatch.setattr(app, "time_updates", lambda *a, **k: calls.append(a) or time_updates(*a, **k))
+    app.timings(depths=(8,), residual=False, bn=True)
+    assert calls == [("depth", [8])], "one depth-slider update per depth, timed by SliderApp.time_updates"
+    assert app.controls["residual"].value is False, "the toggles show the timed state"
+    first = app.cache[8, False, True]
+    app.timings(depths=(8,), residual=False, bn=True, cached=True)
+    assert app.cache[8, False, True] is first, "cached=True reuses the measured profile"
+    app.timings(depths=(8,), residual=False, bn=True)
+    assert app.cache[8, False, True] is not first, "cached=False measures again, as on a first visit"
+    assert app.cache[8, False, True].norms == first.norms, "... and gets the same numbers (fixed seed)"
+    with pytest.raises(ValueError, match=r"6n\+2"):
+        app.timings(depths=(9,))
+
+
 def test_depth_explorer_bad_arguments():
     with pytest.raises(ValueError, match=r"6n\+2"):
         widgets.depth_explorer(depth=21)

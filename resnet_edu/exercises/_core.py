@@ -1,7 +1,9 @@
 """Shared helpers for exercise checkers: every checker prints a verdict that explains, and returns a bool.
 
-A checker never raises for a wrong or missing answer (a learner's notebook must still run top to bottom); it
-raises ``TypeError`` only when the answer has a type that cannot be judged at all.
+A checker never raises, whatever the answer (a learner's notebook must still run top to bottom): a missing answer
+prints a hint (:func:`missing`), and a wrong answer — including one of a type that cannot be judged at all, such as
+a bool where a number is asked for — returns ``verdict(False, "", ...)`` with a message that says what is expected
+(which type, which form).
 """
 
 from __future__ import annotations

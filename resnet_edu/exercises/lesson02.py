@@ -12,7 +12,10 @@ from torch import nn
 
 from ._core import missing, verdict
 
-__all__ = ["check_block_output", "check_mean_gradient", "check_residual_unit"]
+__all__ = [
+    "check_block_output", "check_mean_gradient", "check_residual_unit",
+    "solution_block_output", "solution_mean_gradient", "solution_residual_unit",
+]
 
 BLOCK_INPUT = (-1.5, 0.5, 2.0)
 GRAD_H = (2.2, 2.5, 1.0, 0.0)
@@ -20,14 +23,15 @@ GRAD_Y = (2.0, 2.9, 1.0, 0.5)
 
 
 def _as_list(answer: object, n: int) -> list[float] | None:
-    """The answer as n floats, or None (after printing why) when it has the wrong form."""
+    """The answer as n floats, or None (after printing what is expected) when it has another type or length."""
     try:
         values = torch.as_tensor(answer, dtype=torch.float64).flatten().tolist()
-    except (TypeError, ValueError, RuntimeError):
-        print(f"❌ Give {n} numbers as a list, e.g. [0.0, 1.0, ...]; got {answer!r}.")
+    except Exception:  # noqa: BLE001 - any type torch cannot read as numbers is a wrong answer, not a crash
+        verdict(False, "", f"Expected a list of {n} numbers, e.g. [0.0, 1.0, ...]; got {type(answer).__name__} "
+                f"{answer!r}.")
         return None
     if len(values) != n:
-        print(f"❌ Give exactly {n} numbers (one per entry); got {len(values)}.")
+        verdict(False, "", f"Give exactly {n} numbers (one per entry); got {len(values)}.")
         return None
     return values
 
@@ -42,9 +46,10 @@ def _close(a: Sequence[float], b: Sequence[float], tol: float = 1e-4) -> bool:
 def _zero_init_block_output(values: Sequence[float]) -> list[float]:
     """Run a one-channel zero-init BasicBlock (γ = 0 in its last BN) on a 1×3 image holding ``values``."""
     from ..nets import BasicBlock
+    from ..runtime import seeded
 
-    torch.manual_seed(0)
-    block = BasicBlock(1, 1, shortcut=nn.Identity())
+    with seeded(0):  # the learner's random stream is left alone
+        block = BasicBlock(1, 1, shortcut=nn.Identity())
     nn.init.zeros_(block.bn2.weight)
     x = torch.tensor(values, dtype=torch.float32).view(1, 1, 1, -1)
     with torch.no_grad():
@@ -82,7 +87,8 @@ def solution_block_output() -> list[float]:
 # --- exercise 2: ∂L/∂H for PyTorch's default MSELoss with n = 4 ---
 
 
-def _mean_gradient() -> list[float]:
+def solution_mean_gradient() -> list[float]:
+    """Ask autograd: ∂L/∂H = 2(H − y)/n for ``nn.MSELoss()`` with n = 4, i.e. [0.1, −0.2, 0, −0.25]."""
     from ..identity import loss_gradient
 
     return loss_gradient(GRAD_H, GRAD_Y, reduction="mean").tolist()
@@ -106,7 +112,7 @@ def check_mean_gradient(answer: object) -> bool:
     if _close(values, [-2 * d / n for d in diff]) or _close(values, [-d for d in diff]):
         return verdict(False, "", "The sign is flipped: the gradient points to where the loss *grows*, i.e. "
                        "from y towards H. Gradient descent moves H the other way, towards y.")
-    truth = _mean_gradient()
+    truth = solution_mean_gradient()
     return verdict(
         _close(values, truth),
         f"Right: {[round(v, 4) for v in truth]} = 2(H − y)/{n}. In the lesson n = 2 made 2/n = 1, "
@@ -125,7 +131,7 @@ def check_residual_unit(unit: object) -> bool:
     if isinstance(unit, type) and issubclass(unit, nn.Module):
         return verdict(False, "", "You passed the class; pass an instance: check_residual_unit(MyResidualUnit()).")
     if not isinstance(unit, nn.Module):
-        return verdict(False, "", f"Expected an nn.Module; got {type(unit).__name__}.")
+        return verdict(False, "", f"Expected an instance of an nn.Module subclass; got {type(unit).__name__}.")
     params = [p for p in unit.parameters() if p.requires_grad]
     if not params:
         return verdict(False, "", "Your unit has no trainable parameters, so F can never learn anything. "
@@ -144,7 +150,11 @@ def check_residual_unit(unit: object) -> bool:
                        "make F(x) = 0 at the start: set the last Linear's weight and bias to zero "
                        "(nn.init.zeros_).")
     if out.requires_grad:
-        out.sum().backward()
+        try:
+            out.sum().backward()
+        except Exception as err:  # noqa: BLE001 - a learner's bug must become an explanation, not a crash
+            unit.zero_grad(set_to_none=True)
+            return verdict(False, "", f"The backward pass through unit(x) failed: {type(err).__name__}: {err}")
     reached = any(p.grad is not None and p.grad.abs().max().item() > 0 for p in params)
     unit.zero_grad(set_to_none=True)  # leave the learner's module as it was
     if not reached:

@@ -33,7 +33,9 @@ def check_bn_plain_direction(answer: object) -> bool:
     """Exercise 1: with BatchNorm, at init, is plain-56's first-conv gradient "larger" or "smaller" than its last?"""
     if missing(answer, 'answer = "larger" or "smaller" (first conv compared with last conv, plain-56 with BN).'):
         return False
-    word = str(answer).strip().lower()
+    if not isinstance(answer, str):
+        return verdict(False, "", f'Expected a string, "larger" or "smaller"; got {type(answer).__name__} {answer!r}.')
+    word = answer.strip().lower()
     if word not in _LARGER + _SMALLER:
         return verdict(False, "", f'Answer "larger" or "smaller"; got {answer!r}.')
     from ..gradients import cifar_profile
@@ -42,11 +44,12 @@ def check_bn_plain_direction(answer: object) -> bool:
     return verdict(
         word in _LARGER,
         f"Right: measured just now, plain-56's first conv gets {ratio:.3g}× the gradient of its last conv. With BN "
-        "the gradient does not vanish; it explodes toward the input (Yang et al. 2019). He et al. 2015 (§4.1) had "
-        "already ruled out vanishing gradients as the cause of degradation.",
+        "the gradient does not vanish at init; it explodes toward the input, as Yang et al. 2019 predict for BN "
+        "nets. He et al. 2015 (§4.1) argued from their own checks on trained nets that vanishing gradients are "
+        "unlikely to cause degradation.",
         f"Measured just now: the first conv gets {ratio:.3g}× the gradient of the last — larger, not smaller. The "
         "'vanishing gradient' story is true for deep nets *without* BN and with small init (the MLP of this "
-        "lesson); with BN the gradient grows toward the input (Yang et al. 2019).",
+        "lesson); with BN, at init, the gradient grows toward the input, as Yang et al. 2019 predict.",
     )
 
 
@@ -63,8 +66,9 @@ def check_chain_factor(answer: object) -> bool:
         return False
     try:
         plain, residual = (float(v) for v in answer)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        return verdict(False, "", "Give two numbers, e.g. answer = (1e-5, 3.0): (plain factor, residual factor).")
+    except Exception:  # noqa: BLE001 - whatever the type, a wrong answer gets an explanation, not a crash
+        return verdict(False, "", "Expected a pair of two numbers, e.g. answer = (1e-5, 3.0): (plain factor, "
+                                  f"residual factor); got {type(answer).__name__} {answer!r}.")
     right_plain, right_res = solution_chain_factor()
 
     def close(value: float, right: float) -> bool:
@@ -99,11 +103,11 @@ def check_branch_scale(answer: object) -> bool:
     if missing(answer, "answer = a number s: each residual branch is multiplied by s (y = x + s·F(x))."):
         return False
     if isinstance(answer, bool):
-        raise TypeError("answer must be a number, not True/False")
+        return verdict(False, "", f"Expected a number s, e.g. 0.5; got the bool {answer!r}.")
     try:
         s = float(answer)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return verdict(False, "", f"Give a number s, e.g. 0.5; got {answer!r}.")
+    except Exception:  # noqa: BLE001 - whatever the type, a wrong answer gets an explanation, not a crash
+        return verdict(False, "", f"Expected a number s, e.g. 0.5; got {type(answer).__name__} {answer!r}.")
     if not 0.02 <= s <= 1:
         return verdict(False, "", f"Pick s between 0.02 and 1: with s = {s:g} the branches barely contribute (or "
                                   "are amplified) — the network would not be using its residual blocks.")
