@@ -1,9 +1,11 @@
 """The degradation problem: deeper *plain* nets train worse, residual nets do not (lesson 01).
 
-He et al. 2015, §1 and §4.2 (Fig. 1, Fig. 6): adding layers to a plain network raises its *training* error — so it
-is not overfitting but an optimisation difficulty — while the same stack with identity shortcuts gets better with
-depth. :func:`run` trains both families at several depths with one recipe and returns a
-:class:`DegradationResult` holding the curves and the numbers the lesson's check cell asserts on.
+He et al. 2015, §1 and §4.2: adding layers to a plain network raises its *training* error — so it is not overfitting
+but an optimisation difficulty — while the same stack with identity shortcuts gets better with depth. The paper shows
+it as CIFAR-10 error curves against iterations (Fig. 1: plain-20 vs plain-56; Fig. 6: plain nets and ResNets at
+20–110 layers) and lists the ResNets' final test error per depth in Table 6. :func:`run` trains both families at
+several depths with one recipe and returns a :class:`DegradationResult` holding the curves and the numbers the
+lesson's check cell asserts on.
 
 Two recipes, picked by :func:`resnet_edu.runtime.scale`:
 
@@ -27,7 +29,7 @@ from . import nets as _nets
 from . import runtime as _runtime
 from . import train as _train
 
-KINDS = ("plain", "residual")
+KINDS = _nets.KINDS  # ("plain", "residual")
 DATASETS = ("digits", "cifar10")
 
 
@@ -60,9 +62,7 @@ class Recipe:
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("a Recipe needs exactly one of steps=… or epochs=… (a positive integer)")
         for name in ("width", "batch_size", "last"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Recipe.{name} must be a positive integer; got {value!r}")
+            _nets.check_positive(f"Recipe.{name}", getattr(self, name))
 
     def describe(self) -> str:
         """One line: data, optimiser and length, as printed by :func:`run`."""
@@ -82,7 +82,7 @@ GPU_RECIPE = Recipe(
     weight_decay=1e-4, schedule="step", augment=True, steps=None, epochs=12, last=100,
 )
 CPU_DEPTHS = (8, 20, 56)
-GPU_DEPTHS = (20, 32, 44, 56)  # the depths of He et al. 2015, Fig. 6
+GPU_DEPTHS = (20, 32, 44, 56)  # the plain nets of He et al. 2015, Fig. 6 (left); ResNets at these depths in Table 6
 
 
 def recipe_for(scale: str | None = None) -> Recipe:
@@ -100,7 +100,8 @@ def depths_for(scale: str | None = None) -> tuple[int, ...]:
 
 @dataclass
 class DegradationResult:
-    """Plain and residual nets trained at several depths and seeds (He et al. 2015, Fig. 1 and Fig. 6).
+    """Plain and residual nets trained at several depths and seeds (He et al. 2015, §4.2: the error curves of
+    Fig. 1 and Fig. 6, the final errors per depth of Table 6).
 
     ``runs[(kind, depth, seed)]`` is the :class:`~resnet_edu.train.FitResult` of one net; its ``evals[-1]`` holds
     the final test loss/accuracy. Numbers are means over seeds unless a ``seed`` is given.
@@ -114,8 +115,7 @@ class DegradationResult:
     wall_time: float = 0.0
 
     def _check(self, kind: str, depth: int, seed: int | None) -> tuple[int, ...]:
-        if kind not in KINDS:
-            raise ValueError(f"kind must be 'plain' or 'residual'; got {kind!r}")
+        _nets.check_kind(kind)
         if depth not in self.depths:
             raise ValueError(f"depth must be one of the trained depths {', '.join(map(str, self.depths))}; "
                              f"got {depth!r}")
@@ -175,8 +175,10 @@ class DegradationResult:
         return "\n".join(rows)
 
     def plot(self, smooth: int | None = None):  # noqa: ANN201 (matplotlib Figure)
-        """Three panels: training-loss curves of the plain nets and of the ResNets (Fig. 1 / Fig. 6 left and
-        middle), and final training and test error against depth for both families (Fig. 6's summary)."""
+        """Three panels: training-loss curves of the plain nets and of the ResNets (the shape of He et al. 2015,
+        Fig. 1 and Fig. 6 left and middle, which plot error against iterations), and the final training and test
+        error against depth for both families (the paper has no such plot: Table 6 lists the ResNets' final test
+        error per depth, and the end points of Fig. 6's curves give the plain nets' trend)."""
         import matplotlib.pyplot as plt
 
         from .viz import moving_average
@@ -225,10 +227,11 @@ def _seeds(seed: int | Sequence[int]) -> tuple[int, ...]:
 
 def _depths(depths: Sequence[int]) -> tuple[int, ...]:
     depths = tuple(depths)
-    bad = [d for d in depths if not isinstance(d, int) or isinstance(d, bool) or d < 8 or (d - 2) % 6]
-    if not depths or bad:
+    if not depths:
         raise ValueError("depths must be a non-empty sequence of CIFAR depths 6n+2 (8, 14, 20, 26, 32, 44, 56, "
-                         f"110, …); got {depths!r}")
+                         "110, …); got ()")
+    for depth in depths:
+        _nets.check_depth(depth)
     if len(set(depths)) != len(depths):
         raise ValueError(f"depths must be distinct; got {depths!r}")
     return tuple(sorted(depths))
@@ -256,10 +259,9 @@ def load_data(recipe: Recipe) -> tuple[_data.ImageData, _data.ImageData, Recipe]
 def train_one(kind: str, depth: int, seed: int, recipe: Recipe, train: _data.ImageData,
               test: _data.ImageData, progress: bool = False) -> _train.FitResult:
     """Build ``kind``-``depth`` with seed ``seed`` and train it with ``recipe`` (final test eval included)."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be 'plain' or 'residual'; got {kind!r}")
+    residual = _nets.check_kind(kind)
     _runtime.seed_everything(seed)  # the initial weights depend on the seed only, not on what ran before
-    model = _nets.cifar_net(depth, residual=kind == "residual", width=recipe.width,
+    model = _nets.cifar_net(depth, residual=residual, width=recipe.width,
                             in_channels=train.in_channels, num_classes=train.num_classes)
     length = {"steps": recipe.steps} if recipe.steps is not None else {"epochs": recipe.epochs}
     total = recipe.steps if recipe.steps is not None else recipe.epochs * (len(train) // recipe.batch_size)

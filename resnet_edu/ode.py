@@ -11,30 +11,30 @@ blocks: the midpoint rule (order 2) and the classical Runge–Kutta rule RK4 (or
 What this module offers, in lesson order:
 
 * step rules :func:`euler_step`, :func:`midpoint_step`, :func:`rk4_step` and the modules built from them,
-  :class:`ResidualBlock` and the weight-tied :class:`ResidualStack`;
+  :class:`StepBlock` and the weight-tied :class:`ResidualStack`;
 * :func:`vector_field` (a fixed smooth f), :func:`solve`, :func:`reference_solution`, and :func:`convergence`,
   which measures the order of each rule from a log-log fit (:func:`measured_order`);
 * a 2-D task: :func:`two_spirals`, the weight-tied :class:`ODENet`, :func:`train_ode_net` → :class:`FlowResult`
   (trajectories, decision boundary and accuracy for any number of steps);
-* :func:`step_explorer`: the step slider (a :class:`~resnet_edu.widgets.SliderApp`), and :func:`time_updates`.
+* :func:`step_explorer`: the step slider (a :class:`~resnet_edu.widgets.SliderApp`; time its updates with
+  ``SliderApp.time_updates``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .runtime import one_thread
+from .nets import check_positive
+from .runtime import one_thread, seeded
+from .viz import axes
 
 Field = Callable[[torch.Tensor], torch.Tensor]
 StepRule = Callable[[Field, torch.Tensor, float], torch.Tensor]
@@ -76,20 +76,15 @@ def step_rule(method: str | StepRule) -> StepRule:
     return STEP_RULES[method]
 
 
-def _check_steps(steps: object, name: str = "steps") -> int:
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"{name} must be a positive integer (the number of residual blocks); got {steps!r}")
-    return steps
-
-
 def _check_time(T: object) -> float:
     if isinstance(T, bool) or not isinstance(T, (int, float)) or not math.isfinite(T) or T <= 0:
         raise ValueError(f"T (the integration time) must be a positive number; got {T!r}")
     return float(T)
 
 
-class ResidualBlock(nn.Module):
-    """One residual block that is one step of size ``h`` of a step rule: Euler gives x + h·f(x).
+class StepBlock(nn.Module):
+    """One residual block that is one step of size ``h`` of a step rule: Euler gives x + h·f(x). (Named for the
+    step it takes; the CIFAR-style residual block with a shortcut module is :class:`resnet_edu.nets.BasicBlock`.)
 
     ``f`` is a module shared with the other blocks of a :class:`ResidualStack` (weight tying)."""
 
@@ -113,10 +108,10 @@ class ResidualStack(nn.Module):
 
     def __init__(self, f: nn.Module, steps: int, T: float = 1.0, method: str | StepRule = "euler") -> None:
         super().__init__()
-        self.steps = _check_steps(steps)
+        self.steps = check_positive("steps", steps)
         self.T = _check_time(T)
         self.f = f
-        self.blocks = nn.ModuleList(ResidualBlock(f, self.T / self.steps, method) for _ in range(self.steps))
+        self.blocks = nn.ModuleList(StepBlock(f, self.T / self.steps, method) for _ in range(self.steps))
 
     @property
     def h(self) -> float:
@@ -141,8 +136,8 @@ class ResidualStack(nn.Module):
 def vector_field(dim: int = 2, hidden: int = 16, seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Module:
     """A fixed smooth vector field f(x) = W₂ tanh(W₁x + b₁) + b₂ with random (seeded) weights, in float64 by
     default so that the errors of high-order rules are not swamped by rounding."""
-    _check_steps(dim, "dim")
-    _check_steps(hidden, "hidden")
+    check_positive("dim", dim)
+    check_positive("hidden", hidden)
     g = torch.Generator().manual_seed(seed)
     f = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, dim)).to(dtype)
     with torch.no_grad():
@@ -159,7 +154,7 @@ def solve(
     f: Field, x0: torch.Tensor, T: float = 1.0, steps: int = 10, method: str | StepRule = "euler"
 ) -> torch.Tensor:
     """x(T) approximated by ``steps`` steps of ``method`` from x(0) = ``x0`` — the output of an N-block stack."""
-    h = _check_time(T) / _check_steps(steps)
+    h = _check_time(T) / check_positive("steps", steps)
     rule = step_rule(method)
     x = x0
     for _ in range(steps):
@@ -202,10 +197,7 @@ class Convergence:
 
     def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
         """Error against N on log-log axes, one line per method, with the measured slope in the legend."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6.5, 4))
+        ax = axes(ax, figsize=(6.5, 4))
         for name, errs in self.errors.items():
             ax.loglog(self.steps, errs, marker="o", label=f"{name}: measured order {self.orders[name]:.2f}")
         ax.set_xticks(self.steps, [str(n) for n in self.steps])
@@ -234,7 +226,7 @@ def convergence(
     f = vector_field() if f is None else f
     if x0 is None:
         x0 = torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    steps = [_check_steps(n) for n in steps]
+    steps = [check_positive("steps", n) for n in steps]
     if len(steps) < 2:
         raise ValueError(f"need at least two values of N to measure an order; got {steps}")
     rules = dict(methods) if isinstance(methods, Mapping) else {m: step_rule(m) for m in methods}
@@ -270,7 +262,7 @@ class Points:
 def two_spirals(n: int = 500, turns: float = 1.0, noise: float = 0.03, seed: int = 0) -> Points:
     """Two interleaved spiral arms, one per class, generated in code (no download): radius r ∈ [0.15, 1],
     angle 2π·turns·r (+π for class 1), plus Gaussian noise of standard deviation ``noise``."""
-    _check_steps(n, "n")
+    check_positive("n", n)
     if not turns > 0:
         raise ValueError(f"turns must be positive; got {turns!r}")
     if not noise >= 0:
@@ -293,8 +285,8 @@ class ODENet(nn.Module):
 
     def __init__(self, hidden: int = 32, steps: int = 16, T: float = 1.0) -> None:
         super().__init__()
-        _check_steps(hidden, "hidden")
-        self.steps = _check_steps(steps)
+        check_positive("hidden", hidden)
+        self.steps = check_positive("steps", steps)
         self.T = _check_time(T)
         self.f = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
                                nn.Linear(hidden, 2))
@@ -352,7 +344,7 @@ class FlowResult:
         """Fraction of correctly classified points of ``split`` ("train" or "test") when the net runs N steps."""
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
-        n = self.model.steps if steps is None else _check_steps(steps)
+        n = self.model.steps if steps is None else check_positive("steps", steps)
         if split == "test" and n in self._accuracies:
             return self._accuracies[n]
         data = self.test if split == "test" else self.train
@@ -370,15 +362,25 @@ class FlowResult:
     def step_gap(self, steps: int) -> float:
         """Mean distance ‖x_N − x_2N‖ over the test points between the end points of N and of 2N Euler blocks:
         how far doubling the depth still moves the picture. For a first-order method it halves as N doubles."""
-        n = _check_steps(steps)
+        n = check_positive("steps", steps)
         x = self.test.x
         return float((self.model.stack(n)(x) - self.model.stack(2 * n)(x)).norm(dim=1).mean())
 
     @one_thread()
     @torch.no_grad()
+    def straightness(self, steps: int | None = None) -> float:
+        """Mean over the test points of ‖x_N − x₀‖ / (length of the path x₀ → x₁ → … → x_N): 1 when every point
+        moves along a straight line, smaller the more the flow bends its paths."""
+        n = self.model.steps if steps is None else check_positive("steps", steps)
+        path = self.model.trajectory(self.test.x, n)
+        length = (path[1:] - path[:-1]).norm(dim=-1).sum(0)
+        return float(((path[-1] - path[0]).norm(dim=-1) / length.clamp_min(1e-12)).mean())
+
+    @one_thread()
+    @torch.no_grad()
     def view(self, steps: int, points_per_class: int = 30, grid: int = 72) -> StepView:
         """The picture for N = ``steps`` (computed once, then cached)."""
-        n = _check_steps(steps)
+        n = check_positive("steps", steps)
         if n not in self._views:
             g = torch.Generator().manual_seed(0)
             picks = [torch.nonzero(self.test.y == c).flatten() for c in (0, 1)]
@@ -414,10 +416,7 @@ class FlowResult:
 
     def plot_loss(self, ax=None):  # noqa: ANN001, ANN201
         """The training loss per step."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3))
+        ax = axes(ax, figsize=(6, 3))
         ax.plot(self.losses)
         ax.set_xlabel("training step")
         ax.set_ylabel("loss")
@@ -504,7 +503,7 @@ class StepFigure:
         from matplotlib.ticker import NullFormatter
 
         self.result = result
-        self.max_steps = _check_steps(max_steps, "max_steps")
+        self.max_steps = check_positive("max_steps", max_steps)
         start = min(result.model.steps, self.max_steps)
         first = result.view(start)
         self.figure = fig = Figure(figsize=(12, 3.9), dpi=72)
@@ -533,7 +532,7 @@ class StepFigure:
 
     def draw(self, steps: int):  # noqa: ANN201
         """Show N = ``steps``; returns the Figure."""
-        n = _check_steps(steps)
+        n = check_positive("steps", steps)
         v = self.result.view(n)
         h = self.result.model.T / n
         self.boundary.update(v, f"Decision boundary in the input plane, N = {n}")
@@ -568,18 +567,18 @@ def train_ode_net(
     from tqdm.auto import tqdm
 
     lo, hi = (steps, steps) if isinstance(steps, int) else tuple(steps)
-    _check_steps(lo)
-    _check_steps(hi)
+    check_positive("steps", lo)
+    check_positive("steps", hi)
     if lo > hi:
         raise ValueError(f"steps=(lo, hi) needs lo <= hi; got {steps!r}")
-    _check_steps(iterations, "iterations")
+    check_positive("iterations", iterations)
     if kinetic < 0 or not 0 <= label_smoothing < 1:
         raise ValueError(f"need kinetic >= 0 and 0 <= label_smoothing < 1; got {kinetic!r}, {label_smoothing!r}")
     train = two_spirals(500, seed=1) if train is None else train
     test = two_spirals(1000, seed=2) if test is None else test
-    torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    model = ODENet(hidden, hi, T)
+    with seeded(seed):  # the initial weights depend on the seed only; the caller's random stream is left alone
+        model = ODENet(hidden, hi, T)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations)
     losses = []
@@ -613,8 +612,8 @@ def step_explorer(result: FlowResult, steps: int | None = None, max_steps: int =
 
     from .widgets import SliderApp
 
-    _check_steps(max_steps, "max_steps")
-    value = min(result.model.steps, max_steps) if steps is None else _check_steps(steps)
+    check_positive("max_steps", max_steps)
+    value = min(result.model.steps, max_steps) if steps is None else check_positive("steps", steps)
     if value > max_steps:
         raise ValueError(f"steps={value} is above max_steps={max_steps}")
     picture = StepFigure(result, max_steps)  # built once; each update swaps the data of N's view
@@ -624,15 +623,3 @@ def step_explorer(result: FlowResult, steps: int | None = None, max_steps: int =
     return SliderApp({"steps": slider}, picture.draw, savefig_kwargs=png,
                      title="ODE view: run the trained weight-tied net with N Euler steps (h = T/N)")
 
-
-def time_updates(app: Any, values: Sequence[int], name: str = "steps", repeats: int = 1) -> dict[int, float]:
-    """Seconds per slider update (render + PNG), for each value, without a browser; the app's printout is
-    swallowed. With ``repeats`` > 1 the median is kept. The first visit of a value includes computing its view."""
-    times: dict[int, float] = {}
-    for value in values:
-        runs = []
-        for _ in range(max(1, repeats)):
-            with contextlib.redirect_stdout(io.StringIO()):
-                runs.append(app.update(**{name: value}))
-        times[value] = float(np.median(runs))
-    return times

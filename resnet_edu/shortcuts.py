@@ -34,6 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .nets import check_positive
+from .runtime import seeded
+from .viz import axes
+
 VERSIONS = ("module", "lambda", "lambda_layer")
 LABELS = {  # what the shortcut is, per version, for x -> x and for a 1x1 projection
     False: {"module": "nn.Identity()", "lambda": "lambda x: x", "lambda_layer": "LambdaLayer(lambda x: x)"},
@@ -75,8 +79,7 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, version: str = "module", projection: bool = False, channels: int = 4) -> None:
         _check_version(version)
-        if not isinstance(channels, int) or isinstance(channels, bool) or channels <= 0:
-            raise ValueError(f"channels must be a positive integer; got {channels!r}")
+        check_positive("channels", channels)
         super().__init__()
         c_out = 2 * channels if projection else channels
         self.version, self.projection = version, projection
@@ -111,8 +114,7 @@ class ResidualBlock(nn.Module):
 def make_block(version: str = "module", projection: bool = False, seed: int = 0) -> ResidualBlock:
     """A :class:`ResidualBlock` with weights drawn from ``seed`` (the global random state is left untouched)."""
     _check_version(version)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         return ResidualBlock(version, projection)
 
 
@@ -473,8 +475,7 @@ def probe_parameters(version: str, projection: bool = False) -> Probe:
 
 def probe_training(version: str, projection: bool = False, steps: int = 5, lr: float = 0.1) -> Probe:
     """A few SGD steps on ``model.parameters()``: do the shortcut's weights change?"""
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer; got {steps!r}")
+    check_positive("steps", steps)
     block = make_block(version, projection).train()
     watched = _shortcut_tensors(block)
     if not watched:
@@ -646,12 +647,10 @@ class PropertyTable:
 
     def plot(self, ax=None):  # noqa: ANN001 (matplotlib Axes)
         """Draw the table as a coloured grid (green yes, red no, grey skipped); returns the Axes."""
-        import matplotlib.pyplot as plt
         from matplotlib.colors import ListedColormap
 
         rows = [r for _, rs in self._sections() for r in rs]
-        if ax is None:
-            _, ax = plt.subplots(figsize=(9, 0.32 * len(rows) + 1.5), layout="constrained")
+        ax = axes(ax, figsize=(9, 0.32 * len(rows) + 1.5))
         code = {False: 0, None: 1, True: 2}
         grid = [[code[r.results[v].ok] for v in self.versions] for r in rows]
         ax.imshow(grid, cmap=ListedColormap(["#f4a6a6", "#d9d9d9", "#a8dba8"]), vmin=0, vmax=2, aspect="auto")

@@ -54,7 +54,7 @@ def test_table_and_plot(tiny):
 @pytest.mark.parametrize(
     "args,match",
     [
-        (("dense", 8), "kind must be 'plain' or 'residual'"),
+        (("dense", 8), "kind must be 'plain' .* or 'residual'"),
         (("plain", 20), "trained depths 8, 14"),
         (("plain", 8, 5), "trained seeds 0, 1"),
     ],
@@ -90,6 +90,10 @@ def test_bad_recipe():
         Recipe(dataset="mnist")
     with pytest.raises(ValueError, match="unknown Recipe fields"):
         with_recipe(CPU_RECIPE, step=3)
+    with pytest.raises(ValueError, match="Recipe.width must be a positive integer"):
+        Recipe(width=0)
+    with pytest.raises(ValueError, match="kind must be 'plain'"):
+        degradation.train_one("dense", 8, 0, TINY, None, None)
 
 
 def test_deterministic_and_threads_restored():

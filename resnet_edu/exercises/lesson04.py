@@ -35,7 +35,8 @@ def check_identity_state_keys(answer: object) -> bool:
     if missing(answer, "set answer to a number of keys, e.g. answer = 2"):
         return False
     if not isinstance(answer, int) or isinstance(answer, bool):
-        raise TypeError(f"answer must be an integer number of keys; got {type(answer).__name__}")
+        return verdict(False, "", f"Give a whole number of keys (an int such as 0, 1 or 2); got {answer!r} "
+                       f"({type(answer).__name__}).")
     truth = solution_identity_state_keys()
     return verdict(
         answer == truth,
@@ -62,7 +63,8 @@ def check_save_survivors(answer: object) -> bool:
     try:
         chosen = set(answer)  # type: ignore[call-overload]
     except TypeError:
-        raise TypeError(f"answer must be a set (or list) of version names; got {type(answer).__name__}") from None
+        return verdict(False, "", f"Give a set (or list) of version names from {versions}, e.g. {{'lambda'}}; got "
+                       f"{answer!r} ({type(answer).__name__}).")
     unknown = chosen - set(versions)
     if unknown:
         return verdict(False, "", f"unknown version(s) {sorted(map(str, unknown))}; use names from {versions}")
@@ -140,8 +142,12 @@ def check_projection_block(answer: object) -> bool:
     shortcut is registered: trained by the optimizer, saved, moved and pickled with the model."""
     if missing(answer, "fix the class above and set answer = YourBlockClass"):
         return False
+    if isinstance(answer, nn.Module):
+        return verdict(False, "", f"answer is a block instance ({type(answer).__name__}(...)); pass the class "
+                       "itself, without parentheses, so the checker can build fresh blocks: answer = FixedBlock.")
     if not callable(answer):
-        raise TypeError(f"answer must be a class or function taking (c_in, c_out); got {type(answer).__name__}")
+        return verdict(False, "", "Pass the class itself (answer = FixedBlock, no parentheses): something that "
+                       f"answer(c_in, c_out) builds a block with; got {answer!r} ({type(answer).__name__}).")
     problems = _projection_problems(answer)  # type: ignore[arg-type]
     return verdict(
         not problems,

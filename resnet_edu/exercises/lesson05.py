@@ -13,7 +13,10 @@ import torch
 
 from ._core import missing, verdict
 
-__all__ = ["check_equal_budget", "check_error_factors", "check_midpoint_step"]
+__all__ = [
+    "check_error_factors", "check_midpoint_step", "check_equal_budget",
+    "solution_error_factors", "solution_midpoint_step", "solution_equal_budget",
+]
 
 BUDGET = 48  # evaluations of f in exercise 3
 
@@ -81,7 +84,9 @@ def check_midpoint_step(answer: object) -> bool:
     if missing(answer, "write def my_midpoint_step(f, x, h): ... and set answer = my_midpoint_step."):
         return False
     if not callable(answer):
-        raise TypeError(f"answer must be a function step(f, x, h) -> next state; got {type(answer).__name__}")
+        return verdict(False, "", "Pass your function itself (answer = my_midpoint_step, no parentheses): a "
+                       f"function step(f, x, h) that returns the next state; got {answer!r} "
+                       f"({type(answer).__name__}).")
     f = vector_field()
     x = torch.randn(8, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     counting = _Counting(f)
