@@ -73,7 +73,37 @@ def _shortcut(c_in: int, c_out: int, stride: int, option: str, batch_norm: bool)
     return nn.Sequential(_conv1x1(c_in, c_out, stride), _norm(c_out, batch_norm))  # option B: projection
 
 
-class BasicBlock(nn.Module):
+class BuildingBlock(nn.Module):
+    """The building block of He et al. 2015 (Fig. 2, Eq. 1–2): H(x) = relu(F(x) + shortcut(x)); subclasses define F.
+
+    With ``shortcut=None`` the block is plain: relu(F(x)). The shortcut is registered as ``downsample``,
+    torchvision's name, so that state_dicts are interchangeable.
+    """
+
+    downsample: nn.Module | None
+
+    @property
+    def shortcut(self) -> nn.Module | None:
+        """The shortcut connection (None in a plain block)."""
+        return self.downsample
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x): the residual branch."""
+        raise NotImplementedError
+
+    @property
+    def last_bn(self) -> nn.Module:
+        """The last normalisation of F (zeroed by ``zero_init_residual`` so the block starts as the identity)."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.residual(x)
+        if self.downsample is not None:
+            out = out + self.downsample(x)  # H(x) = F(x) + x
+        return self.relu(out)
+
+
+class BasicBlock(BuildingBlock):
     """Two 3×3 convolutions: H(x) = relu(F(x) + x) with F = conv-BN-relu-conv-BN (He et al. 2015, Fig. 2).
 
     ``shortcut=None`` (or ``residual=False`` in the builders) gives the plain block relu(F(x)).
@@ -97,11 +127,6 @@ class BasicBlock(nn.Module):
         self.bn2 = _norm(channels, batch_norm)
         self.downsample = shortcut  # torchvision's name for the shortcut, so state_dicts are interchangeable
 
-    @property
-    def shortcut(self) -> nn.Module | None:
-        """The shortcut connection (None in a plain block)."""
-        return self.downsample
-
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """F(x): the residual branch."""
         out = self.relu(self.bn1(self.conv1(x)))
@@ -111,14 +136,8 @@ class BasicBlock(nn.Module):
     def last_bn(self) -> nn.Module:
         return self.bn2
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.residual(x)
-        if self.downsample is not None:
-            out = out + self.downsample(x)  # H(x) = F(x) + x
-        return self.relu(out)
 
-
-class Bottleneck(nn.Module):
+class Bottleneck(BuildingBlock):
     """1×1 reduce, 3×3, 1×1 expand (He et al. 2015, Fig. 5 right): H(x) = relu(F(x) + x).
 
     Like torchvision (ResNet v1.5) the stride sits on the 3×3 convolution.
@@ -145,11 +164,6 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = shortcut
 
-    @property
-    def shortcut(self) -> nn.Module | None:
-        """The shortcut connection (None in a plain block)."""
-        return self.downsample
-
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """F(x): the residual branch."""
         out = self.relu(self.bn1(self.conv1(x)))
@@ -159,12 +173,6 @@ class Bottleneck(nn.Module):
     @property
     def last_bn(self) -> nn.Module:
         return self.bn3
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.residual(x)
-        if self.downsample is not None:
-            out = out + self.downsample(x)  # H(x) = F(x) + x
-        return self.relu(out)
 
 
 def _init_weights(model: nn.Module, zero_init_residual: bool) -> None:
@@ -178,7 +186,7 @@ def _init_weights(model: nn.Module, zero_init_residual: bool) -> None:
             nn.init.zeros_(m.bias)
     if zero_init_residual:
         for m in model.modules():
-            if isinstance(m, (BasicBlock, Bottleneck)) and isinstance(m.last_bn, nn.BatchNorm2d):
+            if isinstance(m, BuildingBlock) and isinstance(m.last_bn, nn.BatchNorm2d):
                 nn.init.zeros_(m.last_bn.weight)
 
 
