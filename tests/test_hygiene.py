@@ -49,6 +49,9 @@ def test_notebook_has_check_cells_and_exercises(path):
     assert any("assert " in c for c in code), f"{path.name} has no check cell (assert)"
     if path.name != "00_start_here.ipynb":
         assert sum("edu.exercises.check_" in c for c in code) >= 2, f"{path.name} needs >= 2 exercise checkers"
+        hidden = [c for c in cells if c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
+        assert hidden, f"{path.name} needs a collapsed solutions cell"
+        assert all(c["metadata"]["jupyter"].get("outputs_hidden") for c in hidden), "collapse outputs too"
 
 
 def test_requirements_agree_with_environment_yml():
