@@ -389,29 +389,25 @@ class PlainUnit(nn.Module):
         return self.fc2(self.act(self.fc1(x)))  # H(x), learned from scratch
 
 
-class ResidualUnit(nn.Module):
-    """H(x) = F(x) + x with the two-layer F(x) = W₂ σ(W₁x + b₁) + b₂ of He et al. 2015, Eq. 1 and Fig. 2, and
-    nothing after the addition, so ∂H/∂x = I + ∂F/∂x exactly (lessons 02 and 03).
+class ResidualUnit(PlainUnit):
+    """H(x) = F(x) + x: the same two layers as :class:`PlainUnit`, now as F(x) = W₂ σ(W₁x + b₁) + b₂ beside an
+    identity shortcut (He et al. 2015, Eq. 1 and Fig. 2), with nothing after the addition, so that
+    ∂H/∂x = I + ∂F/∂x exactly (lessons 02 and 03).
 
     ``zero_init=True`` sets W₂ and b₂ to zero, so F(x) = 0 and the unit starts as the identity mapping.
     ``activation`` is σ: ``"relu"`` in lesson 02, ``"tanh"`` (smooth) for lesson 03's Jacobian check.
     """
 
     def __init__(self, dim: int, width: int, zero_init: bool = False, activation: str = "relu") -> None:
-        super().__init__()
-        check_positive("dim", dim)
-        check_positive("width", width)
-        self.fc1 = nn.Linear(dim, width)
-        self.act = _activation(activation)
-        self.fc2 = nn.Linear(width, dim)
+        super().__init__(dim, width, activation)
         self.shortcut = nn.Identity()
         if zero_init:
             nn.init.zeros_(self.fc2.weight)
             nn.init.zeros_(self.fc2.bias)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
-        """F(x): the residual branch."""
-        return self.fc2(self.act(self.fc1(x)))
+        """F(x): the residual branch (the plain unit's two layers)."""
+        return super().forward(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.residual(x) + self.shortcut(x)  # H(x) = F(x) + x

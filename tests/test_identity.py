@@ -48,8 +48,8 @@ def test_units_and_stacks():
     assert torch.allclose(unit(x), unit.residual(x) + x)  # H(x) = F(x) + x
     plain = identity.stack("plain", 3, dim=4, width=8)
     residual = identity.stack("residual", 3, dim=4, width=8)
-    assert len(plain) == 3 and all(isinstance(m, identity.PlainUnit) for m in plain)
-    assert all(isinstance(m, identity.ResidualUnit) for m in residual)
+    assert len(plain) == 3 and all(type(m) is identity.PlainUnit for m in plain)
+    assert all(type(m) is identity.ResidualUnit for m in residual)
     assert nets.count_parameters(plain) == nets.count_parameters(residual)  # same layers, only the shortcut differs
     with pytest.raises(ValueError, match="kind must be 'plain'.* or 'residual'.*got 'resnet'"):
         identity.stack("resnet", 3)
