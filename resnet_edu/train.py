@@ -145,6 +145,8 @@ def fit(
     if seed is not None:
         torch.manual_seed(seed)
     loader = DeviceLoader(train_data, batch_size, shuffle=True, augment=augment, device=dev, seed=seed)
+    if eval_data is not None:
+        eval_data = eval_data.to(dev)  # once, not at every evaluation
     total = steps if steps is not None else epochs * len(loader)
     eval_every = eval_every or max(1, total // 10)
     model.to(dev)
