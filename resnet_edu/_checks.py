@@ -1,0 +1,176 @@
+"""One home for argument checks (used by every public function of ``resnet_edu``).
+
+Each check returns the value it accepted (converted where that is safe, e.g. a device string to ``torch.device``)
+or raises ``TypeError``/``ValueError`` with one sentence that says what was wrong and what is allowed. Rules:
+
+* flags are real bools (``"plain"`` is not ``True``);
+* numbers are finite and not strings or bools; NaN and inf are refused, never propagated;
+* seeds are non-negative ints;
+* sizes are ints within bounds; an upper bound keeps a learner from waiting minutes by accident, and its message says
+  how to lift it;
+* where a sequence is expected, a single value or a bare string is refused by name;
+* devices: ``"cpu"``, ``"cuda"``, ``"cuda:0"``, ``"mps"`` or a ``torch.device``; ``"cuda"`` without CUDA is answered plainly;
+* tensors: type, number of dimensions, channels, dtype and finiteness checked at the entry of a function.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+
+__all__ = [
+    "flag", "number", "integer", "seed", "choice", "sequence", "device", "tensor",
+]
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def flag(name: str, value: object) -> bool:
+    """``value`` if it is a real bool (True/False); strings, ints and None are refused."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False; got {_show(value)} ({type(value).__name__})")
+    return value
+
+
+def number(
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """``value`` as a finite float within [low, high] (ends open when ``*_inclusive=False``).
+
+    Strings, bools, None, NaN and ±inf are refused with a sentence naming the allowed range.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype.is_complex:
+            value = value.item()
+        else:
+            raise TypeError(f"{name} must be a number; got {_show(value)} ({type(value).__name__})")
+    x = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite number; got {x}")
+    too_low = low is not None and (x < low if low_inclusive else x <= low)
+    too_high = high is not None and (x > high if high_inclusive else x >= high)
+    if too_low or too_high:
+        raise ValueError(f"{name} must be {_range(low, high, low_inclusive, high_inclusive)}; got {_show(value)}")
+    return x
+
+
+def _range(low: float | None, high: float | None, low_inclusive: bool = True, high_inclusive: bool = True) -> str:
+    lo = (">= " if low_inclusive else "> ") + f"{low:g}" if low is not None else ""
+    hi = ("<= " if high_inclusive else "< ") + f"{high:g}" if high is not None else ""
+    return " and ".join(part for part in (lo, hi) if part) or "a finite number"
+
+
+def integer(name: str, value: object, *, low: int | None = None, high: int | None = None, lift: str = "") -> int:
+    """``value`` if it is an int (not a bool, not a float such as 2.5) within [low, high].
+
+    ``lift`` completes the sentence for values above ``high``: how a learner who really wants more can get it.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and value.is_integer():
+            hint = f" (write {int(value)})"
+        else:
+            hint = ""
+        raise TypeError(f"{name} must be an integer{hint}; got {_show(value)} ({type(value).__name__})")
+    n = int(value)
+    if low is not None and n < low:
+        raise ValueError(f"{name} must be an integer {_range(low, high)}; got {n}")
+    if high is not None and n > high:
+        more = f" {lift}" if lift else ""
+        raise ValueError(f"{name} must be at most {high} (a bound that keeps a run short); got {n}.{more}")
+    return n
+
+
+def seed(value: object, name: str = "seed") -> int:
+    """A non-negative integer seed (not a string, float or bool)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        raise TypeError(f"{name} must be an integer, not the string {value!r}; write {value.strip()}")
+    return integer(name, value, low=0)
+
+
+def choice(name: str, value: object, allowed: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``allowed``; otherwise a ValueError listing them."""
+    options = tuple(allowed)
+    if isinstance(value, bool) or value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {_show(value)}")
+    return value
+
+
+def sequence(name: str, value: object, *, min_len: int = 1, unique: bool = False) -> tuple[Any, ...]:
+    """``value`` as a tuple; a single value or a bare string is refused by name ("give a list, e.g. [...]")."""
+    if isinstance(value, (str, bytes, dict, set)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list or tuple of values, e.g. [{_show(value)}]; got one value "
+                        f"{_show(value)} ({type(value).__name__})")
+    items = tuple(value)  # type: ignore[arg-type]
+    if len(items) < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} value(s); got {len(items)}")
+    if unique and len(set(items)) != len(items):
+        raise ValueError(f"{name} must not repeat a value; got {_show(list(items))}")
+    return items
+
+
+def device(value: object, name: str = "device") -> torch.device:
+    """A ``torch.device`` from a string or device; CUDA/MPS that this machine lacks is answered plainly."""
+    if isinstance(value, bool) or not isinstance(value, (str, torch.device)):
+        raise TypeError(f"{name} must be a string such as 'cpu' or 'cuda', or a torch.device; got {_show(value)}")
+    try:
+        dev = torch.device(value)
+    except RuntimeError as err:
+        raise ValueError(f"{name} must be 'cpu', 'cuda', 'cuda:N' or 'mps'; got {_show(value)}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}={_show(value)} asks for a GPU, but this machine has no CUDA GPU (or this torch "
+                         "build has no CUDA). Use device='cpu', or on Colab pick Runtime → Change runtime type → GPU.")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"{name}={_show(value)}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"{name}={_show(value)} asks for Apple's MPS, which this machine lacks; use 'cpu'.")
+    return dev
+
+
+def tensor(
+    name: str,
+    value: object,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    channels: int | None = None,
+    dtype: torch.dtype | Sequence[torch.dtype] | None = None,
+    finite: bool = True,
+    expected: str = "",
+) -> torch.Tensor:
+    """``value`` if it is a tensor with the given number of dims, channels (dim 1), dtype and finite entries.
+
+    ``expected`` describes the tensor for the message, e.g. "a batch of images (N, C, H, W)".
+    """
+    what = f" ({expected})" if expected else ""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor{what}; got {type(value).__name__}")
+    if ndim is not None:
+        dims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if value.dim() not in dims:
+            raise ValueError(f"{name} must have {' or '.join(map(str, dims))} dimensions{what}; "
+                             f"got shape {tuple(value.shape)}")
+    if channels is not None and (value.dim() < 2 or value.shape[1] != channels):
+        raise ValueError(f"{name} must have {channels} channel(s) in dimension 1{what}; got shape {tuple(value.shape)}")
+    if dtype is not None:
+        dtypes = (dtype,) if isinstance(dtype, torch.dtype) else tuple(dtype)
+        if value.dtype not in dtypes:
+            names = " or ".join(str(d).replace("torch.", "") for d in dtypes)
+            raise TypeError(f"{name} must be {names}{what}; got {str(value.dtype).replace('torch.', '')} "
+                            f"(convert with .to({dtypes[0]}))")
+    if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{name} contains NaN or inf{what}; every entry must be finite")
+    return value
