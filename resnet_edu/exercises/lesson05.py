@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from ._core import missing, verdict
+from ._core import missing, predicted, verdict
 
 __all__ = [
+    "check_one_step_prediction",
     "check_error_factors", "check_midpoint_step", "check_equal_budget",
     "solution_error_factors", "solution_midpoint_step", "solution_equal_budget",
 ]
@@ -167,3 +168,21 @@ def check_equal_budget(answer: object) -> bool:
 def solution_equal_budget() -> str:
     """RK4: 12 blocks of order 4 beat 48 blocks of order 1 by orders of magnitude (on a smooth f)."""
     return min((errors := _budget_errors()), key=errors.get)
+
+
+def check_one_step_prediction(prediction: object, result: object) -> bool:
+    """Before training: the net is trained with N = 8…32 blocks. Run with a single block (N = 1, h = 1), will it
+    still classify at least 90 % of the test points — ``"yes"`` or ``"no"``? Checked against ``result``."""
+    try:
+        acc = result.accuracy(1)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        print("❌ Pass the result of edu.ode.train_ode_net(...) as the second argument.")
+        return False
+    side = "yes" if acc >= 0.9 else "no"
+    return predicted(
+        prediction, side, ("yes", "no"),
+        f"with N = 1 the trained net classifies {acc:.1%} of the test points",
+        "One block is one straight jump x₁ = x₀ + 1·f(x₀): the learned field f only moves points correctly in small "
+        "steps along its curved flow, so one big step lands elsewhere (the other seeds in benchmarks/ode_seeds.py "
+        "show that a flow with nearly straight paths can survive it).",
+    )
