@@ -169,17 +169,19 @@ class DegradationResult:
         return [self._mean([c[i] for c in curves if i < len(c)]) for i in range(max(map(len, curves)))]
 
     def table(self, per_seed: bool = False) -> str:
-        """A text table of the final numbers (one row per net; with ``per_seed`` one row per net and seed)."""
-        header = (f"{'net':>12} {'seed':>6} {'train loss':>10} {'train err':>9} {'test err':>8}"
-                  "   (loss: last steps, train mode; errors: whole sets, eval mode)")
+        """A text table of the final numbers (one row per net; with ``per_seed`` one row per net and seed). Every
+        number is measured after training on a whole set (training or test) with the model in eval mode."""
+        header = (f"{'net':>12} {'seed':>6} {'train loss':>10} {'train err':>9} {'test loss':>9} {'test err':>8}"
+                  "   (whole sets, eval mode)")
         rows = [header]
         for kind in KINDS:
             for depth in self.depths:
                 for seed in (self.seeds if per_seed else (None,)):
                     name = f"{kind}-{depth}"
                     tag = "mean" if seed is None else str(seed)
-                    rows.append(f"{name:>12} {tag:>6} {self.train_loss(kind, depth, seed):10.3f} "
-                                f"{self.train_error(kind, depth, seed):9.1%} {self.test_error(kind, depth, seed):8.1%}")
+                    rows.append(f"{name:>12} {tag:>6} {self.final_train_loss(kind, depth, seed):10.3f} "
+                                f"{self.train_error(kind, depth, seed):9.1%} {self.test_loss(kind, depth, seed):9.3f} "
+                                f"{self.test_error(kind, depth, seed):8.1%}")
         return "\n".join(rows)
 
     def plot(self, smooth: int | None = None):  # noqa: ANN201 (matplotlib Figure)
