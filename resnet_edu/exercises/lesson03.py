@@ -32,7 +32,8 @@ def solution_bn_plain_direction() -> str:
 
 def check_bn_plain_direction(answer: object) -> bool:
     """Exercise 1: with BatchNorm, at init, is plain-56's first-conv gradient "larger" or "smaller" than its last?"""
-    if missing(answer, 'answer = "larger" or "smaller" (first conv compared with last conv, plain-56 with BN).'):
+    if missing(answer, 'prediction = "larger" or "smaller" (first conv compared with last conv, plain-56 with BN), '
+                       "recorded before the depth study; the study's table shows the answer."):
         return False
     if not isinstance(answer, str):
         return verdict(False, "", f'Expected a string, "larger" or "smaller"; got {type(answer).__name__} {answer!r}.')

@@ -35,7 +35,8 @@ def _measured_factors() -> dict[str, float]:
 def check_error_factors(answer: object) -> bool:
     """Exercise 1: predict how much smaller the error gets when N (the number of blocks) is multiplied by 4,
     for the Euler stack and for the RK4 stack. Answer ``{"euler": ..., "rk4": ...}``."""
-    if missing(answer, 'predict two numbers, e.g. answer = {"euler": 2, "rk4": 8}.'):
+    if missing(answer, 'record two numbers before the run, e.g. prediction = {"euler": 2, "rk4": 8}; the table shows '
+                       "the measured errors."):
         return False
     if not isinstance(answer, Mapping) or set(answer) != {"euler", "rk4"}:
         return verdict(False, "", f'Give a dict with the keys "euler" and "rk4"; got {answer!r}.')
