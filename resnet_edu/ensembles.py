@@ -437,7 +437,9 @@ def path_gradients(
     example at the input x₀ of the first block. ``model`` is a trained residual CIFAR net (eval mode)."""
     net = _cifar_resnet(model)
     samples = _checks.integer("samples", samples, low=1, high=1000)
-    batch_size = _checks.integer("batch_size", batch_size, low=1, high=len(data))
+    batch_size = _checks.integer("batch_size", batch_size, low=1)
+    if batch_size > len(data):
+        raise ValueError(f"batch_size must be at most the number of images in data ({len(data)}); got {batch_size}")
     seed = _checks.seed(seed)
     stack = blocks(net)
     n = len(stack)

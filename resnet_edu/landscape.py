@@ -199,7 +199,9 @@ def landscape(
     for name, n in (("points_1d", points_1d), ("points_2d", points_2d)):
         if n % 2 == 0:
             raise ValueError(f"{name} must be odd, so that the trained weights (0) are on the grid; got {n}")
-    samples = _checks.integer("samples", samples, low=1, high=len(data))
+    samples = _checks.integer("samples", samples, low=1)
+    if samples > len(data):
+        raise ValueError(f"samples must be at most the number of images in data ({len(data)}); got {samples}")
     seed = _checks.seed(seed)
     alphas = [round(span * (2 * i / (points_1d - 1) - 1), 12) for i in range(points_1d)]
     grid = [round(span * (2 * i / (points_2d - 1) - 1), 12) for i in range(points_2d)]

@@ -49,13 +49,20 @@ def input_gradients(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     not changed (a copy is measured)."""
     _checks.tensor("x", x, ndim=2, channels=1, expected="a line of inputs (points, 1)")
     net = copy.deepcopy(net)
-    for m in net.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.reset_running_stats()
-            m.momentum = None  # the running statistics become those of this one batch: the line
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    counts: dict[nn.Module, int] = {}
+    hooks = [m.register_forward_pre_hook(lambda m, args: counts.__setitem__(m, args[0].numel() // args[0].shape[1]))
+             for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # the running statistics become those of this one batch: the line
     net.train()
     with torch.no_grad():
         out = net(x)
+    for hook in hooks:
+        hook.remove()
+    for m in norms:  # BN keeps the unbiased variance; normalising used the biased one
+        m.running_var.mul_((counts[m] - 1) / counts[m])
     if out.shape != x.shape:
         raise ValueError(f"net must map one input to one output; got output shape {tuple(out.shape)} for "
                          f"input {tuple(x.shape)}")
@@ -124,8 +131,8 @@ class ShatteredResult:
         the autocorrelation against depth (their Fig. 2–3 in one number per net)."""
         import matplotlib.pyplot as plt
 
-        shown = tuple(depths) if depths is not None else (self.depths[0], self.depths[len(self.depths) // 2],
-                                                          self.depths[-1])
+        middle = self.depths[len(self.depths) // 2]
+        shown = tuple(dict.fromkeys(depths if depths is not None else (self.depths[0], middle, self.depths[-1])))
         for d in shown:
             if d not in self.depths:
                 raise ValueError(f"depths must be among the measured {self.depths}; got {d!r}")
