@@ -68,6 +68,17 @@ class TrainedNets:
             raise KeyError(f"no net {name!r} was trained; the trained nets are {', '.join(self.models)}")
         return self.models[name]
 
+    @property
+    def pair(self) -> tuple[str, str]:
+        """(plain, residual): the names of a plain net and its residual twin of the same depth (the smallest such
+        depth), for the lesson's same-depth comparisons."""
+        depths = sorted(int(name.rsplit("-", 1)[1]) for name in self.models if name.startswith("plain-"))
+        for depth in depths:
+            if label("residual", depth) in self.models:
+                return label("plain", depth), label("residual", depth)
+        raise ValueError("no plain net and ResNet of the same depth were trained; the nets are "
+                         f"{', '.join(self.models)}")
+
     def accuracy(self, name: str) -> float:
         """Test accuracy of one trained net with all its blocks."""
         return _train.evaluate(self[name], self.test)["acc"]
@@ -96,9 +107,8 @@ def train_nets(
     with a notice, when CIFAR-10 is absent).
     """
     scale = _runtime.scale() if scale is None else _checks.choice("scale", scale, _runtime.SCALES)
-    if nets is None:
-        nets = GPU_NETS if scale == "gpu" else CPU_NETS
-    specs = _checks.sequence("nets", nets, unique=True)
+    default = GPU_NETS if scale == "gpu" else CPU_NETS
+    specs = _checks.sequence("nets", default if nets is None else nets, unique=True)
     for spec in specs:
         if not isinstance(spec, tuple) or len(spec) != 2:
             raise ValueError(f"nets must hold (kind, depth) pairs such as ('plain', 20); got {spec!r}")
@@ -109,7 +119,13 @@ def train_nets(
         recipe = gpu_recipe() if scale == "gpu" else _degradation.CPU_RECIPE
     elif not isinstance(recipe, _degradation.Recipe):
         raise TypeError(f"recipe must be a resnet_edu.degradation.Recipe or None; got {type(recipe).__name__}")
-    train, test, recipe = _degradation.load_data(recipe)
+    train, test, used = _degradation.load_data(recipe)
+    if nets is None and used.dataset != recipe.dataset:  # no CIFAR-10: the CPU nets, which train on digits
+        print(f"… so the CPU scale's nets are trained instead: {', '.join(label(*spec) for spec in CPU_NETS)}")
+        specs = CPU_NETS
+    recipe = used
+    dev = _runtime.device()
+    train, test = train.to(dev), test.to(dev)  # once, not at every evaluation
     models: dict[str, nn.Module] = {}
     fits: dict[str, _train.FitResult] = {}
     with _runtime.one_thread(), tqdm(specs, desc="training nets", disable=not progress) as bar:

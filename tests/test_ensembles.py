@@ -94,6 +94,10 @@ def test_train_nets_gives_trained_eval_mode_nets(nets):
     assert all(not m.training for m in nets.models.values())
     assert nets.fits["plain-14"].steps == 3 and nets.fits["plain-14"].evals[-1]["acc"] == nets.accuracy("plain-14")
     assert "plain-14" in str(nets) and "3 steps" in str(nets)
+    assert nets.pair == ("plain-14", "residual-14")
+    lonely = E.TrainedNets({"residual-14": nets["residual-14"]}, {}, nets.train, nets.test, nets.recipe)
+    with pytest.raises(ValueError, match="no plain net and ResNet of the same depth.*residual-14"):
+        lonely.pair
     with pytest.raises(KeyError, match="no net 'residual-56' was trained; the trained nets are plain-14, residual"):
         nets["residual-56"]
 
@@ -102,6 +106,7 @@ def test_train_nets_gives_trained_eval_mode_nets(nets):
     (dict(nets=[("plain", 21)]), ValueError, r"6n\+2"),
     (dict(nets=[("resnet", 20)]), ValueError, "kind must be 'plain'"),
     (dict(nets=["plain-20"]), ValueError, r"\(kind, depth\) pairs"),
+    (dict(nets=[]), ValueError, "nets must hold at least 1 value"),
     (dict(scale="tpu"), ValueError, "scale must be one of 'cpu', 'gpu'"),
     (dict(recipe="fast"), TypeError, "recipe must be a resnet_edu.degradation.Recipe"),
     (dict(seed=-1), ValueError, "seed must be an integer >= 0"),
@@ -233,3 +238,12 @@ def test_exercise_plain_deletion(nets, capsys):
     assert X.check_plain_deletion("intact", fake) is True and "keeps 69.0%" in capsys.readouterr().out
     assert X.check_plain_deletion("chance", fake) is False
     assert X.check_plain_deletion("chance", "not a result") is True  # unusable result: judged by the principle
+
+
+def test_gpu_scale_without_cifar_trains_the_cpu_nets(monkeypatch, capsys):
+    train, test = edu.data.digits(size=8), edu.data.digits(size=8, train=False)
+    monkeypatch.setattr(E._degradation, "load_data", lambda recipe: (train, test, TINY))  # CIFAR-10 missing
+    monkeypatch.setattr(E, "CPU_NETS", (("plain", 8), ("residual", 8)))
+    nets = E.train_nets(scale="gpu", progress=False)
+    assert list(nets.models) == ["plain-8", "residual-8"] and nets.recipe is TINY
+    assert "the CPU scale's nets are trained instead: plain-8, residual-8" in capsys.readouterr().out
