@@ -301,7 +301,7 @@ def _random_sets(deletable: list[int], samples: int, points: int,
 
 
 def lesion_study(
-    nets: TrainedNets, names: Sequence[str] | None = None, samples: int = 5, points: int = 10, seed: int = 0,
+    nets: TrainedNets, names: Sequence[str] | None = None, samples: int = 4, points: int = 8, seed: int = 0,
     progress: bool = True,
 ) -> LesionResult:
     """Delete each deletable block alone, then ``samples`` random sets of k blocks, from each net in ``names``
