@@ -33,9 +33,9 @@ from . import degradation as _degradation
 from . import nets as _nets
 from . import runtime as _runtime
 from . import train as _train
+from .viz import KIND_COLORS
 
 KINDS = _nets.KINDS  # ("plain", "residual")
-COLORS = {"plain": "tab:red", "residual": "tab:blue"}
 CPU_DEPTH, GPU_DEPTH = 20, 56
 
 
@@ -216,7 +216,7 @@ def accuracy_without(model: nn.Module, data: _data.ImageData, drop: Sequence[int
 def _style(name: str) -> dict[str, Any]:
     kind, depth = name.rsplit("-", 1)
     deep = int(depth) > 20 and kind == "residual"
-    return {"color": "navy" if deep else COLORS.get(kind, "grey"), "marker": "s" if deep else "o"}
+    return {"color": "navy" if deep else KIND_COLORS.get(kind, "grey"), "marker": "s" if deep else "o"}
 
 
 @dataclass

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from . import _checks
 from . import data as _data
 from . import runtime as _runtime
+from .viz import KIND_COLORS
 
 
 def filter_normalized_direction(model: nn.Module, generator: torch.Generator) -> list[torch.Tensor]:
@@ -169,7 +170,7 @@ class Landscape:
 
 
 def _color(net: str) -> str:
-    return "tab:red" if net.startswith("plain") else "tab:blue"
+    return KIND_COLORS["plain" if net.startswith("plain") else "residual"]
 
 
 def landscape(

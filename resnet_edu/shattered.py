@@ -25,9 +25,9 @@ from tqdm.auto import tqdm
 from . import _checks
 from . import nets as _nets
 from . import runtime as _runtime
+from .viz import KIND_COLORS
 
 KINDS = _nets.KINDS
-COLORS = {"plain": "tab:red", "residual": "tab:blue"}
 CPU_DEPTHS = (1, 2, 5, 10, 20, 50)
 GPU_DEPTHS = (1, 2, 5, 10, 20, 50, 100, 200)
 
@@ -143,7 +143,7 @@ class ShatteredResult:
             ax = fig.add_subplot(grid[0, j])
             for kind in KINDS:
                 g = self.gradients[kind, d]
-                ax.plot(x, (g / g.abs().max()).numpy(), color=COLORS[kind], lw=1,
+                ax.plot(x, (g / g.abs().max()).numpy(), color=KIND_COLORS[kind], lw=1,
                         label=f"{kind}: autocorrelation {self.autocorr[kind, d]:.2f}")
             ax.set_title(f"depth {d}: ∂f/∂x along the line")
             ax.set_xlabel("input x")
@@ -151,7 +151,7 @@ class ShatteredResult:
             ax.legend(fontsize=8, loc="lower left")
         ax = fig.add_subplot(grid[1, :])
         for kind in KINDS:
-            ax.plot(self.depths, self.curve(kind), "o-", color=COLORS[kind], label=kind)
+            ax.plot(self.depths, self.curve(kind), "o-", color=KIND_COLORS[kind], label=kind)
         ax.axhline(self.brown, color="brown", ls="--", lw=1, label=f"brown noise ({self.brown:.2f})")
         ax.axhline(self.white, color="grey", ls=":", lw=1, label=f"white noise ({self.white:.2f})")
         ax.set_xscale("log")

@@ -97,9 +97,9 @@ def test_train_nets_gives_trained_eval_mode_nets(nets):
     assert nets.pair == ("plain-14", "residual-14")
     lonely = E.TrainedNets({"residual-14": nets["residual-14"]}, {}, nets.train, nets.test, nets.recipe)
     with pytest.raises(ValueError, match="no plain net and ResNet of the same depth.*residual-14"):
-        lonely.pair
+        _ = lonely.pair
     with pytest.raises(KeyError, match="no net 'residual-56' was trained; the trained nets are plain-14, residual"):
-        nets["residual-56"]
+        _ = nets["residual-56"]
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
