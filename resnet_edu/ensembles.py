@@ -36,7 +36,6 @@ from . import train as _train
 from .viz import KIND_COLORS
 
 KINDS = _nets.KINDS  # ("plain", "residual")
-CPU_DEPTH, GPU_DEPTH = 20, 56
 
 
 # -- the trained nets ------------------------------------------------------------------------------------------
