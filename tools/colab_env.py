@@ -88,9 +88,9 @@ def build(venv: Path, torch_from: Path) -> None:
     if versions[0] != versions[1]:
         raise SystemExit(f"{venv} runs Python {versions[0].strip()} but {torch_from} {versions[1].strip()}: "
                          "torch can only be linked between venvs of the same Python version")
-    run(python, "-m", "pip", "install", "--quiet", "-c", CONSTRAINTS, "pip")  # Colab's pip (its resolver too)
+    run(python, "-m", "pip", "install", "-qq", "-c", CONSTRAINTS, "pip")  # Colab's pip (its resolver too)
     extra = link_torch(site_packages(torch_from), site_packages(venv))
-    run(python, "-m", "pip", "install", "--quiet", "-c", CONSTRAINTS, "-r", REQUIREMENTS, *extra)
+    run(python, "-m", "pip", "install", "-qq", "-c", CONSTRAINTS, "-r", REQUIREMENTS, *extra)
     startup = venv / "ipython" / "profile_default" / "startup"
     startup.mkdir(parents=True)
     (startup / "00-google-colab.py").write_text(

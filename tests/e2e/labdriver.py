@@ -232,6 +232,7 @@ class LessonPage:
     PANEL = ".jp-NotebookPanel"
     CODE_CELL = ".jp-CodeCell"
     OUTPUT_AREA = ".jp-OutputArea"
+    WIDGET_OUTPUT = ".widget-output"  # an ipywidgets Output widget
     HANDLE = ".noUi-handle"  # ipywidgets 8 draws sliders with noUiSlider
     TRACK = ".noUi-base"
 
@@ -380,7 +381,7 @@ class LessonPage:
 
     def app(self):
         """The SliderApp box: the innermost widget box holding a slider and an output with our marker."""
-        output = self.page.locator(".widget-output", has_text=self.marker)
+        output = self.page.locator(self.WIDGET_OUTPUT, has_text=self.marker)
         return self.panel.locator(".widget-vbox").filter(has=output).filter(
             has=self.page.locator(".widget-slider")).last
 
@@ -398,7 +399,7 @@ class LessonPage:
 
     def rendered(self) -> tuple[str, str] | None:
         """(value in the marker, plot image src) of the app's output, or None while it is being redrawn."""
-        output = self.app().locator(".widget-output")
+        output = self.app().locator(self.WIDGET_OUTPUT)
         if not output.count():
             return None
         found = self.marker.search(output.first.inner_text(timeout=5000))
@@ -418,7 +419,7 @@ class LessonPage:
             return state if state and state[0] == self.readout() else None
 
         def describe() -> str:
-            outputs = self.panel.locator(".widget-output").all_inner_texts()
+            outputs = self.panel.locator(self.WIDGET_OUTPUT).all_inner_texts()
             return (f"no widget box with a slider and a plot marked 'rendered {self.lesson.parameter}=<readout>' "
                     f"within {timeout:.0f} s; widget outputs seen: {[o[-200:] for o in outputs]}")
 
@@ -536,6 +537,7 @@ class ClassicPage(LessonPage):
     PANEL = "#notebook-container"
     CODE_CELL = ".cell.code_cell"
     OUTPUT_AREA = ".output_wrapper"
+    WIDGET_OUTPUT = ".jupyter-widgets-output-area"
     HANDLE = ".ui-slider-handle"  # ipywidgets 7 draws sliders with jQuery UI
     TRACK = ".ui-slider"
 
