@@ -195,7 +195,7 @@ def _decode(files: list[tuple[Path, int]], root: Path) -> np.ndarray:
         raise DatasetUnavailable(f"{root} holds no .png or .jpg images in its class folders")
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         decoded = list(tqdm(pool.map(one, files, chunksize=256), total=len(files), desc=f"decoding {root.name}",
-                            leave=False, disable=len(files) < 2000))
+                            leave=False, mininterval=1.0, disable=len(files) < 2000))
     return np.stack(decoded)
 
 
