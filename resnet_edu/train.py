@@ -308,6 +308,7 @@ class _Run:
         self.eval_every = (max(1, total // 10) if config.eval_every is None
                            else config.eval_every or total)
         self.history = DeviceHistory(sync_every, dev)
+        self.distributed = _distributed() is not None
         self.bar = _bar(total, progress, result.label)
         self.writer = _writer(log_dir)
         self.start = time.perf_counter()
@@ -350,6 +351,8 @@ class _Run:
         if self.eval_data is not None and (step % self.eval_every == 0 or step == self.total):
             if not self.flush():
                 return False
+            if self.distributed:
+                broadcast_buffers(self.model)  # every rank evaluates rank 0's BN statistics
             metrics = evaluate(self.model, self.eval_data, device=self.dev, tta_flip=self.config.tta_flip)
             self.result.evals.append({"step": step, **metrics})
             if self.writer is not None:
@@ -359,6 +362,8 @@ class _Run:
 
     def close(self) -> None:
         self.flush()
+        if self.distributed:
+            broadcast_buffers(self.model)
         if self.dev.type == "cuda":
             torch.cuda.synchronize(self.dev)
         self.result.wall_time = time.perf_counter() - self.start
@@ -585,6 +590,13 @@ def _distributed() -> tuple[int, int] | None:
     return None
 
 
+def broadcast_buffers(model: nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank. DDP syncs them at the start of each
+    forward pass, so after the last step each rank still holds the statistics of its own last batch."""
+    for buffer in model.buffers():
+        torch.distributed.broadcast(buffer, 0)
+
+
 def shard(data: ImageData, rank: int, world: int) -> ImageData:
     """Rank ``rank``'s share of ``data``: every ``world``-th image from ``rank`` on, all shards of equal length."""
     n = len(data) // world * world
@@ -747,3 +759,111 @@ def _writer(log_dir: str | os.PathLike[str] | None) -> Any:
     from torch.utils.tensorboard import SummaryWriter
 
     return SummaryWriter(str(log_dir))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The shell command: python -m resnet_edu.train, also under torchrun
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m resnet_edu.train --depth 56 --epochs 30 --data DIR``: train a CIFAR ResNet (He et al. 2015,
+    §4.2) with :func:`fit` from the shell. Under ``torchrun --nproc_per_node N`` every process trains its shard with
+    DistributedDataParallel (NCCL on GPUs, gloo on CPUs) and the command checks that all ranks end with identical
+    weights."""
+    from . import data as _data
+    from . import nets as _nets
+
+    args = _parser().parse_args(argv)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if args.device is not None:
+        dev = _checks.device(args.device)
+    elif torch.cuda.is_available():
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    else:
+        dev = torch.device("cpu")
+    if world > 1:
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    say = print if rank == 0 else (lambda *_a, **_k: None)
+    try:
+        if args.dataset == "cifar10":
+            train_data, test_data = _data.cifar10(args.data, train=True), _data.cifar10(args.data, train=False)
+        else:
+            size = args.image_size or 8
+            train_data, test_data = _data.digits(size, train=True), _data.digits(size, train=False)
+        config = TrainConfig(
+            steps=args.steps, epochs=None if args.steps is not None else (args.epochs or 1),
+            batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+            nesterov=args.nesterov, weight_decay=args.weight_decay, schedule=args.schedule, warmup=args.warmup,
+            augment=args.dataset == "cifar10" and not args.no_augment, label_smoothing=args.label_smoothing,
+            seed=args.seed, eval_every=args.eval_every, tta_flip=args.tta_flip, fast=not args.no_fast,
+        )
+        torch.manual_seed(args.seed)  # the same initial weights on every rank (DDP broadcasts rank 0's anyway)
+        model = _nets.cifar_net(args.depth, residual=not args.plain, width=args.width,
+                                in_channels=train_data.in_channels, num_classes=train_data.num_classes)
+        name = f"{'plain' if args.plain else 'ResNet'}-{args.depth}"
+        say(f"{name} on {train_data.name}, {config.describe()}, device {dev}"
+            + (f", {world} processes (DistributedDataParallel)" if world > 1 else ""))
+        result = fit(model, train_data, config, eval_data=test_data, progress=not args.quiet and rank == 0,
+                     device=dev, label=name, log_dir=args.log_dir)
+        final = result.evals[-1] if result.evals else {"acc": float("nan")}
+        say(f"{result.steps} steps in {result.wall_time:.1f} s ({result.precision}, "
+            + (f"captured CUDA graph, capture {result.capture_time:.1f} s" if result.fast else "standard loop")
+            + f"); final training loss {result.final_loss(10):.4f}; test accuracy {final['acc']:.2%}")
+        if world > 1:
+            same, gap = _ranks_agree(model)
+            say(f"{world} ranks: weights identical on every rank: {same} (max |difference| {gap:g})")
+        if args.save:
+            if "{rank}" in args.save or rank == 0:
+                torch.save(model.state_dict(), args.save.format(rank=rank))
+        return 0 if not result.diverged else 1
+    finally:
+        if world > 1:
+            torch.distributed.destroy_process_group()
+
+
+def _ranks_agree(model: nn.Module) -> tuple[bool, float]:
+    """Whether every rank holds the same weights, and the largest difference from rank 0's."""
+    flat = torch.cat([t.detach().float().flatten() for t in model.state_dict().values()])
+    gathered = [torch.empty_like(flat) for _ in range(torch.distributed.get_world_size())]
+    torch.distributed.all_gather(gathered, flat)
+    gap = max(float((g - gathered[0]).abs().max()) for g in gathered)
+    return gap == 0, gap
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m resnet_edu.train", description=main.__doc__.split("\n\n")[0])
+    p.add_argument("--depth", type=int, default=20, help="6n+2: 20, 32, 44, 56, 110 (default 20)")
+    p.add_argument("--plain", action="store_true", help="the plain twin, without shortcuts")
+    p.add_argument("--width", type=int, default=16, help="channels of the first stage (paper: 16)")
+    p.add_argument("--dataset", choices=("cifar10", "digits"), default="cifar10")
+    p.add_argument("--data", default=None, help="data root (default: $RESNET_EDU_DATA or ~/.cache/resnet_edu)")
+    p.add_argument("--image-size", type=int, default=None, help="digits only: resize to this size (default 8)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, default=None, help="passes over the data (default 1)")
+    length.add_argument("--steps", type=int, default=None, help="optimizer steps instead of epochs")
+    p.add_argument("--batch-size", type=int, default=128, help="global batch (split among torchrun processes)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    p.add_argument("--lr", type=float, default=None, help="default 0.1 (SGD) or 1e-3 (Adam)")
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--nesterov", action="store_true")
+    p.add_argument("--weight-decay", type=float, default=1e-4, help="default 1e-4 (He et al. 2015, §4.2)")
+    p.add_argument("--schedule", choices=SCHEDULES, default="step")
+    p.add_argument("--warmup", type=float, default=0.0, help="fraction of the steps")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--no-augment", action="store_true", help="CIFAR-10 without crop+flip augmentation")
+    p.add_argument("--tta-flip", action="store_true", help="evaluate on each image and its mirror image")
+    p.add_argument("--eval-every", type=int, default=None, help="steps between evaluations (0: only at the end)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-fast", action="store_true", help="the standard loop even on a GPU")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda:LOCAL_RANK if available)")
+    p.add_argument("--log-dir", default=None, help="TensorBoard log folder")
+    p.add_argument("--save", default=None, help="save the weights here ({rank} in the name: one file per rank)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
