@@ -114,20 +114,27 @@ def cifar10(root: str | os.PathLike[str] | None = None, train: bool = True, down
     as ``cifar10/{train,test}.npz`` beside it; else it downloads through torchvision (``download=True``).
     Raises :class:`DatasetUnavailable` with the folders to use when none of these works.
     """
-    _checks.flag("train", train)
-    _checks.flag("download", download)
-    folder = data_root(root)
+    images, labels, source = cifar10_arrays(root, train, download)
     split = "train" if train else "test"
-    if (folder / "cifar-10-batches-py").is_dir() or not (folder / "cifar10" / split).is_dir():
-        images, labels, source = _cifar10_torchvision(folder, train, download)
-    else:
-        images, labels, source = _cifar10_image_folder(folder / "cifar10", split)
     print(f"CIFAR-10 ({split}): {source}")
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)
     mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
     x = ((x - mean) / std).contiguous()
     return ImageData(x, torch.from_numpy(labels).long(), f"CIFAR-10 ({split})", CIFAR10_CLASSES)
+
+
+def cifar10_arrays(root: str | os.PathLike[str] | None = None, train: bool = True, download: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray, str]:
+    """The raw CIFAR-10 split behind :func:`cifar10`: images (N, 32, 32, 3) uint8, labels (N,) int64, and a sentence
+    naming the source (what a torchvision-style pipeline, e.g. ``benchmarks/gpu_throughput.py``, starts from)."""
+    _checks.flag("train", train)
+    _checks.flag("download", download)
+    folder = data_root(root)
+    split = "train" if train else "test"
+    if (folder / "cifar-10-batches-py").is_dir() or not (folder / "cifar10" / split).is_dir():
+        return _cifar10_torchvision(folder, train, download)
+    return _cifar10_image_folder(folder / "cifar10", split)
 
 
 def _cifar10_torchvision(folder: Path, train: bool, download: bool) -> tuple[np.ndarray, np.ndarray, str]:

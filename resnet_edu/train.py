@@ -171,7 +171,8 @@ class FitResult:
 
     ``fast`` tells whether the captured CUDA-graph step ran; ``capture_time`` is its one-off cost (warm-up steps and
     capture, seconds, included in ``wall_time``); ``clock`` holds (step, seconds since the start) at every read of
-    the loss, so that steady-state speed is the slope between two entries; ``precision`` is fp32, bf16 or fp16.
+    the loss, so that steady-state speed is the slope between two entries; ``precision`` is fp32, bf16 or fp16;
+    ``eval_time`` is the part of ``wall_time`` spent evaluating.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -184,6 +185,7 @@ class FitResult:
     fast: bool = False
     capture_time: float = 0.0
     precision: str = "fp32"
+    eval_time: float = 0.0
     clock: list[tuple[int, float]] = field(default_factory=list)
 
     @property
@@ -353,7 +355,9 @@ class _Run:
                 return False
             if self.distributed:
                 broadcast_buffers(self.model)  # every rank evaluates rank 0's BN statistics
+            started = time.perf_counter()
             metrics = evaluate(self.model, self.eval_data, device=self.dev, tta_flip=self.config.tta_flip)
+            self.result.eval_time += time.perf_counter() - started
             self.result.evals.append({"step": step, **metrics})
             if self.writer is not None:
                 self.writer.add_scalar("eval/loss", metrics["loss"], step)
@@ -706,7 +710,7 @@ def _restart(model: nn.Module, snapshot: dict[str, torch.Tensor], run: _Run, see
         p.grad = None
     run.history.read()
     run.result.loss.clear(), run.result.acc.clear(), run.result.evals.clear(), run.result.clock.clear()
-    run.result.capture_time = 0.0
+    run.result.capture_time = run.result.eval_time = 0.0
     if seed is not None:
         torch.manual_seed(seed)
 

@@ -26,7 +26,7 @@ def small_net(batch_norm=True):
 def test_fit_lowers_training_loss_and_evaluates(digits8):
     tr, te = digits8
     result = train.fit(small_net(), tr, TrainConfig(steps=60, batch_size=64, optimizer="adam"), eval_data=te,
-                       progress=False)
+                       progress=False, device="cpu")
     assert result.steps == 60 and not result.diverged and not result.fast and result.precision == "fp32"
     assert sum(result.loss[-10:]) / 10 < 0.7 * sum(result.loss[:10]) / 10
     assert len(result.evals) == 10 and result.evals[-1]["step"] == 60 and 0 <= result.evals[-1]["acc"] <= 1
@@ -37,7 +37,7 @@ def test_fit_lowers_training_loss_and_evaluates(digits8):
 def test_huge_learning_rate_is_reported_as_divergence(digits8, capsys):
     tr, _ = digits8
     result = train.fit(small_net(batch_norm=False), tr, TrainConfig(steps=200, batch_size=64, lr=1e6),
-                       progress=False)
+                       progress=False, device="cpu")
     assert result.diverged and result.diverged_at is not None and result.steps == result.diverged_at - 1
     assert "diverged at step" in capsys.readouterr().out
     assert result.final_loss() == float("inf")
@@ -46,9 +46,9 @@ def test_huge_learning_rate_is_reported_as_divergence(digits8, capsys):
 def test_two_seeded_cpu_runs_are_identical_and_fast_changes_nothing_on_cpu(digits8):
     tr, _ = digits8
     config = TrainConfig(steps=20, batch_size=32, seed=5, weight_decay=1e-4)
-    a = train.fit(small_net(), tr, config, progress=False)
-    b = train.fit(small_net(), tr, config, progress=False)
-    c = train.fit(small_net(), tr, config.replace(fast=False), progress=False)
+    a = train.fit(small_net(), tr, config, progress=False, device="cpu")
+    b = train.fit(small_net(), tr, config, progress=False, device="cpu")
+    c = train.fit(small_net(), tr, config.replace(fast=False), progress=False, device="cpu")
     assert a.loss == b.loss == c.loss and a.acc == b.acc == c.acc
 
 
@@ -113,7 +113,7 @@ def test_standard_loop_follows_the_schedule(digits8, monkeypatch):
 
     monkeypatch.setattr(torch.optim.SGD, "step", spy)
     config = TrainConfig(steps=8, batch_size=32, lr=0.2, schedule="linear", warmup=0.25)
-    train.fit(small_net(), digits8[0], config, progress=False)
+    train.fit(small_net(), digits8[0], config, progress=False, device="cpu")
     assert lrs == pytest.approx([0.2 * config.lr_factor(s, 8) for s in range(8)])
 
 
@@ -233,7 +233,7 @@ def test_captured_step_trains_like_the_standard_loop(digits8):
     tr, _ = digits8
     config = TrainConfig(steps=30, batch_size=32, lr=0.05, weight_decay=1e-4, nesterov=True, schedule="cosine",
                          augment=True, label_smoothing=0.1, sync_every=7)
-    standard = train.fit(small_net(), tr, config, progress=False)
+    standard = train.fit(small_net(), tr, config, progress=False, device="cpu")
     fast = fast_eager(small_net(), tr, config)
     assert fast.steps == 30 and [s for s, _ in fast.clock] == [7, 14, 21, 28, 30]  # read every 7 steps, and at the end
     assert fast.loss == pytest.approx(standard.loss, rel=1e-4)  # fused SGD vs for-each SGD: rounding only
