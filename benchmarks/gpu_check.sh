@@ -62,7 +62,7 @@ notebook() {  # notebook PATH SECONDS
 }
 
 figures() {  # figures TITLE LOG PATTERN: copy the matching lines of a log into the summary
-  { echo; echo "## $1"; echo; echo '```'; grep -E "$3" "$2" 2>/dev/null | sed 's/\r.*//' ; echo '```'; } >> "$summary"
+  { echo; echo "## $1"; echo; echo '```'; tr '\r' '\n' < "$2" 2>/dev/null | grep -E "$3"; echo '```'; } >> "$summary"
 }
 
 long_lessons="01_degradation 08_train_cifar10"
@@ -92,7 +92,7 @@ accuracy|seeds56|seeds20)
   step "time-to-accuracy" 340 "$PY" benchmarks/cifar10_time_to_accuracy.py "${args[@]}" \
     --json "$out/time_to_accuracy-$part.json" "${dryflag[@]}"
   figures "time to accuracy (benchmarks/cifar10_time_to_accuracy.py ${args[*]})" "$out/time-to-accuracy.log" \
-    "^device|^ResNet|seed [0-9]+: |Error"
+    "^device|^ResNet-[0-9]+ \\(|^ResNet-[0-9]+: |^  seed [0-9]+: |Error"
   ;;
 lessons)
   if [ "$dry" = 1 ]; then
