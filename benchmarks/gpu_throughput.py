@@ -87,9 +87,8 @@ def fit_run(depth: int, train_data: data.ImageData, steps: int, skip: int, batch
     config = train.TrainConfig(steps=skip + steps, batch_size=batch, lr=0.1, momentum=0.9, weight_decay=1e-4,
                                augment=True, fast=fast, sync_every=sync)
     result = train.fit(model, train_data, config, progress=False, device=device, label=f"ResNet-{depth}")
-    at = dict(result.clock)
-    first = at[skip]
-    return {"first": first, "steady": at[skip + steps] - first}, result
+    (s0, first), (s1, last) = next((s, t) for s, t in result.clock if s >= skip), result.clock[-1]
+    return {"first": first * skip / s0, "steady": (last - first) * steps / (s1 - s0)}, result
 
 
 def row(name: str, timing: dict, steps: int, skip: int, batch: int, capture: float | None = None) -> dict:
