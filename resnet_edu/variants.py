@@ -532,8 +532,9 @@ class PreActCifarNet(nn.Module):
 
 def preact_cifar_net(depth: int, width: int = 16, in_channels: int = 3, num_classes: int = 10,
                      zero_init: bool = False) -> PreActCifarNet:
-    """Pre-activation ResNet for CIFAR, depth 6n+2 (e.g. 110; He et al. 2016, Table 3): the same parameters as
-    ``nets.cifar_net(depth)`` except one extra final BN (He et al. 2016, Fig. 4(e))."""
+    """Pre-activation ResNet for CIFAR, depth 6n+2 (e.g. 110; He et al. 2016, Table 3). The BNs move (in front of
+    each conv, one after the last block, none after the stem) and the parameter count stays that of
+    ``nets.cifar_net(depth)`` (ResNet-20: 269,722)."""
     return PreActCifarNet(depth, width, in_channels, num_classes, zero_init)
 
 
