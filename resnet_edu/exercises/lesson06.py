@@ -282,7 +282,7 @@ def _train_steps(net: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                losses.append(round(float(loss), 3))
+                losses.append(round(float(loss.detach()), 3))
     except Exception as err:  # noqa: BLE001
         print(f"❌ training raised {type(err).__name__}: {err}")
         return None
