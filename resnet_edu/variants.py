@@ -699,7 +699,7 @@ def compare(variants: tuple[str, ...] = VARIANTS, width: int | None = None, step
     for v in variants:
         _checks.choice("variant", v, VARIANTS)
     width = _checks.integer("width", width if width is not None else by_scale(cpu=16, gpu=32), low=4, high=256)
-    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=40, gpu=2000), low=1)
+    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=30, gpu=2000), low=1)
     _checks.seed(seed)
     data = data or task()
     rows = []
@@ -758,7 +758,7 @@ def shortcut_study(kinds: tuple[str, ...] = SHORTCUT_KINDS, depth: int | None = 
         _checks.choice("kind", k, SHORTCUT_KINDS)
     depth = depth if depth is not None else by_scale(cpu=32, gpu=110)
     width = _checks.integer("width", width if width is not None else by_scale(cpu=8, gpu=16), low=1, high=256)
-    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=50, gpu=2000), low=1)
+    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=40, gpu=2000), low=1)
     _checks.seed(seed)
     data = data or task()
     results = {}
@@ -813,7 +813,7 @@ def preact_study(depth: int | None = None, width: int | None = None, steps: int 
 
     depth = check_depth(depth if depth is not None else 110)
     width = _checks.integer("width", width if width is not None else by_scale(cpu=8, gpu=16), low=1, high=256)
-    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=30, gpu=2000), low=1)
+    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=25, gpu=2000), low=1)
     _checks.seed(seed)
     data = data or task()
     c, k = data.train.in_channels, data.train.num_classes
