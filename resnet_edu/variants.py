@@ -632,11 +632,12 @@ def task(size: int | None = None) -> Task:
 def _fit(model: nn.Module, data: Task, steps: int, lr: float, label: str, progress: bool,
          device: torch.device | str | None, eval_every: int | None = None) -> FitResult:
     """The one place this module calls the trainer (SGD, momentum 0.9, constant lr, batch 64 on the CPU scale)."""
-    from .train import fit
+    from .train import TrainConfig, fit
 
-    return fit(model, data.train, steps=steps, batch_size=by_scale(cpu=64, gpu=128), lr=lr, eval_data=data.test,
-               eval_every=eval_every or steps, progress=progress, device=device, seed=0, label=label,
-               augment=data.scale == "gpu" and data.train.x.shape[-1] == 32, schedule=by_scale("constant", "cosine"))
+    config = TrainConfig(steps=steps, batch_size=by_scale(cpu=64, gpu=128), lr=lr, eval_every=eval_every or steps,
+                         seed=0, augment=data.scale == "gpu" and data.train.x.shape[-1] == 32,
+                         schedule=by_scale("constant", "cosine"))
+    return fit(model, data.train, config, eval_data=data.test, progress=progress, device=device, label=label)
 
 
 @dataclass
