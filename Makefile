@@ -15,7 +15,7 @@ COLAB_VENV := .venv-colab
 COLAB_INPUTS := tests/colab/constraints.txt tests/colab/requirements.txt tools/colab_env.py $(REQS)
 COLAB_STAMP := $(COLAB_VENV)/.installed-$(shell cat $(COLAB_INPUTS) 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: lab test setup graphviz chromium lint unit notebooks e2e clean help colab-env colab-notebooks colab-links
+.PHONY: lab test setup graphviz chromium lint unit notebooks e2e ddp clean help colab-env colab-notebooks colab-links
 .DEFAULT_GOAL := help
 
 help:
@@ -72,6 +72,10 @@ unit: setup
 
 notebooks: setup graphviz
 	$(TEST_ENV) $(BIN)/pytest --nbval-lax --nbval-current-env notebooks/
+
+# `unit` runs it too; this runs only the torchrun test (2 gloo processes on the CPU, identical weights at the end)
+ddp: setup
+	$(TEST_ENV) $(BIN)/pytest tests/test_distributed.py -v -s
 
 # The Colab-like run: every notebook under nbval in a kernel with Colab's versions that takes the Colab branch of
 # the set-up cell (installing this checkout through RESNET_EDU_SOURCE); fails if that changes a preinstalled package.
