@@ -142,7 +142,7 @@ def test_mlp_shapes_residual_and_errors():
     nn.init.zeros_(block.linear.weight), nn.init.zeros_(block.linear.bias)
     x = torch.randn(3, 8)
     assert torch.equal(block(x), x)
-    with pytest.raises(ValueError, match="activation must be one of relu"):
+    with pytest.raises(ValueError, match="activation must be one of 'relu', 'tanh'"):
         nets.mlp(3, activation="swish")
     with pytest.raises(ValueError, match="init must be 'default'"):
         nets.mlp(3, init="xavier")
@@ -155,5 +155,7 @@ def test_shared_argument_checks():
     assert nets.check_positive("steps", 3) == 3
     with pytest.raises(ValueError, match="kind must be 'plain'.* or 'residual'.*got 'resnet'"):
         nets.check_kind("resnet")
-    with pytest.raises(ValueError, match="steps must be a positive integer; got True"):
+    with pytest.raises(ValueError, match="steps must be a positive integer; got 0"):
+        nets.check_positive("steps", 0)
+    with pytest.raises(TypeError, match="steps must be an integer; got True"):
         nets.check_positive("steps", True)

@@ -165,7 +165,7 @@ def check_residual_unit(unit: object) -> bool:
 
 
 def solution_residual_unit() -> nn.Module:
-    """A solution: :class:`resnet_edu.identity.ResidualUnit` with ``zero_init=True``. Its code::
+    """A solution: :class:`resnet_edu.nets.ResidualUnit` with ``zero_init=True``. Its code::
 
         class MyResidualUnit(nn.Module):
             def __init__(self):
@@ -177,6 +177,6 @@ def solution_residual_unit() -> nn.Module:
             def forward(self, x):
                 return self.fc2(self.relu(self.fc1(x))) + x  # H(x) = F(x) + x
     """
-    from ..identity import ResidualUnit
+    from ..nets import ResidualUnit
 
     return ResidualUnit(2, 8, zero_init=True)
