@@ -3,7 +3,6 @@
 import math
 import shutil
 
-import graphviz
 import matplotlib
 import pytest
 import torch
@@ -141,29 +140,6 @@ def test_mlp_study_errors():
         G.mlp_study(10, init="xavier")
     with pytest.raises(ValueError, match="kind must be"):
         G.mlp_study(5).ratio("res")
-
-
-# -- the autograd graph -------------------------------------------------------------------------------------------
-def test_block_graph_marks_the_add_node_and_its_two_paths(monkeypatch):
-    monkeypatch.setenv("PATH", "")  # building the graph's source needs no Graphviz `dot`
-    residual, plain = diagrams.block_graph("residual"), diagrams.block_graph("plain")
-    assert diagrams.count_nodes(residual, "AddBackward") == 1 and diagrams.count_nodes(plain, "AddBackward") == 0
-    convs = [diagrams.count_nodes(graph, "ConvolutionBackward") for graph in (residual, plain)]
-    assert convs == [2, 2]
-    src = residual.source
-    assert "identity path" in src and "F path" in src and "fillcolor=orange" in src
-    assert "identity path" not in plain.source
-    with pytest.raises(ValueError, match="kind must be"):
-        diagrams.block_graph("resnet")
-    with pytest.raises(graphviz.ExecutableNotFound):
-        residual.pipe(format="svg")  # only drawing needs `dot` ...
-    with pytest.raises(edu.diagrams.GraphvizMissing, match="apt-get install graphviz"):
-        edu.diagrams.require_dot()  # ... and this is the fix the notebook prints instead
-
-
-@needs_dot
-def test_block_graph_renders_with_dot():
-    assert diagrams.block_graph("residual").pipe(format="svg")[:5] in (b"<?xml", b"<svg ")
 
 
 def test_lesson03_builders_leave_the_global_random_stream_alone():
