@@ -198,7 +198,7 @@ def test_block_errors():
 def test_lambda_layer():
     layer = S.LambdaLayer(lambda x: 2 * x)
     assert torch.equal(layer(torch.ones(2)), torch.full((2,), 2.0)) and repr(layer) == "LambdaLayer()"
-    with pytest.raises(TypeError, match="fn \(what LambdaLayer wraps\) must be a function"):
+    with pytest.raises(TypeError, match=r"fn \(what LambdaLayer wraps\) must be a function"):
         S.LambdaLayer(3)
 
 
