@@ -356,6 +356,8 @@ class ResNet(nn.Module):
         _init_weights(self, zero_init_residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 3:
+            _checks.tensor("x", x, ndim=4, channels=3, finite=False, expected="a batch of RGB images (N, 3, H, W)")
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))

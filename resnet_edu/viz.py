@@ -33,24 +33,35 @@ def axes(ax=None, figsize: tuple[float, float] = (7, 3.5)):  # noqa: ANN001, ANN
     return ax
 
 
-def _kind(kind: str) -> str:
-    return _checks.choice("kind", kind, KIND_COLORS)
-
-
 # --- shared: curves and gradient profiles (lessons 00, 01, 03) ---
 
 
 def moving_average(values: Sequence[float], window: int) -> list[float]:
-    """Trailing moving average (the first points average what exists so far)."""
-    values = [_checks.number("every value", v) for v in _checks.sequence("values", values, min_len=0)]
+    """Trailing moving average (the first points average what exists so far).
+
+    ``values`` are data, not settings: a NaN or inf (a diverged run) is kept and shows in every window that holds
+    it, so the curve shows the divergence instead of hiding it."""
+    values = [_real("every value", v) for v in _checks.sequence("values", values, min_len=0)]
     window = _checks.integer("window", window, low=1)
-    out, total = [], 0.0
-    for i, v in enumerate(values):
-        total += v
-        if i >= window:
-            total -= values[i - window]
-        out.append(total / min(i + 1, window))
-    return out
+    if not values:
+        return []
+    data = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(data)
+    sums = np.concatenate([[0.0], np.cumsum(np.where(bad, 0.0, data))])
+    bads = np.concatenate([[0], np.cumsum(bad)])
+    end = np.arange(1, len(data) + 1)
+    start = np.maximum(end - window, 0)
+    means = (sums[end] - sums[start]) / (end - start)
+    return np.where(bads[end] > bads[start], np.nan, means).tolist()
+
+
+def _real(name: str, value: object) -> float:
+    """A real number (NaN and inf allowed: measured data), not a string or bool."""
+    if hasattr(value, "item") and not isinstance(value, (int, float)):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number; got {value!r:.60} ({type(value).__name__})")
+    return float(value)
 
 
 def plot_profile(profile: Any, ax=None, label: str | None = None, **style: Any):  # noqa: ANN001, ANN201
@@ -407,8 +418,7 @@ class StepFigure:
 
     def draw(self, steps: int):  # noqa: ANN201
         """Show N = ``steps``; returns the Figure."""
-        n = _checks.integer("steps", steps, low=1, high=self.max_steps,
-                            lift="Build a StepFigure with a larger max_steps to draw more blocks.")
+        n = _checks.integer("steps", steps, low=1, high=MAX_SLIDER_STEPS, lift=_LIFT_STEPS)
         v = self.result.view(n)
         h = self.result.model.T / n
         self.boundary.update(v, f"Decision boundary in the input plane, N = {n}")

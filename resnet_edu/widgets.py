@@ -20,10 +20,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import _checks
+from . import _checks, viz
 from .gradients import GradientProfile, cifar_profile, probe_batch
 from .nets import check_depth
-from .viz import KIND_COLORS, MAX_SLIDER_STEPS, StepFigure
 
 
 class SliderApp:
@@ -205,7 +204,7 @@ class DepthExplorer(SliderApp):
             self._figure = self._new_figure()
         fig, ax, line = self._figure
         line.set_data(range(1, len(profile) + 1), profile.norms)
-        line.set_color(KIND_COLORS["residual" if residual else "plain"])
+        line.set_color(viz.KIND_COLORS["residual" if residual else "plain"])
         ax.set_xlim(0, len(profile) + 1)
         shown = [n for n in profile.norms if 0 < n < math.inf] or [1.0]  # a log axis cannot show 0 or inf
         low, high = min(shown), max(shown)
@@ -270,7 +269,7 @@ def step_explorer(result: Any, steps: int | None = None, max_steps: int = 48) ->
     if not isinstance(result, FlowResult):
         raise TypeError(f"result must be what edu.ode.train_ode_net() returns (a FlowResult); got "
                         f"{type(result).__name__}")
-    max_steps = _checks.integer("max_steps", max_steps, low=1, high=MAX_SLIDER_STEPS,
+    max_steps = _checks.integer("max_steps", max_steps, low=1, high=viz.MAX_SLIDER_STEPS,
                                 lift="Set resnet_edu.viz.MAX_SLIDER_STEPS higher if you really want more.")
     if steps is None:
         value = min(result.model.steps, max_steps)
@@ -278,7 +277,7 @@ def step_explorer(result: Any, steps: int | None = None, max_steps: int = 48) ->
         value = _checks.integer("steps", steps, low=1)
         if value > max_steps:
             raise ValueError(f"steps={value} is above max_steps={max_steps}; pick steps <= max_steps")
-    picture = StepFigure(result, max_steps)  # built once; each update swaps the data of N's view
+    picture = viz.StepFigure(result, max_steps)  # built once; each update swaps the data of N's view
     slider = W.IntSlider(value=value, min=1, max=max_steps, step=1, description="steps N",
                          style={"description_width": "initial"}, layout=W.Layout(width="480px"))
     png = {"pil_kwargs": {"compress_level": 1}}  # fixed layout: no tight bbox; fast PNG compression

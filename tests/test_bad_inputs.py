@@ -141,6 +141,8 @@ CASES = [
     # tensors at entry: shapes, channels and dtypes, with a sentence
     ("3-channel net on 1-channel images", lambda: nets.cifar_net(8)(torch.zeros(2, 1, 8, 8)), ValueError,
      "x must have 3 channel.*build the net with in_channels=1"),
+    ("resnet18 on 1-channel images", lambda: nets.resnet18()(torch.zeros(1, 1, 32, 32)), ValueError,
+     r"x must have 3 channel\(s\) in dimension 1 \(a batch of RGB images"),
     ("gradient_profile 1-channel digits", lambda: gradients.gradient_profile(
         nets.cifar_net(8), torch.zeros(2, 1, 8, 8), torch.zeros(2, dtype=torch.long)), ValueError,
      "inputs must have 3 channel"),
@@ -211,3 +213,9 @@ def test_the_table_holds_every_case_of_the_issue():
     assert len(CASES) + len(DEVICE_CASES) >= 60
     assert edu.viz.KIND_COLORS == {"plain": "tab:red", "residual": "tab:blue"}
     assert not hasattr(viz, "show")  # one show(), in diagrams
+
+
+def test_moving_average_keeps_a_divergence_local():
+    # NaN in the data (a diverged step) shows in the windows that hold it, and only there
+    assert viz.moving_average([1.0, nan, 3.0, 4.0, 5.0], 2)[2:] == [pytest.approx(nan, nan_ok=True), 3.5, 4.5]
+    assert viz.moving_average([1, 2, 3, 4], 2) == [1.0, 1.5, 2.5, 3.5]

@@ -218,7 +218,7 @@ def test_hidden_modules():
             self.f = lambda x: inner(x)
 
     assert [n for n, _ in S.hidden_modules(Nested())] == ["f.<closure inner>.<closure conv>"]
-    with pytest.raises(TypeError, match="expects an nn.Module"):
+    with pytest.raises(TypeError, match="model must be an nn.Module"):
         S.hidden_modules(lambda x: x)
 
 
@@ -229,7 +229,7 @@ def test_as_feature_extractor():
         assert model(torch.randn(2, 3, 32, 32)).shape == (2, 512)
     with pytest.raises(ValueError, match="no sub-module 'head'"):
         S.as_feature_extractor(edu.nets.resnet18(), head="head")
-    with pytest.raises(TypeError, match="expects an nn.Module"):
+    with pytest.raises(TypeError, match="model must be an nn.Module"):
         S.as_feature_extractor("resnet18")
 
 
