@@ -74,16 +74,6 @@ def _range(low: float | None, high: float | None, low_inclusive: bool = True, hi
     return " and ".join(part for part in (lo, hi) if part) or "a finite number"
 
 
-def _int_range(low: int | None, high: int | None) -> str:
-    if low == 1:
-        return "a positive integer"
-    if low == 0:
-        return "a non-negative integer"
-    if low is not None and high is not None:
-        return f"an integer from {low} to {high}"
-    return "an integer " + _range(low, high)
-
-
 def integer(name: str, value: object, *, low: int | None = None, high: int | None = None, lift: str = "") -> int:
     """``value`` if it is an int (not a bool, not a float such as 2.5) within [low, high].
 
@@ -99,7 +89,7 @@ def integer(name: str, value: object, *, low: int | None = None, high: int | Non
         raise TypeError(f"{name} must be an integer{hint}; got {_show(value)} ({type(value).__name__})")
     n = int(value)
     if low is not None and n < low:
-        raise ValueError(f"{name} must be {_int_range(low, high)}; got {n}")
+        raise ValueError(f"{name} must be an integer {_range(low, high)}; got {n}")
     if high is not None and n > high:
         more = f" {lift}" if lift else ""
         raise ValueError(f"{name} must be at most {high} (a bound that keeps a run short); got {n}.{more}")
@@ -111,7 +101,7 @@ def seed(value: object, name: str = "seed") -> int:
     if isinstance(value, str) and value.strip().isdigit():
         raise TypeError(f"{name} must be an integer, not the string {value!r}; write {value.strip()}")
     if isinstance(value, str):
-        raise TypeError(f"{name} must be a non-negative integer such as 0 or 42; got the string {_show(value)}")
+        raise TypeError(f"{name} must be an integer such as 0 or 42; got the string {_show(value)}")
     return integer(name, value, low=0)
 
 
@@ -130,8 +120,7 @@ def sequence(name: str, value: object, *, min_len: int = 1, unique: bool = False
                         f"{_show(value)} ({type(value).__name__})")
     items = tuple(value)  # type: ignore[arg-type]
     if len(items) < min_len:
-        raise ValueError(f"{name} must hold at least {min_len} value{'s' if min_len > 1 else ''}; got "
-                         f"{len(items)}: {_show(list(items))}")
+        raise ValueError(f"{name} must hold at least {min_len} value(s); got {len(items)}")
     if unique and len(set(items)) != len(items):
         raise ValueError(f"{name} must not repeat a value; got {_show(list(items))}")
     return items

@@ -210,9 +210,12 @@ MAX_WIDTH = 4096  # widest layer the builders accept (a bound that keeps a CPU l
 
 
 def check_positive(name: str, value: object) -> int:
-    """``value`` if it is a positive integer (``_checks.integer(name, value, low=1)``; kept for the modules that
-    still import it from here)."""
-    return _checks.integer(name, value, low=1)
+    """``value`` if it is a positive integer (``_checks.integer(name, value, low=1)``, worded for sizes; kept for
+    the modules that still import it from here)."""
+    try:
+        return _checks.integer(name, value, low=1)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}") from None
 
 
 def check_depth(depth: object) -> int:

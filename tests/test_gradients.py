@@ -46,7 +46,7 @@ def test_residual_block_and_jacobian_errors():
     assert module.fc1.weight.shape == (8, 4) and module.fc1.weight.dtype == torch.float64
     with pytest.raises(ValueError, match="block must be 'mlp'.*'basic'"):
         G.jacobian_check("bottleneck")
-    with pytest.raises(ValueError, match="dim must be a positive integer; got 0"):
+    with pytest.raises(ValueError, match="dim must be an integer >= 1 and <= 64; got 0"):
         G.jacobian_check("mlp", dim=0)
 
 

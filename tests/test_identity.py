@@ -36,8 +36,8 @@ def test_zero_init_residual_block_is_exactly_the_identity_for_nonnegative_input(
 
 @pytest.mark.parametrize(
     "kwargs,error,message",
-    [({"channels": 0}, ValueError, "channels must be a positive integer"),
-     ({"blocks": -1}, ValueError, "blocks must be a positive integer"),
+    [({"channels": 0}, ValueError, "channels must be an integer >= 1"),
+     ({"blocks": -1}, ValueError, "blocks must be an integer >= 1"),
      ({"size": 2.5}, TypeError, "size must be an integer"), ({"batch": True}, TypeError, "batch must be an integer")],
 )
 def test_zero_init_identity_gap_rejects_bad_sizes(kwargs, error, message):
@@ -57,7 +57,7 @@ def test_units_and_stacks():
     assert nets.count_parameters(plain) == nets.count_parameters(residual)  # same layers, only the shortcut differs
     with pytest.raises(ValueError, match="kind must be 'plain'.* or 'residual'.*got 'resnet'"):
         identity.stack("resnet", 3)
-    with pytest.raises(ValueError, match="k must be a positive integer"):
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
         identity.stack("plain", 0)
 
 
@@ -71,7 +71,7 @@ def test_units_are_the_shared_nets_units():
     assert [n for n, _ in nets.PlainUnit(2, 4).named_children()] == ["fc1", "act", "fc2"]
     with pytest.raises(ValueError, match="activation must be one of 'relu'"):
         nets.ResidualUnit(2, 4, activation="swish")
-    with pytest.raises(ValueError, match="width must be a positive integer"):
+    with pytest.raises(ValueError, match="width must be an integer >= 1"):
         nets.PlainUnit(2, 0)
 
 
@@ -127,8 +127,8 @@ def test_learn_identity_result_rejects_unknown_kind_and_k():
     [
         ({"ks": ()}, "ks must hold at least 1 value"),
         ({"ks": (1, 1)}, "must not repeat"),
-        ({"ks": (0, 2)}, "every k in ks must be a positive integer"),
-        ({"steps": 0}, "steps must be a positive integer"),
+        ({"ks": (0, 2)}, "every k in ks must be an integer >= 1"),
+        ({"steps": 0}, "steps must be an integer >= 1"),
     ],
 )
 def test_learn_identity_rejects_bad_arguments(kwargs, message):

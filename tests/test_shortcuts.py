@@ -141,7 +141,7 @@ def test_probe_cast_device_and_errors():
 
 
 def test_probe_training_errors():
-    with pytest.raises(ValueError, match="steps must be a positive integer"):
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
         S.probe_training("module", True, steps=0)
     assert S.probe_training("lambda").detail == "the shortcut has no weights: nothing to train"
 
@@ -191,7 +191,7 @@ def test_block_errors():
         S.ResidualBlock("identity")
     with pytest.raises(ValueError, match="version must be one of"):
         S.make_block("Identity")
-    with pytest.raises(ValueError, match="channels must be a positive integer"):
+    with pytest.raises(ValueError, match="channels must be an integer >= 1"):
         S.ResidualBlock("module", channels=0)
 
 
