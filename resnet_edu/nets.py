@@ -329,8 +329,8 @@ class ResNet(nn.Module):
         zero_init_residual: bool = False,
     ) -> None:
         super().__init__()
-        if block not in (BasicBlock, Bottleneck):
-            raise TypeError(f"block must be BasicBlock or Bottleneck; got {block!r}")
+        if not (isinstance(block, type) and issubclass(block, BuildingBlock)):
+            raise TypeError(f"block must be a building-block class such as BasicBlock or Bottleneck; got {block!r}")
         layers = _checks.sequence("layers", layers)
         if len(layers) != 4:
             raise ValueError(f"layers must give 4 block counts, one per stage (e.g. (2, 2, 2, 2)); got {layers}")
