@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 __all__ = [
-    "flag", "number", "integer", "seed", "choice", "sequence", "device", "tensor",
+    "flag", "number", "integer", "seed", "choice", "sequence", "device", "tensor", "vector", "function", "module",
 ]
 
 
@@ -82,6 +82,8 @@ def integer(name: str, value: object, *, low: int | None = None, high: int | Non
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, float) and value.is_integer():
             hint = f" (write {int(value)})"
+        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            hint = f" (write {value.strip()} without quotes)"
         else:
             hint = ""
         raise TypeError(f"{name} must be an integer{hint}; got {_show(value)} ({type(value).__name__})")
@@ -98,6 +100,8 @@ def seed(value: object, name: str = "seed") -> int:
     """A non-negative integer seed (not a string, float or bool)."""
     if isinstance(value, str) and value.strip().isdigit():
         raise TypeError(f"{name} must be an integer, not the string {value!r}; write {value.strip()}")
+    if isinstance(value, str):
+        raise TypeError(f"{name} must be an integer such as 0 or 42; got the string {_show(value)}")
     return integer(name, value, low=0)
 
 
@@ -174,4 +178,50 @@ def tensor(
                             f"(convert with .to({dtypes[0]}))")
     if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
         raise ValueError(f"{name} contains NaN or inf{what}; every entry must be finite")
+    return value
+
+
+def vector(
+    name: str, value: object, *, dtype: torch.dtype = torch.float32, example: str = "[2.0, 3.0]"
+) -> torch.Tensor:
+    """A non-empty 1-D tensor of finite numbers from a list, tuple or tensor (strings, bools and NaN refused)."""
+    if isinstance(value, (str, bytes, bool)) or isinstance(value, numbers.Number):
+        raise TypeError(f"{name} must be a list or 1-D tensor of numbers like {example}; got {_show(value)} "
+                        f"({type(value).__name__})")
+    if not isinstance(value, torch.Tensor):
+        items = list(value) if hasattr(value, "__iter__") and not isinstance(value, dict) else None
+        nested = items is not None and any(isinstance(v, (list, tuple)) for v in items)
+        if items is None or (not nested and any(isinstance(v, (bool, str, bytes)) or not isinstance(v, numbers.Real)
+                                                 for v in items)):
+            raise TypeError(f"{name} must be a list or 1-D tensor of numbers like {example}; got {_show(value)}")
+        try:
+            value = torch.as_tensor(items if nested else [float(v) for v in items], dtype=dtype)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"{name} must be a list or 1-D tensor of numbers like {example}; got "
+                            f"{_show(value)}") from err
+    elif value.dtype == torch.bool or value.is_complex():
+        raise TypeError(f"{name} must hold real numbers like {example}; got a {value.dtype} tensor")
+    else:
+        value = value.detach().to(dtype)
+    if value.dim() != 1 or value.numel() == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D vector like {example}; got shape {tuple(value.shape)}")
+    return tensor(name, value)
+
+
+def function(name: str, value: object, signature: str = "") -> Any:
+    """``value`` if it is callable (a function, a module, a class); ``signature`` shows how it is called."""
+    if not callable(value):
+        how = f" {signature}" if signature else ""
+        raise TypeError(f"{name} must be a function{how} (pass it without parentheses); got {_show(value)} "
+                        f"({type(value).__name__})")
+    return value
+
+
+def module(name: str, value: object) -> torch.nn.Module:
+    """``value`` if it is an ``nn.Module`` instance; a class is answered with "pass an instance"."""
+    if isinstance(value, type) and issubclass(value, torch.nn.Module):
+        raise TypeError(f"{name} must be an nn.Module instance; got the class {value.__name__} (call it: "
+                        f"{value.__name__}(...))")
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{name} must be an nn.Module; got {_show(value)} ({type(value).__name__})")
     return value

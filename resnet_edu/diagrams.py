@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from . import _checks
 from .nets import BasicBlock, check_kind
 from .runtime import one_thread, seeded
 
@@ -45,6 +46,9 @@ def require_dot() -> str:
 def show(graph: Any) -> bool:
     """Display a ``graphviz`` diagram when ``dot`` is installed; otherwise print how to install it. Returns whether
     it was drawn. Building a diagram needs no ``dot`` (lessons assert on its structure either way)."""
+    if not hasattr(graph, "source") or not hasattr(graph, "pipe"):
+        raise TypeError("graph must be a graphviz diagram, e.g. block_diagram(block) or block_graph(); got "
+                        f"{type(graph).__name__}")
     if shutil.which("dot") is None:
         print(GRAPHVIZ_FIX)
         return False
@@ -59,6 +63,13 @@ def autograd_graph(output: torch.Tensor, params: Mapping[str, torch.Tensor] | No
 
     ``params`` (e.g. ``dict(model.named_parameters())``) labels the weight leaves. Rendering needs ``dot``.
     """
+    _checks.tensor("output", output, finite=False, expected="a result computed from tensors that require grad")
+    if output.grad_fn is None:
+        raise ValueError("output has no autograd graph (its grad_fn is None): compute it from a model or from a "
+                         "tensor with requires_grad=True, outside torch.no_grad()")
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict {{name: tensor}} such as dict(model.named_parameters()); got "
+                        f"{type(params).__name__}")
     require_dot()
     from torchviz import make_dot
 
@@ -129,8 +140,9 @@ def block_diagram(*blocks: nn.Module, titles: Sequence[str] | None = None):  # n
     if not blocks:
         raise ValueError("pass at least one block, e.g. block_diagram(plain_block, residual_block)")
     for block in blocks:
-        if not isinstance(block, nn.Module):
-            raise TypeError(f"block_diagram draws nn.Module blocks; got {type(block).__name__}")
+        _checks.module("every block", block)
+    if titles is not None:
+        titles = [str(t) for t in _checks.sequence("titles", titles)]
     if titles is not None and len(titles) != len(blocks):
         raise ValueError(f"give one title per block: {len(blocks)} blocks but {len(titles)} titles")
     dot = graphviz.Digraph("blocks", graph_attr={"rankdir": "TB", "fontname": "Helvetica", "nodesep": "0.3"})
@@ -211,6 +223,8 @@ def block_graph(kind: str = "residual", channels: int = 2, size: int = 4):  # no
     from torchviz import make_dot  # not viz.autograd_graph, which insists on `dot`: building does not need it
 
     residual = check_kind(kind)
+    _checks.integer("channels", channels, low=1, high=16, lift="A larger block only makes the graph wider.")
+    _checks.integer("size", size, low=1, high=64)
     with seeded(0):
         block = BasicBlock(channels, channels, shortcut=nn.Identity() if residual else None)
         x = torch.randn(2, channels, size, size, requires_grad=True)
@@ -242,6 +256,10 @@ def _highlight_add(graph, add_fn, x: torch.Tensor) -> None:  # noqa: ANN001
 
 def count_nodes(graph, name: str) -> int:  # noqa: ANN001 (graphviz.Digraph)
     """How many nodes of ``graph`` (from :func:`block_graph`) are autograd functions named ``name*``."""
+    if not hasattr(graph, "body"):
+        raise TypeError(f"graph must be a graphviz diagram such as block_graph() returns; got {type(graph).__name__}")
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be the start of an autograd function's name, e.g. 'AddBackward'; got {name!r}")
     return sum(1 for line in graph.body if re.search(rf'\[label="?{re.escape(name)}', line))
 
 

@@ -430,7 +430,7 @@ class PathGradients:
 
 
 def _cifar_resnet(model: object) -> _nets.CifarResNet:
-    if not isinstance(model, _nets.CifarResNet) or not model.residual:
+    if not isinstance(model, _nets.CifarResNet) or not model.has_shortcuts:
         raise TypeError(f"model must be a residual resnet_edu.nets.CifarResNet (cifar_net(..., residual=True)); got "
                         f"{type(model).__name__}{'' if not isinstance(model, _nets.CifarResNet) else ' (plain)'}")
     return model

@@ -11,6 +11,9 @@ Lesson 03 builds on it:
   without BatchNorm: with BN the plain nets' gradients *explode* toward the input at init, as Yang et al.
   2019 predict for fully connected BN nets.
 * :func:`mlp_study` — a 100-layer MLP without BN: the textbook *vanishing* gradient, and the residual twin.
+
+The figures are drawn by :mod:`resnet_edu.viz` (each result's ``.plot()``), the depth slider is
+:func:`resnet_edu.widgets.depth_explorer`.
 """
 
 from __future__ import annotations
@@ -19,14 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _checks, viz
 from .nets import KINDS, BasicBlock, ResidualUnit, check_depth, check_kind, cifar_net, mlp
 from .runtime import one_thread, seeded
-from .viz import KIND_COLORS
 
 
 @dataclass
@@ -45,38 +47,21 @@ class GradientProfile:
         """First-layer norm divided by last-layer norm (among layers of ``kind``, e.g. ``"conv"``; default all).
 
         ≫ 1 means the gradient grows toward the input (explodes), ≪ 1 that it vanishes."""
+        if kind is not None:
+            _checks.choice("kind", kind, ("conv", "linear"))
         norms = self.norms if kind is None else [n for n, k in zip(self.norms, self.kinds) if k == kind]
         if len(norms) < 2:
             raise ValueError(f"need at least two {kind or 'weight'} layers to form a ratio; got {len(norms)}")
         return norms[0] / norms[-1] if norms[-1] > 0 else float("inf")
 
-    def plot(self, ax=None, label: str | None = None, **style):  # noqa: ANN001 (matplotlib Axes)
-        """Draw the profile on a log scale (layer index → gradient norm); returns the Axes."""
-        from matplotlib.ticker import MaxNLocator
-
-        from .viz import axes
-
-        ax = axes(ax)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        (line,) = ax.plot(range(1, len(self.norms) + 1), self.norms, marker=".", label=label or self.label or None,
-                          **style)
-        if self.kinds and self.kinds[-1] == "linear" and "conv" in self.kinds:  # a conv net's classifier
-            n = len(self.norms)
-            ax.plot([n], [self.norms[-1]], marker="*", ms=11, color=line.get_color(), ls="none")
-            ax.annotate("classifier", (n, self.norms[-1]), textcoords="offset points", xytext=(-8, 8), ha="right",
-                        fontsize=8, color=line.get_color())
-        ax.set_yscale("log")
-        ax.set_xlabel("weight layer (1 = next to the input)")
-        ax.set_ylabel("gradient norm ‖∂L/∂W‖")
-        ax.set_title("Per-layer gradient norms")
-        if label or self.label:
-            ax.legend()
-        ax.grid(True, which="both", alpha=0.3)
-        return ax
+    def plot(self, ax=None, label: str | None = None, **style):  # noqa: ANN001, ANN201 (matplotlib Axes)
+        """Draw the profile on a log scale (:func:`resnet_edu.viz.plot_profile`); returns the Axes."""
+        return viz.plot_profile(self, ax, label, **style)
 
 
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The conv and linear layers of ``model`` in registration order (input side first in every net here)."""
+    _checks.module("model", model)
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
@@ -95,6 +80,17 @@ def gradient_profile(
     layers = weight_layers(model)
     if not layers:
         raise ValueError("model has no Conv2d or Linear layers to profile")
+    _checks.tensor("inputs", inputs, expected="a batch the model takes")
+    _checks.tensor("targets", targets, expected="class indices (int64) or regression targets (float)")
+    if len(inputs) != len(targets):
+        raise ValueError(f"inputs and targets must hold the same number of examples; got {len(inputs)} and "
+                         f"{len(targets)}")
+    first = layers[0][1]
+    if isinstance(first, nn.Conv2d) and (inputs.dim() != 4 or inputs.shape[1] != first.in_channels):
+        _checks.tensor("inputs", inputs, ndim=4, channels=first.in_channels,
+                       expected=f"images (N, {first.in_channels}, H, W) for the model's first conv")
+    if loss_fn is not None:
+        _checks.function("loss_fn", loss_fn, "loss_fn(outputs, targets) -> scalar")
     if loss_fn is None:
         loss_fn = F.cross_entropy if not torch.is_floating_point(targets) else F.mse_loss
     weights = [m.weight for _, m in layers]
@@ -123,10 +119,10 @@ def _digits_batch(batch_size: int, size: int) -> tuple[torch.Tensor, torch.Tenso
 def probe_batch(batch_size: int = 32, size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed batch every lesson-03 profile is measured on: the first ``batch_size`` digit images at
     ``size``×``size``, 3 channels (scikit-learn's bundled digits, no download), with their labels."""
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 2 <= batch_size <= 1000:
-        raise ValueError(f"batch_size must be an integer from 2 to 1000; got {batch_size!r}")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 8:
+    _checks.integer("batch_size", batch_size, low=2, high=1000)
+    if isinstance(size, int) and not isinstance(size, bool) and size < 8:
         raise ValueError(f"size must be an integer >= 8 (the digits are 8x8); got {size!r}")
+    _checks.integer("size", size, low=8, high=256, lift="Larger images only slow the profile down.")
     return _digits_batch(batch_size, size)
 
 
@@ -144,7 +140,18 @@ def cifar_profile(
     pass runs on one thread (see :func:`one_thread`)."""
     residual = check_kind(kind)
     check_depth(depth)
-    x, y = batch if batch is not None else probe_batch()
+    _checks.flag("batch_norm", batch_norm)
+    _checks.seed(seed)
+    if device is not None:
+        device = _checks.device(device)
+    if batch is None:
+        x, y = probe_batch()
+    else:
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise TypeError(f"batch must be a pair (images, labels) such as probe_batch() returns; got "
+                            f"{type(batch).__name__}")
+        x = _checks.tensor("batch images", batch[0], ndim=4, expected="images (N, C, H, W)")
+        y = _checks.tensor("batch labels", batch[1], ndim=1, dtype=torch.int64, expected="class indices (N,)")
     with seeded(seed):
         model = cifar_net(depth, residual=residual, batch_norm=batch_norm, in_channels=x.shape[1])
     if device is not None:
@@ -167,7 +174,7 @@ class DepthStudy:
 
     def profile(self, kind: str, depth: int) -> GradientProfile:
         check_kind(kind)
-        if depth not in self.depths:
+        if isinstance(depth, bool) or depth not in self.depths:
             raise ValueError(f"depth {depth!r} was not measured; this study has depths {list(self.depths)}")
         return self.profiles[kind, depth]
 
@@ -176,6 +183,7 @@ class DepthStudy:
         return self.profile(kind, depth).ratio("conv")
 
     def ratios(self, kind: str) -> list[float]:
+        """First-conv over last-conv gradient norm of the ``kind`` nets, one per depth."""
         return [self.ratio(kind, d) for d in self.depths]
 
     def table(self) -> str:
@@ -189,21 +197,8 @@ class DepthStudy:
             self.table()
 
     def plot(self):  # noqa: ANN201 (matplotlib Figure)
-        """One panel per depth: plain and residual profiles on a shared log scale."""
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(1, len(self.depths), figsize=(4 * len(self.depths), 3.4), sharey=True)
-        for ax, depth in zip(np.atleast_1d(axes), self.depths):
-            for kind, color in KIND_COLORS.items():
-                p = self.profiles[kind, depth]
-                p.plot(ax=ax, label=f"{p.label} ({p.ratio('conv'):.2g}×)", color=color, markersize=3)
-            ax.set_title(f"depth {depth}")
-            if ax is not np.atleast_1d(axes)[0]:
-                ax.set_ylabel("")
-        fig.suptitle("Gradient norm per layer at init " + ("with" if self.batch_norm else "without") +
-                     " BatchNorm (legend: first/last conv ratio; ★ = the linear classifier)")
-        fig.tight_layout()
-        return fig
+        """One panel per depth, plain and residual on a log scale (:func:`resnet_edu.viz.plot_depth_study`)."""
+        return viz.plot_depth_study(self)
 
 
 def depth_study(
@@ -225,9 +220,9 @@ def depth_study(
     """
     from tqdm.auto import tqdm
 
-    depths = tuple(check_depth(d) for d in depths)
-    if not depths:
-        raise ValueError("depths must name at least one depth, e.g. (20, 56, 110)")
+    depths = tuple(check_depth(d) for d in _checks.sequence("depths", depths, unique=True))
+    _checks.flag("batch_norm", batch_norm)
+    _checks.flag("progress", progress)
     batch = probe_batch(batch_size, size)
     configs = [(kind, d) for d in depths for kind in KINDS]
     profiles = {}
@@ -259,6 +254,7 @@ class MLPStudy:
         return self.profile(kind).ratio()
 
     def first_layer_norm(self, kind: str) -> float:
+        """The gradient norm of the input-side linear layer of the ``kind`` net."""
         return self.profile(kind).norms[0]
 
     def output_rms(self, kind: str) -> float:
@@ -267,6 +263,7 @@ class MLPStudy:
         return self.activation_rms[kind][-1]
 
     def describe(self) -> str:
+        """One line: the gradient ratio and output size of both nets."""
         return (f"MLP depth {self.depth}, init={self.init}, branch scale {self.branch_scale:.3g}: " + "; ".join(
             f"{k}: first/last gradient {self.ratio(k):.2g}, output RMS {self.output_rms(k):.2g}" for k in KINDS))
 
@@ -274,24 +271,8 @@ class MLPStudy:
         return self.describe()
 
     def plot(self):  # noqa: ANN201 (matplotlib Figure)
-        """Left: gradient norm per layer (backward pass). Right: activation RMS per layer (forward pass)."""
-        import matplotlib.pyplot as plt
-
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4))
-        for kind, color in KIND_COLORS.items():
-            self.profiles[kind].plot(ax=left, color=color, markersize=2)
-            rms = self.activation_rms[kind]
-            right.plot(range(1, len(rms) + 1), rms, color=color, marker=".", markersize=2, label=kind)
-        left.set_title("backward: gradient norm per layer")
-        right.set_yscale("log")
-        right.set_xlabel("layer (1 = next to the input)")
-        right.set_ylabel("activation RMS")
-        right.set_title("forward: size of each layer's output")
-        right.grid(True, alpha=0.3)
-        right.legend()
-        fig.suptitle(f"{self.depth}-layer MLP without BN, init={self.init!r}, branch scale {self.branch_scale:.3g}")
-        fig.tight_layout()
-        return fig
+        """Gradient norm per layer and activation RMS per layer (:func:`resnet_edu.viz.plot_mlp_study`)."""
+        return viz.plot_mlp_study(self)
 
 
 def mlp_study(
@@ -310,8 +291,11 @@ def mlp_study(
     underflows to exactly 0 in float32. ``init="he"`` uses He et al. 2015b; ``branch_scale`` multiplies every
     residual branch (1/√depth keeps the He-initialised forward pass bounded).
     """
-    if not isinstance(branch_scale, (int, float)) or isinstance(branch_scale, bool) or branch_scale < 0:
-        raise ValueError(f"branch_scale must be a number >= 0 (e.g. 1.0 or 1/sqrt(depth)); got {branch_scale!r}")
+    _checks.number("branch_scale (e.g. 1.0 or 1/sqrt(depth))", branch_scale, low=0)
+    _checks.integer("depth", depth, low=1, high=2000, lift="Deeper MLPs take long on a CPU; call mlp() yourself.")
+    _checks.integer("batch_size", batch_size, low=1, high=100_000)
+    _checks.seed(seed)
+    dtype = _checks.choice("dtype", dtype, (torch.float32, torch.float64))
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch_size, 2, generator=gen, dtype=dtype)
     y = torch.randint(0, 2, (batch_size,), generator=gen)
@@ -345,9 +329,10 @@ def residual_block(block: str = "mlp", dim: int = 8, seed: int = 0) -> tuple[nn.
     ``"basic"``: the BasicBlock of He et al. 2015 (Fig. 2) in eval mode, y = relu(F(x) + x), on a 1×2×2×2 input
     (``dim`` ignored): its final ReLU sits *after* the addition. Both have a ``.residual(x)`` method, F.
     """
-    if block not in BLOCKS:
+    if not isinstance(block, str) or block not in BLOCKS:
         raise ValueError(f"block must be 'mlp' (y = x + F(x)) or 'basic' (y = relu(F(x) + x)); got {block!r}")
-    _check_dim(dim)
+    _checks.integer("dim", dim, low=1, high=64, lift="A Jacobian check costs dim² evaluations; 64 is plenty.")
+    _checks.seed(seed)
     gen = torch.Generator().manual_seed(seed)
     with seeded(seed):
         if block == "mlp":
@@ -357,11 +342,6 @@ def residual_block(block: str = "mlp", dim: int = 8, seed: int = 0) -> tuple[nn.
             module = BasicBlock(2, 2, shortcut=nn.Identity()).eval()
             x = torch.randn(1, 2, 2, 2, generator=gen)
     return module.double(), x.double()
-
-
-def _check_dim(dim: object) -> None:
-    if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 64:
-        raise ValueError(f"dim must be an integer from 1 to 64; got {dim!r}")
 
 
 def _finite_difference_jacobian(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -406,20 +386,8 @@ class JacobianCheck:
                 f"{self.max_error_without_mask:.1e}")
 
     def plot(self):  # noqa: ANN201 (matplotlib Figure)
-        """Three heat maps: ∂y/∂x, ∂F/∂x, and their difference (≈ I, the identity path)."""
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), layout="constrained")
-        panels = (("∂y/∂x (autograd)", self.jacobian), ("∂F/∂x", self.jacobian_f),
-                  ("∂y/∂x − D·∂F/∂x  (= D·I)", self.identity_part))
-        for ax, (title, m) in zip(axes, panels):
-            im = ax.imshow(m.numpy(), cmap="RdBu_r", vmin=-1.5, vmax=1.5)
-            ax.set_title(title)
-            ax.set_xlabel("input coordinate j")
-        axes[0].set_ylabel("output coordinate i")
-        fig.colorbar(im, ax=axes, shrink=0.8)
-        fig.suptitle(f"Jacobian of one residual block ({self.block})")
-        return fig
+        """Heat maps of ∂y/∂x, ∂F/∂x and their difference ≈ I (:func:`resnet_edu.viz.plot_jacobian`)."""
+        return viz.plot_jacobian(self)
 
 
 def jacobian_check(block: str = "mlp", dim: int = 8, seed: int = 0) -> JacobianCheck:
@@ -557,9 +525,10 @@ def path_expansion(n_blocks: int = 3, dim: int = 4, branch_scale: float = 0.5, s
     expansion exact; with nonlinear branches each F also sees the sum of the paths before it."""
     import itertools
 
-    if not isinstance(n_blocks, int) or isinstance(n_blocks, bool) or not 1 <= n_blocks <= 8:
-        raise ValueError(f"n_blocks must be an integer from 1 to 8 (2ⁿ paths); got {n_blocks!r}")
-    _check_dim(dim)
+    _checks.integer("n_blocks", n_blocks, low=1, high=8, lift="2ⁿ paths are summed one by one; 8 gives 256.")
+    _checks.integer("dim", dim, low=1, high=64)
+    _checks.number("branch_scale", branch_scale)
+    _checks.seed(seed)
     gen = torch.Generator().manual_seed(seed)
     weights = [torch.randn(dim, dim, generator=gen, dtype=torch.float64) * branch_scale / dim**0.5
                for _ in range(n_blocks)]

@@ -9,8 +9,8 @@
   although nobody ever computes y − x.
 * :func:`loss_gradient` — ∂L/∂H by autograd for the usual reductions of the squared error.
 
-The units compared are :class:`resnet_edu.nets.PlainUnit` and :class:`resnet_edu.nets.ResidualUnit` (re-exported
-here): H(x) = W₂σ(W₁x + b₁) + b₂ without and with the shortcut.
+The units compared are :class:`resnet_edu.nets.PlainUnit` and :class:`resnet_edu.nets.ResidualUnit`:
+H(x) = W₂σ(W₁x + b₁) + b₂ without and with the shortcut. The figures are drawn by :mod:`resnet_edu.viz`.
 """
 
 from __future__ import annotations
@@ -22,29 +22,25 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import nets
-from .nets import KINDS, PlainUnit, ResidualUnit, check_kind, check_positive
+from . import _checks, nets, viz
+from .nets import KINDS, check_kind
 from .runtime import one_thread, seeded
-from .viz import KIND_COLORS, axes, moving_average
 
 REDUCTIONS = ("half_sum", "sum", "mean")
 INITS = ("default", "he")
 
 
-def _check_init(init: object) -> str:
-    if init not in INITS:
-        raise ValueError(f"init must be 'default' (PyTorch's) or 'he' (He et al. 2015b); got {init!r}")
-    return init  # type: ignore[return-value]
+MAX_UNITS = 200  # the most units a stack may have (a bound that keeps a CPU run short)
+_LIFT = "Set resnet_edu.identity.MAX_UNITS higher if you really want more units."
 
 
 def stack(kind: str, k: int, dim: int = 32, width: int = 64, init: str = "default") -> nn.Sequential:
     """``k`` plain or residual units (``dim`` → ``width`` → ``dim``) in a row, with PyTorch's default init or
     (``init="he"``) He et al. 2015b's: normal weights of variance 2/fan_in, zero biases."""
     residual = check_kind(kind)
-    for name, value in (("k", k), ("dim", dim), ("width", width)):
-        check_positive(name, value)
-    _check_init(init)
-    unit = ResidualUnit if residual else PlainUnit
+    _checks.integer("k", k, low=1, high=MAX_UNITS, lift=_LIFT)
+    _checks.choice("init", init, INITS)
+    unit = nets.ResidualUnit if residual else nets.PlainUnit
     net = nn.Sequential(*[unit(dim, width) for _ in range(k)])
     if init == "he":
         for m in net.modules():
@@ -85,16 +81,8 @@ class IdentityGap:
         return "\n".join(f"{label:<40} max|out − x| = {value:.4g}" for label, value in self.rows())
 
     def plot(self, ax=None):  # noqa: ANN001, ANN201
-        """Bar chart of max |out − x| for each block."""
-        ax = axes(ax, figsize=(7, 3))
-        labels, values = zip(*self.rows(), strict=True)
-        bars = ax.barh(labels, values, color=[KIND_COLORS[k] for k in ("residual",) * 3 + ("plain",) * 2])
-        ax.bar_label(bars, fmt="%.3g", padding=3)
-        ax.invert_yaxis()
-        ax.set_xlabel("max |block(x) − x| at initialisation")
-        ax.set_title("Which block starts as the identity mapping?")
-        ax.set_xlim(0, max(values) * 1.25 + 1e-9)
-        return ax
+        """Bar chart of max |out − x| for each block (:func:`resnet_edu.viz.plot_identity_gap`)."""
+        return viz.plot_identity_gap(self, ax)
 
 
 def zero_init_identity_gap(
@@ -107,8 +95,11 @@ def zero_init_identity_gap(
     network (they come out of a ReLU), and relu(x) ≠ x for a signed input. Goyal et al. 2017 (zero γ); He et al.
     2015, §3.1. ``blocks`` is the number of blocks per stage (ResNet-56 has 9).
     """
-    for name, value in (("channels", channels), ("size", size), ("batch", batch), ("blocks", blocks)):
-        check_positive(name, value)
+    _checks.integer("channels", channels, low=1, high=256)
+    _checks.integer("size", size, low=1, high=256)
+    _checks.integer("batch", batch, low=1, high=1024)
+    _checks.integer("blocks", blocks, low=1, high=200)
+    _checks.seed(seed)
     depth = 6 * blocks + 2
     with seeded(seed):
         residual = nets.cifar_net(depth, residual=True, width=channels, zero_init_residual=True).layer1
@@ -153,10 +144,10 @@ class IdentityLearning:
 
     def _key(self, kind: str, k: int) -> tuple[str, int]:
         check_kind(kind)
-        if (kind, k) not in self.final and k in self.ks:
-            raise ValueError(f"the {kind} stacks were not trained in this run (kinds={self.kinds()})")
-        if k not in self.ks:
+        if isinstance(k, bool) or k not in self.ks:
             raise ValueError(f"k={k!r} was not trained; available: {', '.join(map(str, self.ks))}")
+        if (kind, k) not in self.final:
+            raise ValueError(f"the {kind} stacks were not trained in this run (kinds={self.kinds()})")
         return kind, k
 
     def loss(self, kind: str, k: int) -> float:
@@ -192,35 +183,8 @@ class IdentityLearning:
         return "\n".join(lines)
 
     def plot(self, smooth: int = 20):  # noqa: ANN201
-        """Left: final loss against k (log scale). Right: the training curves."""
-        import matplotlib.pyplot as plt
-
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
-        colors = KIND_COLORS
-        for kind in self.kinds():
-            left.plot(self.ks, [self.loss(kind, k) for k in self.ks], "o-", color=colors[kind], label=kind)
-        left.axhline(1.0, ls=":", color="gray", label="output 0 (MSE = Var x = 1)")
-        left.set_xscale("log")
-        left.set_yscale("log")
-        left.set_xticks(self.ks, [str(k) for k in self.ks])
-        left.set_xlabel("number of stacked units k")
-        left.set_ylabel("test MSE(net(x), x) after training")
-        left.set_title("Learning the identity mapping")
-        left.grid(True, which="both", alpha=0.3)
-        left.legend()
-        styles = ["-", "--", ":", "-."]
-        for i, k in enumerate(self.ks):
-            for kind in self.kinds():
-                curve = moving_average(self.curves[(kind, k)], smooth)
-                right.plot(curve, styles[i % len(styles)], color=colors[kind], label=f"{kind} k={k}")
-        right.set_yscale("log")
-        right.set_xlabel("Adam step")
-        right.set_ylabel(f"training MSE (moving average of {smooth})")
-        right.set_title("Training curves")
-        right.grid(True, which="both", alpha=0.3)
-        right.legend(fontsize=8, ncol=2)
-        fig.tight_layout()
-        return fig
+        """Left: final loss against k. Right: the training curves (:func:`resnet_edu.viz.plot_identity_learning`)."""
+        return viz.plot_identity_learning(self, smooth)
 
 
 def _mse_to_input(net: nn.Module, x: torch.Tensor) -> float:
@@ -248,19 +212,17 @@ def learn_identity(
     tiny). ``init="he"`` is the sceptic's control: He et al. 2015b's init instead of PyTorch's; ``kinds=("plain",)``
     trains only the plain stacks.
     """
-    ks = tuple(ks)
-    if not ks:
-        raise ValueError("ks must name at least one depth, e.g. ks=(1, 5, 20)")
-    for k in ks:
-        check_positive("every k in ks", k)
-    if len(set(ks)) != len(ks):
-        raise ValueError(f"ks must not repeat a depth; got {ks}")
-    for name, value in (("steps", steps), ("dim", dim), ("width", width), ("batch_size", batch_size)):
-        check_positive(name, value)
-    _check_init(init)
-    kinds = tuple(kinds) if not isinstance(kinds, str) else (kinds,)
-    if not kinds or len(set(kinds)) != len(kinds):
-        raise ValueError(f"kinds must name 'plain' and/or 'residual' once each; got {kinds!r}")
+    ks = tuple(_checks.integer("every k in ks", k, low=1, high=MAX_UNITS, lift=_LIFT)
+               for k in _checks.sequence("ks", ks, unique=True))
+    _checks.integer("steps", steps, low=1, high=100_000)
+    _checks.integer("dim", dim, low=1, high=4096)
+    _checks.integer("width", width, low=1, high=4096)
+    _checks.integer("batch_size", batch_size, low=1, high=100_000)
+    _checks.seed(seed)
+    _checks.number("lr", lr, low=0, low_inclusive=False)
+    _checks.flag("progress", progress)
+    _checks.choice("init", init, INITS)
+    kinds = _checks.sequence("kinds", kinds, unique=True)
     for kind in kinds:
         check_kind(kind)
     with one_thread():  # tiny nets: one thread is as fast and stays steady on a busy machine
@@ -295,20 +257,6 @@ def _learn_identity(
 
 
 # --- 3. the learned correction F(x) → y − x ---
-
-
-def _vector(name: str, value: Sequence[float] | torch.Tensor) -> torch.Tensor:
-    try:
-        t = torch.as_tensor(value, dtype=torch.float32)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a list or tensor of numbers; got {value!r}") from err
-    if t.dim() != 1 or t.numel() == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D vector like [2.0, 3.0]; got shape {tuple(t.shape)}")
-    return t
-
-
-def _fmt(values: Sequence[float]) -> str:
-    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
 
 
 @dataclass
@@ -349,28 +297,8 @@ class Correction:
         return max(abs(f - e) for f, e in zip(self.final, self.expected(), strict=True))
 
     def plot(self):  # noqa: ANN201
-        """F(x) per component over the steps, with y − x dashed; the loss on a log scale."""
-        import matplotlib.pyplot as plt
-
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
-        plain = self.kind == "plain"
-        for i, target in enumerate(self.expected()):
-            line = left.plot([h[i] for h in self.history], label=f"{'H' if plain else 'F'}(x)[{i}]")[0]
-            label = f"y[{i}] = {target:+.2f}" if plain else f"y[{i}] − x[{i}] = {target:+.2f}"
-            left.axhline(target, ls="--", color=line.get_color(), alpha=0.7, label=label)
-        left.set_xlabel("training step")
-        left.set_ylabel("H(x) (plain unit)" if plain else "F(x)")
-        left.set_title(f"x = {_fmt(self.x)}, y = {_fmt(self.y)}: " +
-                       ("the plain unit must build y from scratch" if plain else "F(x) learns the correction y − x"))
-        left.grid(True, alpha=0.3)
-        left.legend(fontsize=8)
-        right.semilogy([max(v, 1e-16) for v in self.losses])
-        right.set_xlabel("training step")
-        right.set_ylabel("loss = MSE(H(x), y)")
-        right.set_title("The only signal: loss(H(x), y)")
-        right.grid(True, which="both", alpha=0.3)
-        fig.tight_layout()
-        return fig
+        """F(x) per component over the steps, with y − x dashed; the loss (:func:`resnet_edu.viz.plot_correction`)."""
+        return viz.plot_correction(self)
 
 
 def learn_correction(
@@ -382,7 +310,7 @@ def learn_correction(
     lr: float = 0.02,
     kind: str = "residual",
 ) -> Correction:
-    """Train a zero-initialised :class:`ResidualUnit` on the single pair (x, y) with SGD and MSE(H(x), y).
+    """Train a zero-initialised :class:`resnet_edu.nets.ResidualUnit` on one pair (x, y) with SGD and MSE(H(x), y).
 
     F starts at 0 (H(x) = x); the only training signal is the loss on H(x) = F(x) + x, and F(x) ends at y − x.
     He et al. 2015, §3.1: the layers approximate the residual function F(x) = H(x) − x, not H(x) itself.
@@ -390,13 +318,16 @@ def learn_correction(
     which must produce y itself from what it outputs at init.
     """
     residual = check_kind(kind)
-    x_t, y_t = _vector("x", x), _vector("y", y)
+    x_t, y_t = _checks.vector("x", x), _checks.vector("y", y)
     if x_t.shape != y_t.shape:
         raise ValueError(f"x and y must have the same length; got {x_t.numel()} and {y_t.numel()}")
-    check_positive("steps", steps)
-    check_positive("width", width)
+    _checks.integer("steps", steps, low=1, high=100_000)
+    _checks.integer("width", width, low=1, high=4096)
+    _checks.seed(seed)
+    _checks.number("lr", lr, low=0, low_inclusive=False)
     with seeded(seed):
-        unit = ResidualUnit(x_t.numel(), width, zero_init=True) if residual else PlainUnit(x_t.numel(), width)
+        n = x_t.numel()
+        unit = nets.ResidualUnit(n, width, zero_init=True) if residual else nets.PlainUnit(n, width)
     layers = unit.residual if residual else unit  # what the layers output: F(x), or H(x) for the plain unit
     optimizer = torch.optim.SGD(unit.parameters(), lr=lr)
     history = [layers(x_t).detach().tolist()]  # F(x) before training
@@ -421,10 +352,9 @@ def loss_gradient(
     ``reduction``: ``"half_sum"`` L = ½ Σ (H − y)² (gradient H − y), ``"sum"`` L = Σ (H − y)² (gradient
     2(H − y)), ``"mean"`` L = (1/n) Σ (H − y)², PyTorch's default ``MSELoss`` (gradient 2(H − y)/n).
     """
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}; got {reduction!r}")
-    h = _vector("H", H).clone().requires_grad_(True)
-    target = _vector("y", y)
+    _checks.choice("reduction", reduction, REDUCTIONS)
+    h = _checks.vector("H", H).clone().requires_grad_(True)
+    target = _checks.vector("y", y)
     if h.shape != target.shape:
         raise ValueError(f"H and y must have the same length; got {h.numel()} and {target.numel()}")
     if reduction == "half_sum":

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _checks
+
 SHORTCUTS = ("A", "B")
 KINDS = ("plain", "residual")
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -51,6 +53,8 @@ class ShortcutA(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, stride: int) -> None:
         super().__init__()
+        c_in, c_out = _checks.integer("c_in", c_in, low=1), _checks.integer("c_out", c_out, low=1)
+        stride = _checks.integer("stride", stride, low=1, high=8)
         if c_out < c_in:
             raise ValueError(f"option A can only add channels; got {c_in} -> {c_out}")
         self.c_in, self.c_out, self.stride = c_in, c_out, stride
@@ -71,6 +75,15 @@ def _shortcut(c_in: int, c_out: int, stride: int, option: str, batch_norm: bool)
     if option == "A":
         return ShortcutA(c_in, c_out, stride)
     return nn.Sequential(_conv1x1(c_in, c_out, stride), _norm(c_out, batch_norm))  # option B: projection
+
+
+def _block_args(in_channels: object, channels: object, stride: object, shortcut: object, batch_norm: object) -> None:
+    _size("in_channels", in_channels, high=4 * MAX_WIDTH)
+    _size("channels", channels)
+    _checks.integer("stride", stride, low=1, high=8)
+    if shortcut is not None:
+        _checks.module("shortcut", shortcut)
+    _checks.flag("batch_norm", batch_norm)
 
 
 class BuildingBlock(nn.Module):
@@ -120,6 +133,7 @@ class BasicBlock(BuildingBlock):
         batch_norm: bool = True,
     ) -> None:
         super().__init__()
+        _block_args(in_channels, channels, stride, shortcut, batch_norm)
         self.conv1 = _conv3x3(in_channels, channels, stride)
         self.bn1 = _norm(channels, batch_norm)
         self.relu = nn.ReLU(inplace=True)
@@ -154,6 +168,7 @@ class Bottleneck(BuildingBlock):
         batch_norm: bool = True,
     ) -> None:
         super().__init__()
+        _block_args(in_channels, channels, stride, shortcut, batch_norm)
         out_channels = channels * self.expansion
         self.conv1 = _conv1x1(in_channels, channels)
         self.bn1 = _norm(channels, batch_norm)
@@ -190,25 +205,42 @@ def _init_weights(model: nn.Module, zero_init_residual: bool) -> None:
                 nn.init.zeros_(m.last_bn.weight)
 
 
+MAX_CIFAR_DEPTH = 1202  # the deepest net of He et al. 2015, §4.2 (Table 6); a bound, raise it to go deeper
+MAX_WIDTH = 4096  # widest layer the builders accept (a bound that keeps a CPU lesson short; raise it to go wider)
+
+
 def check_positive(name: str, value: object) -> int:
-    """``value`` if it is a positive integer, else a ValueError naming ``name`` and what is allowed."""
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return value
+    """``value`` if it is a positive integer (``_checks.integer(name, value, low=1)``, worded for sizes; kept for
+    the modules that still import it from here)."""
+    try:
+        return _checks.integer(name, value, low=1)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}") from None
 
 
 def check_depth(depth: object) -> int:
-    """``depth`` if it is a CIFAR depth 6n+2 with n ≥ 1 (He et al. 2015, §4.2), else a ValueError listing them."""
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
+    """``depth`` if it is a CIFAR depth 6n+2 with n ≥ 1 (He et al. 2015, §4.2), else an error listing them."""
+    d = _checks.integer("depth", depth, high=MAX_CIFAR_DEPTH,
+                        lift="That is the deepest net of He et al. 2015 (Table 6); set "
+                             "resnet_edu.nets.MAX_CIFAR_DEPTH higher if you really want a deeper one.")
+    if d < 8 or (d - 2) % 6:
         raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 26, 32, 44, 56, 110, …); got {depth!r}")
-    return depth
+    return d
 
 
 def check_kind(kind: object) -> bool:
     """``"plain"`` → False, ``"residual"`` → True; anything else is a ValueError naming the two kinds."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be 'plain' (no shortcuts) or 'residual' (with shortcuts); got {kind!r}")
+    try:
+        _checks.choice("kind", kind, KINDS)
+    except ValueError:
+        raise ValueError(f"kind must be 'plain' (no shortcuts) or 'residual' (with shortcuts); got {kind!r}") from None
     return kind == "residual"
+
+
+def _size(name: str, value: object, high: int | None = None) -> int:
+    """A layer size: a positive int, at most ``high`` (default :data:`MAX_WIDTH`)."""
+    return _checks.integer(name, value, low=1, high=MAX_WIDTH if high is None else high,
+                           lift="Set resnet_edu.nets.MAX_WIDTH higher if you really need more.")
 
 
 class CifarResNet(nn.Module):
@@ -228,11 +260,15 @@ class CifarResNet(nn.Module):
     ) -> None:
         super().__init__()
         check_depth(depth)
+        _checks.flag("residual", residual)
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be 'A' (parameter-free) or 'B' (1x1 projection); got {shortcut!r}")
         for name, value in (("width", width), ("in_channels", in_channels), ("num_classes", num_classes)):
-            check_positive(name, value)
-        self.depth, self.residual, self.shortcut_option = depth, residual, shortcut
+            _size(name, value)
+        _checks.flag("batch_norm", batch_norm)
+        _checks.flag("zero_init_residual", zero_init_residual)
+        self.depth, self.has_shortcuts, self.shortcut_option = depth, residual, shortcut
+        self.in_channels = in_channels
         n = (depth - 2) // 6
         self.conv1 = _conv3x3(in_channels, width)
         self.bn1 = _norm(width, batch_norm)
@@ -253,6 +289,10 @@ class CifarResNet(nn.Module):
         _init_weights(self, zero_init_residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            _checks.tensor("x", x, ndim=4, channels=self.in_channels, finite=False,
+                           expected=f"a batch of images (N, {self.in_channels}, H, W); build the net with "
+                                    f"in_channels={x.shape[1] if x.dim() == 4 else '…'} for these images")
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(torch.flatten(self.avgpool(x), 1))
@@ -268,7 +308,8 @@ def cifar_net(
     batch_norm: bool = True,
     zero_init_residual: bool = False,
 ) -> CifarResNet:
-    """A CIFAR ResNet (``residual=True``) or its plain twin (He et al. 2015, §4.2, Table 6).
+    """A CIFAR ResNet (``residual=True``) or its plain twin (He et al. 2015, §4.2, Table 6); the net's
+    ``has_shortcuts`` says which.
 
     ``depth`` must be 6n+2 (20, 32, 44, 56, 110, 1202 in the paper). With option-A shortcuts the plain and residual
     nets have exactly the same parameters (ResNet-20: 269,722). ``batch_norm=False`` removes every BN layer.
@@ -288,7 +329,17 @@ class ResNet(nn.Module):
         zero_init_residual: bool = False,
     ) -> None:
         super().__init__()
-        check_positive("num_classes", num_classes)
+        if not (isinstance(block, type) and issubclass(block, BuildingBlock)):
+            raise TypeError(f"block must be a building-block class such as BasicBlock or Bottleneck; got {block!r}")
+        layers = _checks.sequence("layers", layers)
+        if len(layers) != 4:
+            raise ValueError(f"layers must give 4 block counts, one per stage (e.g. (2, 2, 2, 2)); got {layers}")
+        for n in layers:
+            _checks.integer("every entry of layers", n, low=1, high=64)
+        _size("num_classes", num_classes, high=100_000)
+        _checks.flag("residual", residual)
+        _checks.flag("zero_init_residual", zero_init_residual)
+        self.has_shortcuts = residual
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
@@ -308,6 +359,8 @@ class ResNet(nn.Module):
         _init_weights(self, zero_init_residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 3:
+            _checks.tensor("x", x, ndim=4, channels=3, finite=False, expected="a batch of RGB images (N, 3, H, W)")
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
@@ -340,9 +393,7 @@ def resnet152(num_classes: int = 1000) -> ResNet:
 
 def _activation(name: str) -> nn.Module:
     """A fresh activation module by name (one of :data:`ACTIVATIONS`), else a ValueError listing them."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}")
-    return ACTIVATIONS[name]()
+    return ACTIVATIONS[_checks.choice("activation", name, ACTIVATIONS)]()
 
 
 class MLPBlock(nn.Module):
@@ -357,18 +408,20 @@ class MLPBlock(nn.Module):
 
     def __init__(self, width: int, residual: bool, batch_norm: bool, activation: str, branch_scale: float) -> None:
         super().__init__()
+        _size("width", width)
+        _checks.flag("batch_norm", batch_norm)
         self.linear = nn.Linear(width, width)
         self.bn = nn.BatchNorm1d(width) if batch_norm else nn.Identity()
         self.act = _activation(activation)
-        self.is_residual = residual
-        self.branch_scale = branch_scale
+        self.has_shortcut = _checks.flag("residual", residual)
+        self.branch_scale = _checks.number("branch_scale", branch_scale)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """F(x) = act(BN(Wx + b))."""
         return self.act(self.bn(self.linear(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.is_residual:
+        if self.has_shortcut:
             return x + self.branch_scale * self.residual(x)  # H(x) = x + s·F(x)
         return self.residual(x)
 
@@ -379,8 +432,8 @@ class PlainUnit(nn.Module):
 
     def __init__(self, dim: int, width: int, activation: str = "relu") -> None:
         super().__init__()
-        check_positive("dim", dim)
-        check_positive("width", width)
+        _size("dim", dim)
+        _size("width", width)
         self.fc1 = nn.Linear(dim, width)
         self.act = _activation(activation)
         self.fc2 = nn.Linear(width, dim)
@@ -400,6 +453,7 @@ class ResidualUnit(PlainUnit):
 
     def __init__(self, dim: int, width: int, zero_init: bool = False, activation: str = "relu") -> None:
         super().__init__(dim, width, activation)
+        _checks.flag("zero_init", zero_init)
         self.shortcut = nn.Identity()
         if zero_init:
             nn.init.zeros_(self.fc2.weight)
@@ -415,6 +469,7 @@ class ResidualUnit(PlainUnit):
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters (what the papers' tables count)."""
+    _checks.module("model", model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -435,9 +490,12 @@ def mlp(
     He et al. 2015b's normal init. ``branch_scale`` multiplies each residual branch (e.g. 1/√depth keeps the
     forward pass of a deep He-initialised residual MLP bounded).
     """
-    check_positive("depth", depth)
+    _checks.integer("depth", depth, low=1, high=2000, lift="Stack MLPBlock layers yourself for deeper nets.")
     for name, value in (("width", width), ("in_features", in_features), ("out_features", out_features)):
-        check_positive(name, value)
+        _size(name, value)
+    _checks.flag("residual", residual)
+    _checks.flag("batch_norm", batch_norm)
+    _checks.number("branch_scale", branch_scale, low=0)
     _activation(activation)  # a bad name fails here, before any layer is built
     if init not in ("default", "he"):
         raise ValueError(f"init must be 'default' (PyTorch's) or 'he' (He et al. 2015b); got {init!r}")

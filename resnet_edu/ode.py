@@ -16,8 +16,8 @@ What this module offers, in lesson order:
   which measures the order of each rule from a log-log fit (:func:`measured_order`);
 * a 2-D task: :func:`two_spirals`, the weight-tied :class:`ODENet`, :func:`train_ode_net` → :class:`FlowResult`
   (trajectories, decision boundary and accuracy for any number of steps);
-* :func:`step_explorer`: the step slider (a :class:`~resnet_edu.widgets.SliderApp`; time its updates with
-  ``SliderApp.time_updates``).
+* the figures are drawn by :mod:`resnet_edu.viz` (``result.plot()``), the step slider is
+  :func:`resnet_edu.widgets.step_explorer`.
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nets import check_positive
+from . import _checks, viz
 from .runtime import one_thread, seeded
-from .viz import axes
 
 Field = Callable[[torch.Tensor], torch.Tensor]
 StepRule = Callable[[Field, torch.Tensor, float], torch.Tensor]
@@ -67,19 +66,45 @@ ORDER = {"euler": 1, "midpoint": 2, "rk4": 4}  # the theory: global error ∝ h^
 EVALUATIONS = {"euler": 1, "midpoint": 2, "rk4": 4}  # evaluations of f per step (the cost of one block)
 
 
+MAX_STEPS = 100_000  # the most blocks a stack or solve may take (a bound that keeps a CPU run short)
+_LIFT = "Set resnet_edu.ode.MAX_STEPS higher if you really want more blocks."
+
+
 def step_rule(method: str | StepRule) -> StepRule:
     """The step function for ``method`` ("euler", "midpoint", "rk4"), or ``method`` itself if it is callable."""
     if callable(method):
         return method
-    if method not in STEP_RULES:
+    if not isinstance(method, str) or method not in STEP_RULES:
         raise ValueError(f"method must be one of {', '.join(STEP_RULES)} or a function step(f, x, h); got {method!r}")
     return STEP_RULES[method]
 
 
-def _check_time(T: object) -> float:
-    if isinstance(T, bool) or not isinstance(T, (int, float)) or not math.isfinite(T) or T <= 0:
-        raise ValueError(f"T (the integration time) must be a positive number; got {T!r}")
-    return float(T)
+def _time(T: object) -> float:
+    return _checks.number("T (the integration time)", T, low=0, low_inclusive=False)
+
+
+def _steps(value: object, name: str = "steps") -> int:
+    return _checks.integer(name, value, low=1, high=MAX_STEPS, lift=_LIFT)
+
+
+def _state(f: Field, x: object, name: str = "x0") -> torch.Tensor:
+    """``x`` as the field's input: a finite float tensor (…, dim) in the dtype of ``f``'s weights. A float32 input
+    to a float64 field is converted (nothing is lost); the other way round is refused with a sentence."""
+    x = _checks.tensor(name, x, expected="the starting points, shape (n, dim)")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must hold floating-point numbers; got {x.dtype} (use .double())")
+    weights = next((p for p in f.parameters()), None) if isinstance(f, nn.Module) else None
+    if weights is not None and x.dtype != weights.dtype:
+        if x.dtype.itemsize < weights.dtype.itemsize:
+            x = x.to(weights.dtype)  # float32 → float64: exact
+        else:
+            raise TypeError(f"{name} is {x.dtype} but the field f computes in {weights.dtype}; convert one of them "
+                            f"(e.g. {name}.to({weights.dtype}) or f.to({x.dtype}))")
+    first = next((m for m in f.modules() if isinstance(m, nn.Linear)), None) if isinstance(f, nn.Module) else None
+    if first is not None and (x.dim() == 0 or x.shape[-1] != first.in_features):
+        raise ValueError(f"{name} must have {first.in_features} features in its last dimension (the field's "
+                         f"dimension); got shape {tuple(x.shape)}")
+    return x
 
 
 class StepBlock(nn.Module):
@@ -90,8 +115,8 @@ class StepBlock(nn.Module):
 
     def __init__(self, f: nn.Module, h: float, method: str | StepRule = "euler") -> None:
         super().__init__()
-        self.f = f
-        self.h = float(h)
+        self.f = _checks.function("f", f, "f(x) -> dx/dt")
+        self.h = _checks.number("h (the step size)", h)
         self.method = method if isinstance(method, str) else getattr(method, "__name__", "custom")
         self.rule = step_rule(method)
 
@@ -108,9 +133,9 @@ class ResidualStack(nn.Module):
 
     def __init__(self, f: nn.Module, steps: int, T: float = 1.0, method: str | StepRule = "euler") -> None:
         super().__init__()
-        self.steps = check_positive("steps", steps)
-        self.T = _check_time(T)
-        self.f = f
+        self.steps = _steps(steps)
+        self.T = _time(T)
+        self.f = _checks.function("f", f, "f(x) -> dx/dt")
         self.blocks = nn.ModuleList(StepBlock(f, self.T / self.steps, method) for _ in range(self.steps))
 
     @property
@@ -136,9 +161,10 @@ class ResidualStack(nn.Module):
 def vector_field(dim: int = 2, hidden: int = 16, seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Module:
     """A fixed smooth vector field f(x) = W₂ tanh(W₁x + b₁) + b₂ with random (seeded) weights, in float64 by
     default so that the errors of high-order rules are not swamped by rounding."""
-    check_positive("dim", dim)
-    check_positive("hidden", hidden)
-    g = torch.Generator().manual_seed(seed)
+    _checks.integer("dim", dim, low=1, high=1024)
+    _checks.integer("hidden", hidden, low=1, high=4096)
+    dtype = _checks.choice("dtype", dtype, (torch.float32, torch.float64))
+    g = torch.Generator().manual_seed(_checks.seed(seed))
     f = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, dim)).to(dtype)
     with torch.no_grad():
         f[0].weight.copy_(torch.randn(hidden, dim, generator=g, dtype=dtype) * 1.5 / math.sqrt(dim))
@@ -153,10 +179,13 @@ def vector_field(dim: int = 2, hidden: int = 16, seed: int = 0, dtype: torch.dty
 def solve(
     f: Field, x0: torch.Tensor, T: float = 1.0, steps: int = 10, method: str | StepRule = "euler"
 ) -> torch.Tensor:
-    """x(T) approximated by ``steps`` steps of ``method`` from x(0) = ``x0`` — the output of an N-block stack."""
-    h = _check_time(T) / check_positive("steps", steps)
+    """x(T) approximated by ``steps`` steps of ``method`` from x(0) = ``x0`` — the output of an N-block stack.
+
+    ``x0`` in float32 is converted to the float64 of :func:`vector_field` (exact); NaN/inf in ``x0`` is refused."""
+    _checks.function("f", f, "f(x) -> dx/dt")
+    x = _state(f, x0)
+    h = _time(T) / _steps(steps)
     rule = step_rule(method)
-    x = x0
     for _ in range(steps):
         x = rule(f, x, h)
     return x
@@ -164,15 +193,20 @@ def solve(
 
 def reference_solution(f: Field, x0: torch.Tensor, T: float = 1.0, steps: int = 2048) -> torch.Tensor:
     """The 'exact' x(T): RK4 with very small steps (error ∝ h⁴, far below what the convergence study measures)."""
+    _steps(steps, "reference_steps")
     return solve(f, x0, T, steps, "rk4")
 
 
 def measured_order(steps: Sequence[int], errors: Sequence[float]) -> float:
-    """The order p in error ≈ C·N^(−p): minus the least-squares slope of log(error) against log(N)."""
-    if len(steps) != len(errors) or len(steps) < 2:
-        raise ValueError(f"need at least two (N, error) pairs of equal length; got {len(steps)} and {len(errors)}")
-    if any(e <= 0 or not math.isfinite(e) for e in errors):
-        raise ValueError(f"errors must be positive and finite to take logarithms; got {list(errors)}")
+    """The order p in error ≈ C·N^(−p): minus the least-squares slope of log(error) against log(N).
+
+    ``steps`` must hold at least two *different* N (a slope needs two points)."""
+    steps = [_steps(n, "every N in steps") for n in _checks.sequence("steps", steps, min_len=2, unique=True)]
+    errors = _checks.sequence("errors", errors)
+    if len(steps) != len(errors):
+        raise ValueError(f"need one error per N: {len(steps)} values of N but {len(errors)} errors")
+    for e in errors:
+        _checks.number("every error", e, low=0, low_inclusive=False)
     slope = np.polyfit(np.log(np.asarray(steps, float)), np.log(np.asarray(errors, float)), 1)[0]
     return float(-slope)
 
@@ -196,18 +230,8 @@ class Convergence:
                           orders])
 
     def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
-        """Error against N on log-log axes, one line per method, with the measured slope in the legend."""
-        ax = axes(ax, figsize=(6.5, 4))
-        for name, errs in self.errors.items():
-            ax.loglog(self.steps, errs, marker="o", label=f"{name}: measured order {self.orders[name]:.2f}")
-        ax.set_xticks(self.steps, [str(n) for n in self.steps])
-        ax.minorticks_off()
-        ax.set_xlabel("N (number of residual blocks, h = T/N)")
-        ax.set_ylabel("error ‖x_N − x(T)‖ (max over points)")
-        ax.set_title(f"The N-step residual stack converges to the ODE solution (T = {self.T:g})")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
-        return ax
+        """Error against N on log-log axes, one line per method (:func:`resnet_edu.viz.plot_convergence`)."""
+        return viz.plot_convergence(self, ax)
 
 
 def convergence(
@@ -223,13 +247,20 @@ def convergence(
     Defaults: the float64 :func:`vector_field` (seed 0) and 64 starting points drawn from N(0, 1). ``methods`` may
     map names to your own step functions ``step(f, x, h)`` (lesson 05's exercise).
     """
-    f = vector_field() if f is None else f
+    f = vector_field() if f is None else _checks.function("f", f, "f(x) -> dx/dt")
     if x0 is None:
         x0 = torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    steps = [check_positive("steps", n) for n in steps]
-    if len(steps) < 2:
-        raise ValueError(f"need at least two values of N to measure an order; got {steps}")
-    rules = dict(methods) if isinstance(methods, Mapping) else {m: step_rule(m) for m in methods}
+    x0 = _state(f, x0)
+    _time(T)
+    _steps(reference_steps, "reference_steps")
+    steps = [_steps(n, "every N in steps") for n in _checks.sequence("steps", steps, min_len=2, unique=True)]
+    if isinstance(methods, Mapping):
+        rules = {str(name): _checks.function(f"methods[{name!r}]", rule, "step(f, x, h)")
+                 for name, rule in methods.items()}
+    else:
+        rules = {m: step_rule(m) for m in _checks.sequence("methods", methods, unique=True)}
+    if not rules:
+        raise ValueError("methods must name at least one step rule, e.g. ('euler', 'rk4')")
     exact = reference_solution(f, x0, T, reference_steps)
     errors = {
         name: [float((solve(f, x0, T, n, rule) - exact).norm(dim=-1).max()) for n in steps]
@@ -259,15 +290,21 @@ class Points:
         return f"Points({self.name or 'unnamed'}: {len(self)} points, {int(self.y.sum())} of class 1)"
 
 
+def _points(x: object) -> torch.Tensor:
+    """Points of the plane for :class:`ODENet`: a float tensor of shape (n, 2)."""
+    x = _checks.tensor("x", x, ndim=2, expected="points of the plane, shape (n, 2)")
+    if x.shape[1] != 2 or not x.is_floating_point():
+        raise ValueError(f"x must be float points of the plane, shape (n, 2); got {tuple(x.shape)} {x.dtype}")
+    return x
+
+
 def two_spirals(n: int = 500, turns: float = 1.0, noise: float = 0.03, seed: int = 0) -> Points:
     """Two interleaved spiral arms, one per class, generated in code (no download): radius r ∈ [0.15, 1],
     angle 2π·turns·r (+π for class 1), plus Gaussian noise of standard deviation ``noise``."""
-    check_positive("n", n)
-    if not turns > 0:
-        raise ValueError(f"turns must be positive; got {turns!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0; got {noise!r}")
-    g = torch.Generator().manual_seed(seed)
+    _checks.integer("n", n, low=1, high=1_000_000)
+    _checks.number("turns", turns, low=0, low_inclusive=False)
+    _checks.number("noise", noise, low=0)
+    g = torch.Generator().manual_seed(_checks.seed(seed))
     r = 0.15 + 0.85 * torch.rand(n, generator=g)
     y = torch.randint(0, 2, (n,), generator=g)
     angle = 2 * math.pi * turns * r + math.pi * y
@@ -285,23 +322,24 @@ class ODENet(nn.Module):
 
     def __init__(self, hidden: int = 32, steps: int = 16, T: float = 1.0) -> None:
         super().__init__()
-        check_positive("hidden", hidden)
-        self.steps = check_positive("steps", steps)
-        self.T = _check_time(T)
+        _checks.integer("hidden", hidden, low=1, high=4096)
+        self.steps = _steps(steps)
+        self.T = _time(T)
         self.f = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
                                nn.Linear(hidden, 2))
         self.readout = nn.Linear(2, 2)
 
     def stack(self, steps: int | None = None) -> ResidualStack:
         """The N-block residual stack (sharing this net's f)."""
-        return ResidualStack(self.f, self.steps if steps is None else steps, self.T, "euler")
+        return ResidualStack(self.f, self.steps if steps is None else _steps(steps), self.T, "euler")
 
     def trajectory(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         """x₀ … x_N: shape (N + 1, n, 2)."""
+        x = _points(x)
         return self.stack(steps).trajectory(x)
 
     def forward(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
-        return self.readout(self.stack(steps)(x))
+        return self.readout(self.stack(steps)(_points(x)))
 
 
 @dataclass
@@ -342,9 +380,8 @@ class FlowResult:
     @torch.no_grad()
     def accuracy(self, steps: int | None = None, split: str = "test") -> float:
         """Fraction of correctly classified points of ``split`` ("train" or "test") when the net runs N steps."""
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
-        n = self.model.steps if steps is None else check_positive("steps", steps)
+        _checks.choice("split", split, ("train", "test"))
+        n = self.model.steps if steps is None else _steps(steps)
         if split == "test" and n in self._accuracies:
             return self._accuracies[n]
         data = self.test if split == "test" else self.train
@@ -355,14 +392,14 @@ class FlowResult:
 
     def accuracy_curve(self, steps: Sequence[int]) -> list[float]:
         """Test accuracy for each N in ``steps``."""
-        return [self.accuracy(n) for n in steps]
+        return [self.accuracy(n) for n in _checks.sequence("steps", steps)]
 
     @one_thread()
     @torch.no_grad()
     def step_gap(self, steps: int) -> float:
         """Mean distance ‖x_N − x_2N‖ over the test points between the end points of N and of 2N Euler blocks:
         how far doubling the depth still moves the picture. For a first-order method it halves as N doubles."""
-        n = check_positive("steps", steps)
+        n = _steps(steps)
         x = self.test.x
         return float((self.model.stack(n)(x) - self.model.stack(2 * n)(x)).norm(dim=1).mean())
 
@@ -371,7 +408,7 @@ class FlowResult:
     def straightness(self, steps: int | None = None) -> float:
         """Mean over the test points of ‖x_N − x₀‖ / (length of the path x₀ → x₁ → … → x_N): 1 when every point
         moves along a straight line, smaller the more the flow bends its paths."""
-        n = self.model.steps if steps is None else check_positive("steps", steps)
+        n = self.model.steps if steps is None else _steps(steps)
         path = self.model.trajectory(self.test.x, n)
         length = (path[1:] - path[:-1]).norm(dim=-1).sum(0)
         return float(((path[-1] - path[0]).norm(dim=-1) / length.clamp_min(1e-12)).mean())
@@ -380,7 +417,9 @@ class FlowResult:
     @torch.no_grad()
     def view(self, steps: int, points_per_class: int = 30, grid: int = 72) -> StepView:
         """The picture for N = ``steps`` (computed once, then cached)."""
-        n = check_positive("steps", steps)
+        n = _steps(steps)
+        _checks.integer("points_per_class", points_per_class, low=1, high=10_000)
+        _checks.integer("grid", grid, low=2, high=512)
         if n not in self._views:
             g = torch.Generator().manual_seed(0)
             picks = [torch.nonzero(self.test.y == c).flatten() for c in (0, 1)]
@@ -397,152 +436,17 @@ class FlowResult:
         return self._views[n]
 
     def plot(self, steps: int | None = None, max_steps: int = 48):  # noqa: ANN201
-        """Three panels for N steps (:class:`StepFigure`): decision boundary in the input plane, trajectories
-        through the blocks, accuracy against N (up to ``max_steps``). Returns the Figure."""
-        return StepFigure(self, max_steps).draw(self.model.steps if steps is None else steps)
+        """Three panels for N steps (:class:`resnet_edu.viz.StepFigure`): decision boundary in the input plane,
+        trajectories through the blocks, accuracy against N (up to ``max_steps``). Returns the Figure."""
+        return viz.StepFigure(self, max_steps).draw(self.model.steps if steps is None else steps)
 
     def plot_steps(self, steps: Sequence[int] = (1, 2, 4, 16, 48)):  # noqa: ANN201
         """Small multiples: the trajectories and the boundary for several N side by side. Returns the Figure."""
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(2, len(steps), figsize=(2.6 * len(steps), 5.2), squeeze=False)
-        for col, n in enumerate(steps):
-            v = self.view(n)
-            _Boundary(axes[0, col], v, self.test).update(v, f"N = {n}: accuracy {v.accuracy:.1%}")
-            _Paths(axes[1, col], v, self.model, legend=False).update(v, f"N = {n}: paths (h = {self.model.T / n:.3g})")
-        fig.suptitle("The same trained f run with N Euler steps: the picture settles as N grows")
-        fig.tight_layout()
-        image = axes[0, 0].images[0]
-        fig.colorbar(image, ax=list(axes[0]), shrink=0.85, pad=0.01, label="P(orange) = P(class 1)")
-        return fig
+        return viz.plot_flow_steps(self, steps)
 
     def plot_loss(self, ax=None):  # noqa: ANN001, ANN201
         """The training loss per step."""
-        ax = axes(ax, figsize=(6, 3))
-        ax.plot(self.losses)
-        ax.set_xlabel("training step")
-        ax.set_ylabel("loss")
-        ax.set_title("Training the weight-tied ODE net")
-        ax.grid(True, alpha=0.3)
-        return ax
-
-
-CLASS_COLORS = ("tab:blue", "tab:orange")
-PATH_LIMIT = 2.5  # the trajectory panel shows the square [-2.5, 2.5]²
-
-
-class _Boundary:
-    """Input-plane panel: P(class 1) as an image, the 0.5 contour (the decision boundary), the test points."""
-
-    def __init__(self, ax, v: StepView, data: Points) -> None:  # noqa: ANN001
-        self.ax = ax
-        self.image = ax.imshow(v.grid_prob, extent=v.extent, origin="lower", cmap="coolwarm", vmin=0, vmax=1,
-                               alpha=0.55, interpolation="bilinear")
-        self.contour = None
-        x, y = data.x[:300].numpy(), data.y[:300].numpy()
-        ax.scatter(x[:, 0], x[:, 1], s=5, c=[CLASS_COLORS[c] for c in y], linewidths=0)
-        ax.set_xlim(v.extent[:2])
-        ax.set_ylim(v.extent[2:])
-        ax.set_aspect("equal")
-        ax.set_xlabel("x₁ (input)")
-        ax.set_ylabel("x₂ (input)")
-        self.title = ax.set_title("", fontsize=9)
-        self.update(v, "")
-
-    def update(self, v: StepView, title: str) -> None:
-        self.image.set_data(v.grid_prob)
-        if self.contour is not None:
-            self.contour.remove()
-        self.contour = self.ax.contour(v.grid_prob, levels=[0.5], extent=v.extent, origin="lower", colors="k",
-                                       linewidths=1)
-        self.title.set_text(title)
-
-
-class _Paths:
-    """State panel: each sample point's path x₀ → x₁ → … → x_N, its end point, and the read-out's line."""
-
-    def __init__(self, ax, v: StepView, model: ODENet, legend: bool = True) -> None:  # noqa: ANN001
-        from matplotlib.collections import LineCollection
-
-        self.lines, self.starts, self.ends = [], [], []
-        for c in (0, 1):
-            color = CLASS_COLORS[c]
-            self.lines.append(ax.add_collection(LineCollection([], colors=color, linewidths=0.7, alpha=0.6)))
-            self.starts.append(ax.scatter([], [], s=6, color=color, alpha=0.5, linewidths=0))
-            self.ends.append(ax.scatter([], [], s=16, color=color, edgecolors="k", linewidths=0.4))
-        w, b = model.readout.weight.detach(), model.readout.bias.detach()
-        dw, db = (w[1] - w[0]).numpy(), float(b[1] - b[0])  # read-out boundary: dw·x + db = 0
-        t = np.linspace(-PATH_LIMIT, PATH_LIMIT, 2)
-        if abs(dw[1]) > abs(dw[0]):
-            ax.plot(t, -(dw[0] * t + db) / dw[1], "k--", lw=1, label="read-out boundary")
-        else:
-            ax.plot(-(dw[1] * t + db) / dw[0], t, "k--", lw=1, label="read-out boundary")
-        ax.set_xlim(-PATH_LIMIT, PATH_LIMIT)
-        ax.set_ylim(-PATH_LIMIT, PATH_LIMIT)
-        ax.set_aspect("equal")
-        ax.set_xlabel("state x₁")
-        ax.set_ylabel("state x₂")
-        if legend:
-            ax.legend(loc="lower right", fontsize=7)
-        self.title = ax.set_title("", fontsize=9)
-        self.update(v, "")
-
-    def update(self, v: StepView, title: str) -> None:
-        for c in (0, 1):
-            p = v.paths[:, v.path_labels == c]  # (N + 1, P_c, 2)
-            self.lines[c].set_segments(list(np.swapaxes(p, 0, 1)))
-            self.starts[c].set_offsets(p[0])
-            self.ends[c].set_offsets(p[-1])
-        self.title.set_text(title)
-
-
-class StepFigure:
-    """Lesson 05's three panels for N steps — decision boundary in the input plane, points flowing through the
-    N blocks, test accuracy against N — built once; :meth:`draw` only swaps the data, so a redraw is fast."""
-
-    def __init__(self, result: FlowResult, max_steps: int = 48) -> None:
-        from matplotlib.figure import Figure
-        from matplotlib.ticker import NullFormatter
-
-        self.result = result
-        self.max_steps = check_positive("max_steps", max_steps)
-        start = min(result.model.steps, self.max_steps)
-        first = result.view(start)
-        self.figure = fig = Figure(figsize=(12, 3.9), dpi=72)
-        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.15]})
-        self.boundary = _Boundary(axes[0], first, result.test)
-        fig.colorbar(self.boundary.image, ax=axes[0], shrink=0.8, label="P(orange)")
-        self.paths = _Paths(axes[1], first, result.model)
-        ax = axes[2]
-        ns = list(range(1, self.max_steps + 1))
-        ax.plot(ns, result.accuracy_curve(ns), color="0.3", lw=1.2)
-        (self.now,) = ax.plot([], [], "o", color="tab:red")
-        lo, hi = result.train_steps
-        ax.axvspan(lo, hi, color="tab:green", alpha=0.12, label=f"N used in training ({lo}–{hi})")
-        ax.axhline(0.95, color="tab:red", ls=":", lw=1, label="95 %")
-        ax.set_xscale("log")
-        ticks = [n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256) if n <= self.max_steps]
-        ax.set_xticks(ticks, [str(n) for n in ticks])
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_ylim(0.4, 1.02)
-        ax.set_xlabel("N (number of blocks)")
-        ax.set_ylabel("test accuracy")
-        ax.legend(loc="lower right", fontsize=8)
-        ax.grid(True, which="major", alpha=0.3)
-        self.accuracy_title = ax.set_title("", fontsize=9)
-        self.draw(start)
-        fig.tight_layout()  # once: the layout stays fixed for every N
-
-    def draw(self, steps: int):  # noqa: ANN201
-        """Show N = ``steps``; returns the Figure."""
-        n = check_positive("steps", steps)
-        v = self.result.view(n)
-        h = self.result.model.T / n
-        self.boundary.update(v, f"Decision boundary in the input plane, N = {n}")
-        self.paths.update(v, f"Points flowing through N = {n} blocks (h = {h:.3g})")
-        self.now.set_data([n], [v.accuracy])
-        self.accuracy_title.set_text(f"Test accuracy against N: {v.accuracy:.1%} at N = {n}")
-        return self.figure
+        return viz.plot_losses(self.losses, ax)
 
 
 @one_thread()
@@ -569,14 +473,26 @@ def train_ode_net(
     """
     from tqdm.auto import tqdm
 
-    lo, hi = (steps, steps) if isinstance(steps, int) else tuple(steps)
-    check_positive("steps", lo)
-    check_positive("steps", hi)
+    if isinstance(steps, (int, bool, float, str)):
+        lo = hi = _steps(steps)
+    else:
+        pair = _checks.sequence("steps", steps)
+        if len(pair) != 2:
+            raise ValueError(f"steps must be one int N or a pair (lo, hi); got {steps!r}")
+        lo, hi = (_steps(n) for n in pair)
     if lo > hi:
         raise ValueError(f"steps=(lo, hi) needs lo <= hi; got {steps!r}")
-    check_positive("iterations", iterations)
-    if kinetic < 0 or not 0 <= label_smoothing < 1:
-        raise ValueError(f"need kinetic >= 0 and 0 <= label_smoothing < 1; got {kinetic!r}, {label_smoothing!r}")
+    T = _time(T)
+    _checks.integer("iterations", iterations, low=1, high=100_000,
+                    lift="Train in several calls, or call the loop yourself, for longer runs.")
+    _checks.number("lr", lr, low=0, low_inclusive=False)
+    _checks.number("kinetic", kinetic, low=0)
+    _checks.number("label_smoothing", label_smoothing, low=0, high=1, high_inclusive=False)
+    _checks.seed(seed)
+    _checks.flag("progress", progress)
+    for name, points in (("train", train), ("test", test)):
+        if points is not None and not isinstance(points, Points):
+            raise TypeError(f"{name} must be Points (e.g. two_spirals(500)) or None; got {type(points).__name__}")
     train = two_spirals(500, seed=1) if train is None else train
     test = two_spirals(1000, seed=2) if test is None else test
     g = torch.Generator().manual_seed(seed)
@@ -605,29 +521,6 @@ def train_ode_net(
     return result
 
 
-# --- the step slider ---------------------------------------------------------------------------------------------
-
-def step_explorer(result: FlowResult, steps: int | None = None, max_steps: int = 48):  # noqa: ANN201
-    """Lesson 05's slider app: N (``steps``, 1…``max_steps``) → decision boundary, trajectories and accuracy of
-    the trained net run with N Euler blocks. Returns a :class:`~resnet_edu.widgets.SliderApp`; each redraw prints
-    ``rendered steps=N (… ms)``."""
-    import ipywidgets as W
-
-    from .widgets import SliderApp
-
-    check_positive("max_steps", max_steps)
-    value = min(result.model.steps, max_steps) if steps is None else check_positive("steps", steps)
-    if value > max_steps:
-        raise ValueError(f"steps={value} is above max_steps={max_steps}")
-    picture = StepFigure(result, max_steps)  # built once; each update swaps the data of N's view
-    slider = W.IntSlider(value=value, min=1, max=max_steps, step=1, description="steps N",
-                         style={"description_width": "initial"}, layout=W.Layout(width="480px"))
-    png = {"pil_kwargs": {"compress_level": 1}}  # fixed layout: no tight bbox; fast PNG compression
-    return SliderApp({"steps": slider}, picture.draw, savefig_kwargs=png,
-                     title="ODE view: run the trained weight-tied net with N Euler steps (h = T/N)")
-
-
-
 # --- the picture behind section 1: f itself, Euler polygons against the exact trajectory -------------------------
 
 @dataclass
@@ -647,9 +540,7 @@ class EulerPolygons:
 
     def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
         """The field f as arrows, the exact trajectory and the Euler polygons (``viz.plot_euler_polygons``)."""
-        from .viz import plot_euler_polygons
-
-        return plot_euler_polygons(self, ax=ax)
+        return viz.plot_euler_polygons(self, ax=ax)
 
 
 def euler_polygons(
@@ -664,12 +555,11 @@ def euler_polygons(
     (RK4, ``reference_steps`` steps); sample f on a ``grid``×``grid`` lattice around the paths (lesson 05).
     ``f`` defaults to :func:`vector_field` (seed 0), the field of sections 1 and 2."""
     f = vector_field() if f is None else f
-    T = _check_time(T)
-    steps = [check_positive("steps", n) for n in steps]
-    if not steps:
-        raise ValueError("steps must name at least one N, e.g. (1, 2, 4, 8)")
-    check_positive("grid", grid)
-    start = torch.as_tensor([float(v) for v in x0], dtype=torch.float64).reshape(1, 2)
+    T = _time(T)
+    steps = [_steps(n, "every N in steps") for n in _checks.sequence("steps", steps)]
+    grid = _checks.integer("grid", grid, low=2, high=200)
+    reference_steps = _steps(reference_steps, "reference_steps")
+    start = _checks.vector("x0", x0, dtype=torch.float64).reshape(1, 2)
     with torch.no_grad(), one_thread():
         exact = ResidualStack(f, reference_steps, T, "rk4").trajectory(start)[:, 0].numpy()
         polygons = {n: ResidualStack(f, n, T, "euler").trajectory(start)[:, 0].numpy() for n in steps}

@@ -18,6 +18,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from . import _checks
+
 SCALES = ("cpu", "gpu")
 T = TypeVar("T")
 
@@ -37,8 +39,7 @@ def seed_everything(seed: int = 0) -> int:
 
     Returns the seed, so a cell can write ``seed = edu.runtime.seed_everything(0)``.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    seed = _checks.seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -110,6 +111,7 @@ def one_thread() -> Iterator[None]:
 def seeded(seed: int) -> Iterator[None]:
     """Run the ``with`` block with torch's CPU generator seeded by ``seed``; the caller's random stream is restored
     afterwards, so building a lesson's net or checking an exercise never changes the learner's other numbers."""
+    seed = _checks.seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nets import check_positive
+from . import _checks
 from .runtime import seeded
 from .viz import axes
 
@@ -56,17 +56,14 @@ class LambdaLayer(nn.Module):
 
     def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
         super().__init__()
-        if not callable(fn):
-            raise TypeError(f"LambdaLayer wraps a callable (e.g. lambda x: x); got {type(fn).__name__}")
-        self.fn = fn
+        self.fn = _checks.function("fn (what LambdaLayer wraps)", fn, "such as lambda x: x")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
 
 
-def _check_version(version: object) -> None:
-    if version not in VERSIONS:
-        raise ValueError(f"version must be one of {', '.join(map(repr, VERSIONS))}; got {version!r}")
+def _check_version(version: object) -> str:
+    return _checks.choice("version", version, VERSIONS)
 
 
 class ResidualBlock(nn.Module):
@@ -79,7 +76,8 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, version: str = "module", projection: bool = False, channels: int = 4) -> None:
         _check_version(version)
-        check_positive("channels", channels)
+        _checks.flag("projection", projection)
+        _checks.integer("channels", channels, low=1, high=1024)
         super().__init__()
         c_out = 2 * channels if projection else channels
         self.version, self.projection = version, projection
@@ -114,12 +112,14 @@ class ResidualBlock(nn.Module):
 def make_block(version: str = "module", projection: bool = False, seed: int = 0) -> ResidualBlock:
     """A :class:`ResidualBlock` with weights drawn from ``seed`` (the global random state is left untouched)."""
     _check_version(version)
-    with seeded(seed):
+    with seeded(seed):  # checks the seed
         return ResidualBlock(version, projection)
 
 
 def example_input(batch: int = 4, channels: int = 4, size: int = 8, seed: int = 1) -> torch.Tensor:
     """A fixed random input of shape (batch, channels, size, size) for the blocks of this module."""
+    for name, value in (("batch", batch), ("channels", channels), ("size", size)):
+        _checks.integer(name, value, low=1, high=1024)
     return torch.randn(batch, channels, size, size, generator=torch.Generator().manual_seed(seed))
 
 
@@ -146,8 +146,7 @@ def hidden_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     >>> [name for name, _ in hidden_modules(make_block("lambda", projection=True))]
     ['shortcut.<closure proj>']
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"hidden_modules expects an nn.Module; got {type(model).__name__}")
+    _checks.module("model", model)
     registered = {id(m) for m in model.modules()}
     found: list[tuple[str, nn.Module]] = []
     for name, module in model.named_modules():
@@ -406,6 +405,7 @@ def probe_compile(version: str, projection: bool = False, backend: str = "eager"
     ``backend="eager"`` runs the captured graph without code generation, which keeps this probe at a fraction of
     a second on a CPU; pass ``"inductor"`` for the real compiler (needs a C++ toolchain, takes tens of seconds).
     """
+    _checks.choice("backend", backend, ("eager", "aot_eager", "inductor"))
     reason = compile_support()
     if reason:
         return Probe(None, f"skipped: {reason}")
@@ -433,6 +433,8 @@ def probe_cast(version: str, projection: bool = False, to: torch.dtype | torch.d
     tensor the block uses follow, and does a forward pass on converted input run?"""
     if not isinstance(to, (torch.dtype, torch.device, str)):
         raise TypeError(f"to must be a torch.dtype, a torch.device or a device string; got {type(to).__name__}")
+    if not isinstance(to, torch.dtype):
+        to = _checks.device(to, "to")
     name, converted = _target(to)
     block = make_block(version, projection).eval().to(to)
     left = [f"{n} ({t.dtype}, {t.device})".replace("torch.", "") for n, t in _all_tensors(block) if not converted(t)]
@@ -475,7 +477,8 @@ def probe_parameters(version: str, projection: bool = False) -> Probe:
 
 def probe_training(version: str, projection: bool = False, steps: int = 5, lr: float = 0.1) -> Probe:
     """A few SGD steps on ``model.parameters()``: do the shortcut's weights change?"""
-    check_positive("steps", steps)
+    _checks.integer("steps", steps, low=1, high=1000)
+    _checks.number("lr", lr, low=0, low_inclusive=False)
     block = make_block(version, projection).train()
     watched = _shortcut_tensors(block)
     if not watched:
@@ -537,9 +540,9 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in (
 
 
 def _check_property(name: object) -> Property:
-    if name not in PROPERTIES:
+    if not isinstance(name, str) or name not in PROPERTIES:
         raise ValueError(f"unknown property {name!r}; choose one of {', '.join(PROPERTIES)}")
-    return PROPERTIES[name]  # type: ignore[index]
+    return PROPERTIES[name]
 
 
 @dataclass
@@ -567,9 +570,7 @@ class PropertyRow:
 def run_property(name: str, versions: Iterable[str] = VERSIONS) -> PropertyRow:
     """Run the probe of property ``name`` (a key of :data:`PROPERTIES`) on each version."""
     prop = _check_property(name)
-    versions = tuple(versions)
-    for version in versions:
-        _check_version(version)
+    versions = tuple(_check_version(v) for v in _checks.sequence("versions", versions, unique=True))
     results = {v: prop.probe(v, projection=prop.projection) for v in versions}
     return PropertyRow(prop.name, prop.label, prop.projection, results)
 
@@ -670,10 +671,12 @@ def property_table(names: Iterable[str] | None = None, versions: Iterable[str] =
     """Run every property (or ``names``) on every version and return the :class:`PropertyTable`."""
     from tqdm.auto import tqdm
 
-    names = list(PROPERTIES) if names is None else list(names)
+    names = list(PROPERTIES) if names is None else list(_checks.sequence("names", names, unique=True))
     for name in names:
         _check_property(name)
-    table = PropertyTable(versions=tuple(versions))
+    versions = tuple(_check_version(v) for v in _checks.sequence("versions", versions, unique=True))
+    _checks.flag("progress", progress)
+    table = PropertyTable(versions=versions)
     for name in tqdm(names, desc="probing", disable=not progress):
         table.run(name)
     return table
@@ -689,9 +692,8 @@ def as_feature_extractor(model: nn.Module, head: str = "fc") -> nn.Module:
 
     Its ``state_dict`` loses the head's keys: load a full checkpoint *before* the swap (or with strict=False).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"as_feature_extractor expects an nn.Module; got {type(model).__name__}")
-    if not isinstance(getattr(model, head, None), nn.Module):
+    _checks.module("model", model)
+    if not isinstance(head, str) or not isinstance(getattr(model, head, None), nn.Module):
         children = ", ".join(n for n, _ in model.named_children())
         raise ValueError(f"model has no sub-module {head!r} to replace; its children are: {children}")
     setattr(model, head, nn.Identity())

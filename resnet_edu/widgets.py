@@ -6,7 +6,8 @@ time each update took, and a one-line marker such as ``rendered depth=56 residua
 each redraw, which learners read and the browser test waits for.
 
 :func:`depth_explorer` is lesson 03's app: the gradient-norm profile of a CIFAR net at init (He et al. 2015,
-§4.2) for a depth slider, a plain/residual toggle and a BatchNorm switch.
+§4.2) for a depth slider, a plain/residual toggle and a BatchNorm switch. :func:`step_explorer` is lesson 05's:
+a trained weight-tied ODE net run with N Euler blocks (its figure is :class:`resnet_edu.viz.StepFigure`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from . import _checks, viz
 from .gradients import GradientProfile, cifar_profile, probe_batch
 from .nets import check_depth
-from .viz import KIND_COLORS
 
 
 class SliderApp:
@@ -42,6 +43,11 @@ class SliderApp:
     ) -> None:
         import ipywidgets as W
 
+        if not isinstance(controls, dict) or not controls:
+            raise TypeError(f"controls must be a non-empty dict {{name: widget}}; got {type(controls).__name__}")
+        _checks.function("render", render, "render(**values) -> Figure")
+        if savefig_kwargs is not None and not isinstance(savefig_kwargs, dict):
+            raise TypeError(f"savefig_kwargs must be a dict or None; got {type(savefig_kwargs).__name__}")
         self.controls = controls
         self.render = render
         self.savefig_kwargs = {"bbox_inches": "tight"} if savefig_kwargs is None else dict(savefig_kwargs)
@@ -97,10 +103,12 @@ class SliderApp:
         without a browser and with the printed markers swallowed (benchmarks and lessons' timing cells)."""
         if name not in self.controls:
             raise ValueError(f"name must be one of this app's controls {sorted(self.controls)}; got {name!r}")
+        values = _checks.sequence("values", values)
+        repeats = _checks.integer("repeats", repeats, low=1, high=100)
         times: dict[Any, float] = {}
         for value in values:
             with contextlib.redirect_stdout(io.StringIO()):
-                runs = [self.update(**{name: value}) for _ in range(max(1, repeats))]
+                runs = [self.update(**{name: value}) for _ in range(repeats)]
             times[value] = statistics.median(runs)
         return times
 
@@ -143,11 +151,10 @@ class DepthExplorer(SliderApp):
         check_depth(max_depth)
         if depth > max_depth:
             raise ValueError(f"depth {depth} is above max_depth {max_depth}; pick depth <= max_depth")
-        for name, value in (("residual", residual), ("bn", bn)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name} must be True or False; got {value!r}")
+        _checks.flag("residual", residual)
+        _checks.flag("bn", bn)
         self.batch = probe_batch(batch_size, size)
-        self.seed = seed
+        self.seed = _checks.seed(seed)
         self.cache: dict[tuple[int, bool, bool], GradientProfile] = {}
         self._figure: Any = None
         controls = {
@@ -168,7 +175,7 @@ class DepthExplorer(SliderApp):
 
     def profile(self, depth: int, residual: bool, bn: bool) -> GradientProfile:
         """The (cached) gradient profile of one state of the app."""
-        key = (check_depth(depth), bool(residual), bool(bn))
+        key = (check_depth(depth), _checks.flag("residual", residual), _checks.flag("bn", bn))
         if key not in self.cache:  # cifar_profile runs on one CPU thread
             self.cache[key] = cifar_profile(depth, "residual" if residual else "plain", bn, self.batch, self.seed)
         return self.cache[key]
@@ -197,7 +204,7 @@ class DepthExplorer(SliderApp):
             self._figure = self._new_figure()
         fig, ax, line = self._figure
         line.set_data(range(1, len(profile) + 1), profile.norms)
-        line.set_color(KIND_COLORS["residual" if residual else "plain"])
+        line.set_color(viz.KIND_COLORS["residual" if residual else "plain"])
         ax.set_xlim(0, len(profile) + 1)
         shown = [n for n in profile.norms if 0 < n < math.inf] or [1.0]  # a log axis cannot show 0 or inf
         low, high = min(shown), max(shown)
@@ -216,7 +223,10 @@ class DepthExplorer(SliderApp):
         The ``residual`` and ``bn`` controls are set first, and the figure drawn once if it has not been yet, as
         :meth:`show` does before any slider move, so the numbers are what a learner waits for after moving the
         depth slider."""
-        depths = tuple(check_depth(d) for d in depths)
+        depths = tuple(check_depth(d) for d in _checks.sequence("depths", depths))
+        _checks.flag("residual", residual)
+        _checks.flag("bn", bn)
+        _checks.flag("cached", cached)
         self.controls["residual"].value = residual  # a change redraws once, as a click would
         self.controls["bn"].value = bn
         if self._figure is None:
@@ -246,3 +256,30 @@ def depth_explorer(depth: int = 56, residual: bool = True, bn: bool = True, max_
                    batch_size: int = 32, size: int = 16, seed: int = 0) -> DepthExplorer:
     """Lesson 03's depth slider (see :class:`DepthExplorer`); display it with ``.show()``."""
     return DepthExplorer(depth, residual, bn, max_depth, batch_size, size, seed)
+
+
+def step_explorer(result: Any, steps: int | None = None, max_steps: int = 48) -> SliderApp:
+    """Lesson 05's slider app: N (``steps``, 1…``max_steps``) → decision boundary, trajectories and accuracy of
+    the trained net (a :class:`resnet_edu.ode.FlowResult`) run with N Euler blocks. Returns a :class:`SliderApp`;
+    each redraw prints ``rendered steps=N (… ms)``."""
+    import ipywidgets as W
+
+    from .ode import FlowResult
+
+    if not isinstance(result, FlowResult):
+        raise TypeError(f"result must be what edu.ode.train_ode_net() returns (a FlowResult); got "
+                        f"{type(result).__name__}")
+    max_steps = _checks.integer("max_steps", max_steps, low=1, high=viz.MAX_SLIDER_STEPS,
+                                lift="Set resnet_edu.viz.MAX_SLIDER_STEPS higher if you really want more.")
+    if steps is None:
+        value = min(result.model.steps, max_steps)
+    else:
+        value = _checks.integer("steps", steps, low=1)
+        if value > max_steps:
+            raise ValueError(f"steps={value} is above max_steps={max_steps}; pick steps <= max_steps")
+    picture = viz.StepFigure(result, max_steps)  # built once; each update swaps the data of N's view
+    slider = W.IntSlider(value=value, min=1, max=max_steps, step=1, description="steps N",
+                         style={"description_width": "initial"}, layout=W.Layout(width="480px"))
+    png = {"pil_kwargs": {"compress_level": 1}}  # fixed layout: no tight bbox; fast PNG compression
+    return SliderApp({"steps": slider}, picture.draw, savefig_kwargs=png,
+                     title="ODE view: run the trained weight-tied net with N Euler steps (h = T/N)")

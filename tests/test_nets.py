@@ -124,9 +124,9 @@ def test_forward_shapes_small_inputs_and_channels():
     [
         (dict(depth=57), r"depth must be 6n\+2 .*got 57"),
         (dict(depth=2), r"depth must be 6n\+2 .*got 2"),
-        (dict(depth=20, width=0), "width must be a positive integer; got 0"),
+        (dict(depth=20, width=0), "width must be an integer >= 1 and <= 4096; got 0"),
         (dict(depth=20, shortcut="C"), "shortcut must be 'A'.* or 'B'.*got 'C'"),
-        (dict(depth=20, num_classes=-1), "num_classes must be a positive integer"),
+        (dict(depth=20, num_classes=-1), "num_classes must be an integer >= 1"),
     ],
 )
 def test_cifar_errors(kwargs, message):
@@ -142,11 +142,11 @@ def test_mlp_shapes_residual_and_errors():
     nn.init.zeros_(block.linear.weight), nn.init.zeros_(block.linear.bias)
     x = torch.randn(3, 8)
     assert torch.equal(block(x), x)
-    with pytest.raises(ValueError, match="activation must be one of relu"):
+    with pytest.raises(ValueError, match="activation must be one of 'relu', 'tanh'"):
         nets.mlp(3, activation="swish")
     with pytest.raises(ValueError, match="init must be 'default'"):
         nets.mlp(3, init="xavier")
-    with pytest.raises(ValueError, match="depth must be a positive integer"):
+    with pytest.raises(ValueError, match="depth must be an integer >= 1"):
         nets.mlp(0)
 
 
@@ -155,5 +155,7 @@ def test_shared_argument_checks():
     assert nets.check_positive("steps", 3) == 3
     with pytest.raises(ValueError, match="kind must be 'plain'.* or 'residual'.*got 'resnet'"):
         nets.check_kind("resnet")
-    with pytest.raises(ValueError, match="steps must be a positive integer; got True"):
+    with pytest.raises(ValueError, match="steps must be a positive integer; got 0"):
+        nets.check_positive("steps", 0)
+    with pytest.raises(TypeError, match="steps must be an integer; got True"):
         nets.check_positive("steps", True)

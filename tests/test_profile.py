@@ -1,12 +1,11 @@
 """resnet_edu.gradients.gradient_profile (foundation contract) and resnet_edu.viz."""
 
-import shutil
 
 import matplotlib
 import pytest
 import torch
 
-from resnet_edu import diagrams, gradients, nets, viz
+from resnet_edu import gradients, nets, viz
 
 matplotlib.use("Agg")
 
@@ -43,23 +42,3 @@ def test_plot_helpers():
     assert a.ratio() == pytest.approx(10.0)
 
 
-def test_autograd_graph_or_clear_error(monkeypatch):
-    x = torch.randn(1, 3, requires_grad=True)
-    out = (x * 2).sum()
-    monkeypatch.setattr(shutil, "which", lambda _name: None)
-    with pytest.raises(diagrams.GraphvizMissing, match="apt-get install graphviz.*conda install graphviz.*brew"):
-        diagrams.autograd_graph(out)
-    monkeypatch.undo()
-    if shutil.which("dot"):
-        graph = diagrams.autograd_graph(out, {"x": x})
-        assert "MulBackward" in graph.source
-
-
-def test_show_draws_or_prints_the_fix(monkeypatch, capsys):
-    import graphviz
-
-    graph = graphviz.Digraph()
-    graph.node("x")
-    monkeypatch.setattr(shutil, "which", lambda _name: None)
-    assert diagrams.show(graph) is False
-    assert "apt-get install graphviz" in capsys.readouterr().out

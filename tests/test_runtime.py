@@ -24,7 +24,7 @@ def test_seed_everything_repeats_python_numpy_torch():
     a = draw()
     runtime.seed_everything(3)
     assert draw() == a
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         runtime.seed_everything(-1)
 
 

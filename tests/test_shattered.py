@@ -78,8 +78,8 @@ def test_input_gradients_refuse_bad_shapes():
 def test_line_net_is_seeded_and_shaped():
     a, b = S.line_net("residual", 3, width=8, seed=1), S.line_net("residual", 3, width=8, seed=1)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
-    assert len(a) == 5 and a[1].is_residual and isinstance(a[1].bn, nn.BatchNorm1d)
-    assert not S.line_net("plain", 3, width=8)[1].is_residual
+    assert len(a) == 5 and a[1].has_shortcut and isinstance(a[1].bn, nn.BatchNorm1d)
+    assert not S.line_net("plain", 3, width=8)[1].has_shortcut
     with pytest.raises(ValueError, match="kind must be 'plain'"):
         S.line_net("dense", 3)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ._core import missing, predicted, verdict
+from ._core import brief, missing, number, predicted, verdict
 
 __all__ = [
     "check_degradation_prediction",
@@ -36,7 +36,7 @@ def check_diagnosis(answer: object) -> bool:
         return False
     if not isinstance(answer, dict) or set(answer) != {"A", "B"}:
         return verdict(False, "", 'Give a dict with keys "A" and "B", e.g. {"A": "overfitting", "B": "degradation"}.')
-    given = {k: str(v).strip().lower() for k, v in answer.items()}
+    given = {k: v.strip().lower() if isinstance(v, str) else brief(v) for k, v in answer.items()}
     unknown = [v for v in given.values() if v not in _DIAGNOSES]
     if unknown:
         return verdict(False, "", f'Each value must be "overfitting" or "degradation"; got {unknown}.')
@@ -65,10 +65,9 @@ def check_chance_loss(answer: object) -> bool:
     """Exercise 2: the cross-entropy loss of a 10-class classifier that has learned nothing (uniform output)."""
     if missing(answer, "compute the loss −ln p of the right class when every class gets p = 1/10 (use math.log)."):
         return False
-    try:
-        value = float(answer)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return verdict(False, "", f"Give a number (a float); got {type(answer).__name__}.")
+    value = number(answer, "the loss as a number", "math.log(2)")
+    if value is None:
+        return False
     right = solution_chance_loss()
     if math.isclose(value, right, abs_tol=1e-3):
         return verdict(True, f"Right: ln 10 = {right:.4f}. A plain-56 whose training loss stays near 2.3 has "
@@ -98,9 +97,9 @@ def check_identity_layers(answer: object) -> bool:
     """Exercise 3: which blocks pass their input through unchanged when all the weights of the block are zero?"""
     if missing(answer, 'answer = "plain", "residual", "both" or "neither".'):
         return False
-    given = str(answer).strip().lower()
+    given = answer.strip().lower() if isinstance(answer, str) else brief(answer)
     if given not in _FAMILIES:
-        return verdict(False, "", f'Answer one of {", ".join(map(repr, _FAMILIES))}; got {answer!r}.')
+        return verdict(False, "", f'Answer one of {", ".join(map(repr, _FAMILIES))}; got {brief(answer)}.')
     return verdict(
         given == "residual",
         "Right. With every weight at zero the residual branch gives F(x) = 0, so the block outputs "

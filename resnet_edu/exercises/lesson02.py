@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._core import missing, not_yet, predicted, verdict
+from ._core import missing, not_yet, numbers, predicted, verdict
 
 __all__ = [
     "check_init_prediction",
@@ -26,16 +26,7 @@ GRAD_Y = (2.0, 2.9, 1.0, 0.5)
 
 def _as_list(answer: object, n: int) -> list[float] | None:
     """The answer as n floats, or None (after printing what is expected) when it has another type or length."""
-    try:
-        values = torch.as_tensor(answer, dtype=torch.float64).flatten().tolist()
-    except Exception:  # noqa: BLE001 - any type torch cannot read as numbers is a wrong answer, not a crash
-        verdict(False, "", f"Expected a list of {n} numbers, e.g. [0.0, 1.0, ...]; got {type(answer).__name__} "
-                f"{answer!r}.")
-        return None
-    if len(values) != n:
-        verdict(False, "", f"Give exactly {n} numbers (one per entry); got {len(values)}.")
-        return None
-    return values
+    return numbers(answer, n, "numbers (one per entry)", "[0.0, 1.0, ...]")
 
 
 def _close(a: Sequence[float], b: Sequence[float], tol: float = 1e-4) -> bool:

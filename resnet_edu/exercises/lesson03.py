@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from ._core import missing, predicted, verdict
+from ._core import brief, missing, number, numbers, predicted, verdict
 
 __all__ = [
     "check_mlp_prediction",
@@ -36,10 +36,11 @@ def check_bn_plain_direction(answer: object) -> bool:
                        "recorded before the depth study; the study's table shows the answer."):
         return False
     if not isinstance(answer, str):
-        return verdict(False, "", f'Expected a string, "larger" or "smaller"; got {type(answer).__name__} {answer!r}.')
+        return verdict(False, "", f'Expected a string, "larger" or "smaller"; got {type(answer).__name__} '
+                                  f'{brief(answer)}.')
     word = answer.strip().lower()
     if word not in _LARGER + _SMALLER:
-        return verdict(False, "", f'Answer "larger" or "smaller"; got {answer!r}.')
+        return verdict(False, "", f'Answer "larger" or "smaller"; got {brief(answer)}.')
     from ..gradients import cifar_profile
 
     ratio = cifar_profile(56, "plain", batch_norm=True).ratio("conv")  # measured now, not remembered
@@ -66,11 +67,10 @@ def check_chain_factor(answer: object) -> bool:
     if missing(answer, f"answer = (plain_factor, residual_factor) for {CHAIN_DEPTH} blocks with ∂F/∂x = "
                        f"{CHAIN_SLOPE}; use ∂L/∂x = ∂L/∂y·(∂F/∂x + 1) for the residual block."):
         return False
-    try:
-        plain, residual = (float(v) for v in answer)  # type: ignore[union-attr]
-    except Exception:  # noqa: BLE001 - whatever the type, a wrong answer gets an explanation, not a crash
-        return verdict(False, "", "Expected a pair of two numbers, e.g. answer = (1e-5, 3.0): (plain factor, "
-                                  f"residual factor); got {type(answer).__name__} {answer!r}.")
+    pair = numbers(answer, 2, "numbers, (plain factor, residual factor)", "(1e-5, 3.0)")
+    if pair is None:
+        return False
+    plain, residual = pair
     right_plain, right_res = solution_chain_factor()
 
     def close(value: float, right: float) -> bool:
@@ -104,12 +104,9 @@ def check_branch_scale(answer: object) -> bool:
     below 1,000 (measured by :func:`resnet_edu.gradients.mlp_study` when checked)."""
     if missing(answer, "answer = a number s: each residual branch is multiplied by s (y = x + s·F(x))."):
         return False
-    if isinstance(answer, bool):
-        return verdict(False, "", f"Expected a number s, e.g. 0.5; got the bool {answer!r}.")
-    try:
-        s = float(answer)  # type: ignore[arg-type]
-    except Exception:  # noqa: BLE001 - whatever the type, a wrong answer gets an explanation, not a crash
-        return verdict(False, "", f"Expected a number s, e.g. 0.5; got {type(answer).__name__} {answer!r}.")
+    s = number(answer, "a number s", "0.5")
+    if s is None:
+        return False
     if not 0.02 <= s <= 1:
         return verdict(False, "", f"Pick s between 0.02 and 1: with s = {s:g} the branches barely contribute (or "
                                   "are amplified) — the network would not be using its residual blocks.")

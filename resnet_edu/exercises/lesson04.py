@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import missing, verdict
+from ._core import brief, missing, verdict
 
 __all__ = [
     "check_identity_state_keys", "check_save_survivors", "check_projection_block",
@@ -35,8 +35,10 @@ def check_identity_state_keys(answer: object) -> bool:
     if missing(answer, "record a number of keys before §1, e.g. predicted_keys = 2; §1's output shows the answer."):
         return False
     if not isinstance(answer, int) or isinstance(answer, bool):
-        return verdict(False, "", f"Give a whole number of keys (an int such as 0, 1 or 2); got {answer!r} "
+        return verdict(False, "", f"Give a whole number of keys (an int such as 0, 1 or 2); got {brief(answer)} "
                        f"({type(answer).__name__}).")
+    if not 0 <= answer <= 1000:
+        return verdict(False, "", f"A count of state_dict keys is a small whole number ≥ 0; got {brief(answer)}.")
     truth = solution_identity_state_keys()
     return verdict(
         answer == truth,
@@ -62,13 +64,15 @@ def check_save_survivors(answer: object) -> bool:
     if isinstance(answer, str):
         answer = {answer}
     try:
+        if isinstance(answer, dict):
+            raise TypeError("a dict is not a set of names")
         chosen = set(answer)  # type: ignore[call-overload]
     except TypeError:
         return verdict(False, "", f"Give a set (or list) of version names from {versions}, e.g. {{'lambda'}}; got "
-                       f"{answer!r} ({type(answer).__name__}).")
+                       f"{brief(answer)} ({type(answer).__name__}).")
     unknown = chosen - set(versions)
     if unknown:
-        return verdict(False, "", f"unknown version(s) {sorted(map(str, unknown))}; use names from {versions}")
+        return verdict(False, "", f"unknown version(s) {sorted(map(brief, unknown))}; use names from {versions}")
     truth = solution_save_survivors()
     return verdict(
         chosen == truth,
@@ -148,8 +152,11 @@ def check_projection_block(answer: object) -> bool:
                        "itself, without parentheses, so the checker can build fresh blocks: answer = FixedBlock.")
     if not callable(answer):
         return verdict(False, "", "Pass the class itself (answer = FixedBlock, no parentheses): something that "
-                       f"answer(c_in, c_out) builds a block with; got {answer!r} ({type(answer).__name__}).")
-    problems = _projection_problems(answer)  # type: ignore[arg-type]
+                       f"answer(c_in, c_out) builds a block with; got {brief(answer)} ({type(answer).__name__}).")
+    try:
+        problems = _projection_problems(answer)  # type: ignore[arg-type]
+    except Exception as error:  # noqa: BLE001 - a learner's block may fail in ways no check foresaw
+        problems = [f"using your block raised {type(error).__name__}: {error}"]
     return verdict(
         not problems,
         "Your projection is a registered sub-module: the optimizer trains it, state_dict saves it, .to() moves it "

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from ._core import missing, predicted, verdict
+from ._core import brief, missing, number, predicted, verdict
 
 __all__ = [
     "check_one_step_prediction",
@@ -39,11 +39,11 @@ def check_error_factors(answer: object) -> bool:
                        "the measured errors."):
         return False
     if not isinstance(answer, Mapping) or set(answer) != {"euler", "rk4"}:
-        return verdict(False, "", f'Give a dict with the keys "euler" and "rk4"; got {answer!r}.')
-    try:
-        euler, rk4 = float(answer["euler"]), float(answer["rk4"])
-    except (TypeError, ValueError):
-        return verdict(False, "", f"Both values must be numbers (how many times smaller); got {answer!r}.")
+        return verdict(False, "", f'Give a dict with the keys "euler" and "rk4"; got {brief(answer)}.')
+    euler = number(answer["euler"], 'a number for "euler" (how many times smaller)', "2")
+    rk4 = None if euler is None else number(answer["rk4"], 'a number for "rk4" (how many times smaller)', "8")
+    if euler is None or rk4 is None:
+        return False
     measured = _measured_factors()
     seen = f"measured here: Euler {measured['euler']:.1f}×, RK4 {measured['rk4']:.0f}× (N = 16 → 64)"
     euler_ok = 3 <= euler <= 5.5
@@ -87,7 +87,7 @@ def check_midpoint_step(answer: object) -> bool:
         return False
     if not callable(answer):
         return verdict(False, "", "Pass your function itself (answer = my_midpoint_step, no parentheses): a "
-                       f"function step(f, x, h) that returns the next state; got {answer!r} "
+                       f"function step(f, x, h) that returns the next state; got {brief(answer)} "
                        f"({type(answer).__name__}).")
     f = vector_field()
     x = torch.randn(8, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -152,7 +152,7 @@ def check_equal_budget(answer: object) -> bool:
     if missing(answer, 'answer "euler", "midpoint" or "rk4".'):
         return False
     if not isinstance(answer, str) or answer.lower() not in ("euler", "midpoint", "rk4"):
-        return verdict(False, "", f'Answer one of "euler", "midpoint", "rk4"; got {answer!r}.')
+        return verdict(False, "", f'Answer one of "euler", "midpoint", "rk4"; got {brief(answer)}.')
     errors = _budget_errors()
     best = min(errors, key=errors.get)
     table = ", ".join(f"{m} ({BUDGET // k} blocks) {errors[m]:.1e}" for m, k in (("euler", 1), ("midpoint", 2),

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from ._core import missing, verdict
+from ._core import brief, missing, verdict
 
 __all__ = [
     "check_stage_shape", "check_bottleneck_params", "check_basic_block", "check_resnet20",
@@ -31,10 +31,22 @@ def solution_stage_shape() -> tuple[int, int, int]:
     return stage_table("resnet18", 224).row("layer3").out_shape  # type: ignore[return-value]
 
 
-def _ints(answer: object) -> list[int] | None:
+def _finite(value: float) -> bool:
     try:
-        values = [float(v) for v in answer]  # type: ignore[union-attr]
-    except (TypeError, ValueError):
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for any float
+        return False
+
+
+def _ints(answer: object) -> list[int] | None:
+    if isinstance(answer, (str, bytes, dict, set, frozenset)):
+        return None  # "224" is not the three numbers (2, 2, 4)
+    try:
+        items = list(answer)  # type: ignore[call-overload]
+        if any(isinstance(v, (bool, str, bytes)) for v in items):
+            return None
+        values = [float(v) for v in items]
+    except (TypeError, ValueError, OverflowError):
         return None
     if not all(math.isfinite(v) and v == int(v) for v in values):
         return None
@@ -47,7 +59,7 @@ def check_stage_shape(answer: object) -> bool:
         return False
     values = _ints(answer)
     if values is None or len(values) not in (3, 4):
-        return verdict(False, "", f"Give three whole numbers (C, H, W), e.g. (64, 56, 56); got {answer!r}.")
+        return verdict(False, "", f"Give three whole numbers (C, H, W), e.g. (64, 56, 56); got {brief(answer)}.")
     values = values[-3:]
     right = list(solution_stage_shape())
     if values == right:
@@ -76,8 +88,8 @@ def check_bottleneck_params(answer: object) -> bool:
     """Exercise 2: the number of parameters of a Bottleneck with 256 channels in and out (64 inside)."""
     if missing(answer, "count the weights of 1×1 256→64, 3×3 64→64, 1×1 64→256 (no biases) plus BN's γ and β."):
         return False
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
-        return verdict(False, "", f"Give a whole number of parameters; got {answer!r}.")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not _finite(answer):
+        return verdict(False, "", f"Give a whole number of parameters; got {brief(answer)}.")
     right = solution_bottleneck_params()
     convs = 256 * 64 + 9 * 64 * 64 + 64 * 256
     if answer == right:
@@ -86,8 +98,8 @@ def check_bottleneck_params(answer: object) -> bool:
     if answer == convs:
         return verdict(False, "", f"{convs:,} counts the convolutions; add BN's γ and β for each of 64 + 64 + 256 "
                                   "channels.")
-    return verdict(False, "", f"{answer:,} is not it. A k×k conv from a to b channels has k·k·a·b weights (no bias "
-                              "before BN); each BN has 2 parameters per channel.")
+    return verdict(False, "", f"{brief(answer)} is not it. A k×k conv from a to b channels has k·k·a·b weights (no "
+                              "bias before BN); each BN has 2 parameters per channel.")
 
 
 # --- exercise 3: your own BasicBlock ---

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from ._core import missing, verdict
+from ._core import brief, missing, verdict
 
 __all__ = [
     "check_se_params", "check_eca_kernel", "check_best_shortcut",
@@ -24,9 +24,13 @@ def solution_se_params() -> int:
 
 
 def _whole(answer: object) -> float | None:
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
         return None
-    return float(answer)
+    try:
+        value = float(answer)
+    except OverflowError:  # an int too large for a float is not a count of parameters
+        return None
+    return value if math.isfinite(value) else None
 
 
 def check_se_params(answer: object) -> bool:
@@ -35,7 +39,7 @@ def check_se_params(answer: object) -> bool:
         return False
     value = _whole(answer)
     if value is None:
-        return verdict(False, "", f"Give a whole number of parameters; got {answer!r}.")
+        return verdict(False, "", f"Give a whole number of parameters; got {brief(answer)}.")
     right = solution_se_params()
     if value == right:
         return verdict(True, f"Right: {right:,} = 256·16 + 16 + 16·256 + 256. Over the 16 blocks of ResNet-50 this "
@@ -60,7 +64,7 @@ def check_eca_kernel(answer: object) -> bool:
         return False
     value = _whole(answer)
     if value is None:
-        return verdict(False, "", f"Give a whole number (the kernel size); got {answer!r}.")
+        return verdict(False, "", f"Give a whole number (the kernel size); got {brief(answer)}.")
     right = solution_eca_kernel()
     if value == right:
         return verdict(True, f"Right: k = {right}: log₂ 512 = 9, (9 + 1)/2 = 5, odd. ECA-ResNet-50 adds only 86 "
@@ -82,9 +86,9 @@ def check_best_shortcut(answer: object) -> bool:
     """Exercise 3 (predict, then run the cells): which shortcut gives the lowest training loss?"""
     if missing(answer, f'answer = one of {", ".join(map(repr, _SHORTCUTS))}.'):
         return False
-    given = str(answer).strip().lower()
+    given = answer.strip().lower() if isinstance(answer, str) else brief(answer)
     if given not in _SHORTCUTS:
-        return verdict(False, "", f'Answer one of {", ".join(map(repr, _SHORTCUTS))}; got {answer!r}.')
+        return verdict(False, "", f'Answer one of {", ".join(map(repr, _SHORTCUTS))}; got {brief(answer)}.')
     return verdict(
         given == solution_best_shortcut(),
         "Right: the pure identity. Every other shortcut multiplies the signal (and the gradient) on the shortcut path "

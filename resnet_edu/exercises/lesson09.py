@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from ._core import missing, verdict
+from ._core import brief, missing, numbers, verdict
 
 __all__ = [
     "PATHS_BLOCKS",
@@ -41,9 +41,10 @@ def check_paths_of_length(answer: object) -> bool:
     if missing(answer, f"answer = the number of paths through exactly {k} of the {n} branches (an integer)."):
         return False
     if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        return verdict(False, "", f"Expected a number, e.g. answer = 1234; got {type(answer).__name__} {answer!r}.")
+        return verdict(False, "", f"Expected a number, e.g. answer = 1234; got {type(answer).__name__} "
+                                  f"{brief(answer)}.")
     if isinstance(answer, float) and not math.isfinite(answer):
-        return verdict(False, "", f"Expected a finite count of paths; got {answer!r}.")
+        return verdict(False, "", f"Expected a finite count of paths; got {brief(answer)}.")
     right = solution_paths_of_length()
     if answer == right:
         return verdict(True, f"Right: C({n}, {k}) = {right:,}. Each block is either passed through its branch F or "
@@ -60,8 +61,8 @@ def check_paths_of_length(answer: object) -> bool:
     for value, hint in hints.items():
         if answer == value:
             return verdict(False, "", hint)
-    return verdict(False, "", f"{answer!r} is not it. Each of the {n} blocks is either in the path (its branch F) or "
-                              f"not (its shortcut): count the ways to pick {k} of them.")
+    return verdict(False, "", f"{brief(answer)} is not it. Each of the {n} blocks is either in the path (its branch "
+                              f"F) or not (its shortcut): count the ways to pick {k} of them.")
 
 
 # --- exercise 2: what is left of a plain net after its least harmful deletion? ---
@@ -82,7 +83,7 @@ def check_plain_deletion(answer: object, lesion: object = None) -> bool:
     if missing(answer, 'answer = "intact", "halfway" or "chance".'):
         return False
     if not isinstance(answer, str) or answer.strip().lower() not in _LEVELS:
-        return verdict(False, "", f'Answer one of "intact", "halfway" or "chance"; got {answer!r}.')
+        return verdict(False, "", f'Answer one of "intact", "halfway" or "chance"; got {brief(answer)}.')
     word = answer.strip().lower()
     measured, truth = "", solution_plain_deletion()
     try:
@@ -123,13 +124,10 @@ def check_noise_autocorrelation(answer: object) -> bool:
     scale for gradients (Fig. 1–2). The checker measures both on 10,000 samples."""
     if missing(answer, "answer = (white, brown): two numbers between -1 and 1."):
         return False
-    try:
-        white, brown = (float(v) for v in answer)  # type: ignore[union-attr]
-    except Exception:  # noqa: BLE001 - whatever the type, a wrong answer gets an explanation, not a crash
-        return verdict(False, "", f"Expected a pair of two numbers, e.g. answer = (0.5, 0.5); got "
-                                  f"{type(answer).__name__} {answer!r}.")
-    if not (math.isfinite(white) and math.isfinite(brown)):
-        return verdict(False, "", f"Both numbers must be finite; got {answer!r}.")
+    pair = numbers(answer, 2, "numbers, (white, brown)", "(0.5, 0.5)")  # "12" is not the pair (1, 2)
+    if pair is None:
+        return False
+    white, brown = pair
     m_white, m_brown = _noise()
     seen = f"Measured just now on 10,000 samples: white {m_white:.3f}, brown {m_brown:.4f}."
     ok_white, ok_brown = abs(white - m_white) < 0.1, abs(brown - m_brown) < 0.1

@@ -1,0 +1,97 @@
+"""Every exercise checker of every lesson (found automatically, so lessons added later are covered too) survives a
+battery of bad answers: it never raises, answers ❌ with a sentence, and returns False. `from resnet_edu.exercises
+import *` brings every checker."""
+
+import io
+import math
+from contextlib import redirect_stdout
+
+import pytest
+import torch
+
+from resnet_edu import exercises
+
+CHECKERS = sorted(n for n in exercises.__all__ if n.startswith("check_"))
+
+BAD_ANSWERS = {
+    "huge int": 10**400,
+    "huger int": 10**5000,
+    "nan": math.nan,
+    "inf": math.inf,
+    "-inf": -math.inf,
+    "negative": -7,
+    "True": True,
+    "False": False,
+    "numeric string": "12",
+    "empty string": "",
+    "word": "banana",
+    "empty list": [],
+    "list of strings": ["a", "b"],
+    "nested list": [[1, 2], [3]],
+    "list with nan": [math.nan, 1.0],
+    "empty dict": {},
+    "dict": {"x": 1},
+    "set of lists?": {(1, 2)},
+    "bytes": b"\x00",
+    "tensor with nan": torch.tensor([math.nan, 1.0]),
+    "object": object(),
+    "lambda": lambda: None,
+}
+
+
+def test_star_import_brings_every_checker():
+    namespace: dict = {}
+    exec("from resnet_edu.exercises import *", namespace)
+    assert CHECKERS and all(name in namespace for name in CHECKERS)
+    for lesson in exercises.LESSONS:
+        module = getattr(exercises, lesson)
+        own = {n for n in dir(module) if n.startswith(("check_", "solution_"))}
+        assert own <= set(exercises.__all__), lesson
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_untouched_answer_says_no_answer_yet(name):
+    for untouched in (None, ...):
+        out = io.StringIO()
+        with redirect_stdout(out):
+            assert getattr(exercises, name)(untouched) is False
+        assert "No answer yet" in out.getvalue() and "❌" not in out.getvalue()
+
+
+@pytest.mark.parametrize("answer", list(BAD_ANSWERS.values()), ids=list(BAD_ANSWERS))
+@pytest.mark.parametrize("name", CHECKERS)
+def test_checkers_never_raise_and_explain(name, answer):
+    out = io.StringIO()
+    with redirect_stdout(out):
+        result = getattr(exercises, name)(answer)
+    text = out.getvalue().strip()
+    assert result is False, f"{name}({answer!r:.40}) returned {result!r}"
+    assert text.startswith("❌") and len(text) > 20, f"{name} printed {text!r}"
+
+
+@pytest.mark.parametrize(
+    ("name", "answer", "says"),
+    [
+        ("check_chance_loss", 10**400, "too large for any float"),
+        ("check_chance_loss", math.nan, "NaN"),
+        ("check_chance_loss", True, "bool"),
+        ("check_chance_loss", "2.3", "without quotes"),
+        ("check_chance_loss", [2.3], "one number, not a collection"),
+        ("check_chain_factor", "12", "got the text '12'"),  # not read as the pair (1, 2)
+        ("check_chain_factor", (1e-30, math.nan), "Entry 1 of your answer: Got NaN"),
+        ("check_chain_factor", (True, 2.0), "bool"),
+        ("check_chain_factor", {"plain": 1, "residual": 2}, "got the dict"),
+        ("check_branch_scale", math.inf, "infinite"),
+        ("check_branch_scale", "0.1", "without quotes"),
+        ("check_error_factors", {"euler": 10**400, "rk4": 256}, "too large"),
+        ("check_error_factors", {"euler": "4", "rk4": 256}, "without quotes"),
+        ("check_mean_gradient", "0.1", "got the text"),
+        ("check_mean_gradient", [0.1, 0.2, math.nan, 0.0], "Entry 2"),
+        ("check_block_output", [True, 0.5, 2.0], "bool"),
+        ("check_identity_state_keys", 10**400, "small whole number"),
+        ("check_save_survivors", {"module": 1}, "Give a set"),
+    ],
+)
+def test_checkers_explain_the_reason(name, answer, says, capsys):
+    assert getattr(exercises, name)(answer) is False
+    assert says in capsys.readouterr().out
