@@ -182,6 +182,7 @@ def test_lesson03_checkers_never_raise_and_say_what_type_is_expected(answer, cap
         assert out.startswith("❌"), out
     assert E.check_branch_scale(True) is False and "Expected a number s" in capsys.readouterr().out
     assert E.check_bn_plain_direction(3) is False and "Expected a string" in capsys.readouterr().out
+    assert E.check_chain_factor(torch.ones(2, 2)) is False and "Give exactly 2 numbers" in capsys.readouterr().out
 
 
 def test_stream_study_grows_linearly_for_the_resnet_only():
@@ -229,4 +230,3 @@ def test_lesson03_predictions(capsys):
     assert edu.exercises.check_mlp_prediction(measured, study) is True
     assert edu.exercises.check_mlp_prediction(42, study) is False
     assert edu.exercises.check_mlp_prediction("vanish", "not a study") is False
-    assert E.check_chain_factor(torch.ones(2, 2)) is False and "Give exactly 2 numbers" in capsys.readouterr().out
