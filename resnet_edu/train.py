@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,12 +121,15 @@ def fit(
     device: torch.device | str | None = None,
     seed: int | None = 0,
     label: str = "",
+    after_backward: Callable[[int], None] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``train_data`` for ``steps`` optimizer steps or ``epochs`` passes; return a FitResult.
 
     ``lr`` defaults to 0.1 for SGD and 1e-3 for Adam. ``schedule``: "constant", "cosine" or "step" (÷10 at 50 % and
     75 %). ``eval_data`` is evaluated every ``eval_every`` steps (default: 10 times per run) and at the end. A NaN or
     infinite loss stops training with a printed message; the result has ``diverged=True`` and ``diverged_at``.
+    ``after_backward(step)`` (0-based step index) runs after ``loss.backward()`` and before the optimizer step, e.g. a
+    :class:`resnet_edu.dynamics.GradientRecorder` reading every layer's gradient (lesson 08).
     """
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps=… or epochs=… (both positive integers)")
@@ -175,6 +179,8 @@ def fit(
                 break
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if after_backward is not None:
+                after_backward(step)
             opt.step()
             sched.step()
             step += 1
