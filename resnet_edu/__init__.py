@@ -14,7 +14,7 @@ REPO_URL = "https://github.com/resnet-edu/resnet-edu"
 
 _MODULES = (
     "runtime", "nets", "data", "train", "gradients", "viz", "widgets", "exercises",
-    "degradation", "identity", "shortcuts", "ode",
+    "degradation", "identity", "shortcuts", "ode", "dynamics",
 )
 
 

@@ -294,3 +294,37 @@ def test_scale_picks_the_recipe(monkeypatch):
     assert dynamics.recipe_for("cpu") is dynamics.CPU_RECIPE and dynamics.recipe_for("gpu") is dynamics.GPU_RECIPE
     monkeypatch.setenv("RESNET_EDU_SCALE", "gpu")
     assert dynamics.recipe_for() is dynamics.GPU_RECIPE
+
+
+@pytest.mark.parametrize("bad", [None, ..., "input", 3, float("nan"), 1e308, [1, 2], {"plain": 1}, {"x": "y"}])
+def test_exercise_checkers_never_raise(pair, bad, capsys):
+    from resnet_edu import exercises
+
+    run = pair.runs["residual"]
+    assert exercises.check_largest_gradient(bad, pair) is False
+    assert exercises.check_gradient_ratio(bad, pair) is False
+    assert exercises.check_images_per_second(bad, run) is False
+    out = capsys.readouterr().out
+    if bad is None or bad is ...:
+        assert out.count("No answer yet") == 3 and "❌" not in out
+    else:
+        assert out.count("❌") == 3
+
+
+def test_exercise_checkers_accept_the_measured_answers(pair, capsys):
+    from resnet_edu import exercises
+
+    run = pair.runs["residual"]
+    assert exercises.check_largest_gradient(exercises.solution_largest_gradient(pair), pair) is True
+    assert exercises.check_gradient_ratio(exercises.solution_gradient_ratio(pair), pair) is True
+    assert exercises.check_images_per_second(exercises.solution_images_per_second(run), run) is True
+    assert exercises.check_gradient_ratio(1 / exercises.solution_gradient_ratio(pair), pair) is False
+    assert "last over first" in capsys.readouterr().out
+    assert exercises.check_images_per_second(run.fit.steps / run.fit.wall_time, run) is False
+    assert "steps per second" in capsys.readouterr().out
+    assert exercises.check_largest_gradient({"plain": "input", "residual": "input"}, "not a result") is False
+    assert "second argument" in capsys.readouterr().out
+    right = exercises.solution_largest_gradient(pair)
+    flipped = {k: ("output" if v != "output" else "input") for k, v in right.items()}
+    assert exercises.check_largest_gradient(flipped, pair) is False
+    assert "Your run measured" in capsys.readouterr().out

@@ -9,5 +9,6 @@ from .lesson02 import *  # noqa: F403
 from .lesson03 import *  # noqa: F403
 from .lesson04 import *  # noqa: F403
 from .lesson05 import *  # noqa: F403
+from .lesson08 import *  # noqa: F403
 
 __all__ = ["missing", "verdict"]
