@@ -198,8 +198,8 @@ def _positive_range(histories: list[GradientHistory]) -> tuple[float, float]:
 
 @dataclass
 class Run:
-    """One trained net: its :class:`~resnet_edu.train.FitResult`, its gradient history, the model itself and the
-    final test accuracy."""
+    """One trained net: its :class:`~resnet_edu.train.FitResult`, its gradient history, the model itself, the final
+    test accuracy, and ``weight_growth``: ‖W‖ after training / ‖W‖ at init of every weight layer (input side first)."""
 
     kind: str
     depth: int
@@ -208,6 +208,7 @@ class Run:
     model: nn.Module
     batch_size: int
     test_acc: float
+    weight_growth: np.ndarray
 
     @property
     def label(self) -> str:
@@ -247,6 +248,13 @@ class Comparison:
         """First-layer / last-layer gradient norm at step 0 (at initialisation, before any update)."""
         return float(self.history(kind).ratio()[0])
 
+    def weight_growth(self, kind: str, which: str = "first") -> float:
+        """‖W‖ after training / ‖W‖ at init of the ``"first"``, ``"middle"`` or ``"last"`` weight layer."""
+        history = self.history(kind)
+        if which not in history.positions:
+            raise ValueError(f"which must be 'first', 'middle' or 'last'; got {which!r}")
+        return float(self.runs[kind].weight_growth[history.positions[which]])
+
     def ratio_during_training(self, kind: str, skip: float = 0.1) -> float:
         """Median first/last gradient ratio over the recorded steps after the first ``skip`` fraction of training."""
         ratio = self.history(kind).ratio()
@@ -257,11 +265,14 @@ class Comparison:
         return sum(run.fit.wall_time for run in self.runs.values())
 
     def table(self) -> str:
-        """Per net: final training loss, test accuracy, first/last gradient ratio at step 0 and during training."""
-        rows = [f"{'net':<12} {'train loss':>10} {'test acc':>8} {'first/last ‖g‖ step 0':>22} {'… training':>11}"]
+        """Per net: final training loss, test accuracy, first/last gradient ratio at step 0 and during training, and
+        how much the first layer's weights grew."""
+        rows = [f"{'net':<12} {'train loss':>10} {'test acc':>8} {'first/last ‖g‖: step 0':>23} {'training':>9} "
+                f"{'‖W first‖ end/init':>19}"]
         for kind, run in self.runs.items():
             rows.append(f"{run.label:<12} {run.fit.final_loss(self.recipe.last):>10.3f} {run.test_acc:>8.1%} "
-                        f"{self.ratio_at_start(kind):>22.3g} {self.ratio_during_training(kind):>11.3g}")
+                        f"{self.ratio_at_start(kind):>23.3g} {self.ratio_during_training(kind):>9.3g} "
+                        f"{self.weight_growth(kind):>19.3g}")
         return "\n".join(rows)
 
     def plot_heatmaps(self):  # noqa: ANN201 (matplotlib Figure)
@@ -366,6 +377,7 @@ def _train_one(kind: str, depth: int, seed: int, recipe: _degradation.Recipe, tr
                             in_channels=train.in_channels, num_classes=train.num_classes)
     label = f"{kind}-{depth}"
     recorder = GradientRecorder(model, total, every, label=label)
+    init_norms = torch.stack([w.detach().norm() for w in recorder.weights])
     length = {"steps": recipe.steps} if recipe.steps is not None else {"epochs": recipe.epochs}
     run_dir = None if log_dir is None else str(Path(log_dir) / label)
     fit = _train.fit(
@@ -378,7 +390,8 @@ def _train_one(kind: str, depth: int, seed: int, recipe: _degradation.Recipe, tr
     if run_dir is not None:
         log_gradients(history, run_dir)
     test_acc = fit.evals[-1]["acc"] if fit.evals else _train.evaluate(model, test)["acc"]
-    return Run(kind, depth, fit, history, model, recipe.batch_size, test_acc)
+    growth = (torch.stack([w.detach().norm() for w in recorder.weights]).cpu() / init_norms).numpy()
+    return Run(kind, depth, fit, history, model, recipe.batch_size, test_acc, growth)
 
 
 def log_gradients(history: GradientHistory, log_dir: str | os.PathLike[str]) -> None:
