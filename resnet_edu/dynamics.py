@@ -74,8 +74,9 @@ class GradientRecorder:
     computes all layers' norms with one ``torch._foreach_norm`` and writes them into a preallocated
     (rows × layers) tensor on the gradients' device. The step counter lives on the device too and the write is a
     ``torch.where``, so nothing waits for the GPU and a CUDA graph that captures one call replays it correctly every
-    step. Rows hold steps 0, ``every``, 2·``every``, …; steps beyond ``steps`` are ignored. :meth:`history` reads the
-    buffer once (the only host sync). Lesson 08; layer names input side first, as in lesson 03.
+    step (see :meth:`__call__`). Rows hold steps 0, ``every``, 2·``every``, …; steps beyond ``steps`` are ignored.
+    :meth:`history` reads the buffer once (the only host sync). Lesson 08; layer names input side first, as in
+    lesson 03.
     """
 
     def __init__(self, model: nn.Module, steps: int, every: int = 1, label: str = "") -> None:
@@ -97,9 +98,13 @@ class GradientRecorder:
         self._buffer = torch.full((self.rows, len(self.weights)), float("nan"), device=device)
         self._count = torch.zeros((), dtype=torch.long, device=device)
 
-    def __call__(self, step: int = 0) -> None:
-        """Record the current gradients (``step`` is accepted for ``fit``'s hook signature; the device counter
-        decides the row, so a CUDA graph replaying this call keeps counting)."""
+    def __call__(self, step: int) -> None:
+        """Record the current gradients of 0-based training step ``step``.
+
+        Called eagerly, ``step`` sets the device counter (a device-side fill, no sync), so a restarted run starts
+        again at row 0. Called while a CUDA graph is being captured, the counter is left alone: the captured ops
+        write the row the counter names and add 1, and every replay continues from where the eager steps stopped.
+        """
         grads = [w.grad for w in self.weights]
         if any(g is None for g in grads):
             missing = [n for n, g in zip(self.names, grads) if g is None]
@@ -107,6 +112,8 @@ class GradientRecorder:
         if self._buffer is None:
             self._allocate(grads[0].device)
         buffer, count = self._buffer, self._count
+        if not _capturing(count):  # eager: Python's step is the truth
+            count.fill_(_checks.integer("step", step, low=0))
         norms = torch.stack(torch._foreach_norm(grads)).to(buffer.dtype).view(1, -1)
         row = torch.clamp(count // self.every, max=self.rows - 1).view(1)
         keep = (count % self.every == 0) & (count < self.steps)  # a device bool: no Python branch on the step
@@ -125,6 +132,11 @@ class GradientRecorder:
             raise RuntimeError("nothing recorded yet: pass the recorder to fit(..., after_backward=recorder)")
         norms = self._buffer[:filled].float().cpu().numpy()
         return GradientHistory(self.names, [r * self.every for r in range(filled)], norms, self.label)
+
+
+def _capturing(tensor: torch.Tensor) -> bool:
+    """True while a CUDA graph is being captured on the current stream (never for CPU tensors)."""
+    return tensor.is_cuda and torch.cuda.is_current_stream_capturing()
 
 
 @dataclass

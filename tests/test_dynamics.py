@@ -66,17 +66,38 @@ def test_recorder_ignores_steps_beyond_its_length():
     np.testing.assert_allclose(history.norms[1], third, rtol=1e-5)
 
 
-def test_recorder_counts_on_the_device_so_a_replayed_call_with_a_frozen_step_records_the_same():
-    """Inside a CUDA graph the hook runs once at capture and its ops replay with the same Python arguments: the row
-    must come from the device counter, not from ``step``. Calling with step=0 every time imitates that on the CPU."""
+def test_recorder_counts_on_the_device_so_a_replayed_graph_records_every_step(monkeypatch):
+    """Inside a CUDA graph the hook runs once, at capture, and only its device ops replay: the row must come from
+    the device counter. Imitated on the CPU: eager steps 0-1 (the trainer's warm-up), then calls that believe they
+    are being captured, all with the capture-time step 2, stand for the replays of steps 2, 3, 4."""
     model = small_net()
     by_step = dynamics.GradientRecorder(model, steps=5, every=2)
-    frozen = dynamics.GradientRecorder(model, steps=5, every=2)
+    replayed = dynamics.GradientRecorder(model, steps=5, every=2)
     for step, (x, y) in enumerate(batches(5)):
         backward(model, x, y)
         by_step(step)
-        frozen(0)
-    np.testing.assert_array_equal(by_step.history().norms, frozen.history().norms)
+        if step < 2:
+            replayed(step)
+        else:
+            monkeypatch.setattr(dynamics, "_capturing", lambda tensor: True)
+            replayed(2)
+            monkeypatch.undo()
+    assert replayed.calls == by_step.calls == 5
+    np.testing.assert_array_equal(by_step.history().norms, replayed.history().norms)
+
+
+def test_recorder_restarted_from_step_0_overwrites_the_first_attempt():
+    model = small_net()
+    recorder = dynamics.GradientRecorder(model, steps=4)
+    for step, (x, y) in enumerate(batches(3, seed=1)):  # a first attempt that is abandoned (e.g. a failed capture)
+        backward(model, x, y)
+        recorder(step)
+    expected = []
+    for step, (x, y) in enumerate(batches(4)):
+        backward(model, x, y)
+        recorder(step)
+        expected.append(direct_norms(model))
+    np.testing.assert_allclose(recorder.history().norms, np.array(expected), rtol=1e-5)
 
 
 class SyncSpy(TorchDispatchMode):
@@ -328,3 +349,13 @@ def test_exercise_checkers_accept_the_measured_answers(pair, capsys):
     flipped = {k: ("output" if v != "output" else "input") for k, v in right.items()}
     assert exercises.check_largest_gradient(flipped, pair) is False
     assert "Your run measured" in capsys.readouterr().out
+
+
+def test_recorder_call_needs_a_step_index():
+    model = small_net()
+    backward(model, *batches(1)[0])
+    recorder = dynamics.GradientRecorder(model, steps=3)
+    with pytest.raises(ValueError, match="step must be an integer >= 0; got -1"):
+        recorder(-1)
+    with pytest.raises(TypeError, match="step must be an integer; got '1'"):
+        recorder("1")
