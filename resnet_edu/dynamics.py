@@ -102,8 +102,10 @@ class GradientRecorder:
         """Record the current gradients of 0-based training step ``step``.
 
         Called eagerly, ``step`` sets the device counter (a device-side fill, no sync), so a restarted run starts
-        again at row 0. Called while a CUDA graph is being captured, the counter is left alone: the captured ops
-        write the row the counter names and add 1, and every replay continues from where the eager steps stopped.
+        again at row 0, and a step that is not recorded computes nothing. Called while a CUDA graph is being
+        captured, the counter is left alone: the captured ops compute the norms, write them where the counter says
+        (only on every ``every``-th step, by a ``torch.where``) and add 1, and each replay continues from where the
+        eager steps stopped.
         """
         grads = [w.grad for w in self.weights]
         if any(g is None for g in grads):
@@ -112,8 +114,12 @@ class GradientRecorder:
         if self._buffer is None:
             self._allocate(grads[0].device)
         buffer, count = self._buffer, self._count
-        if not _capturing(count):  # eager: Python's step is the truth
-            count.fill_(_checks.integer("step", step, low=0))
+        if not _capturing(count):  # eager: Python's step is the truth, and steps not recorded cost nothing
+            _checks.integer("step", step, low=0)
+            if step % self.every or step >= self.steps:
+                count.fill_(step + 1)
+                return
+            count.fill_(step)
         norms = torch.stack(torch._foreach_norm(grads)).to(buffer.dtype).view(1, -1)
         row = torch.clamp(count // self.every, max=self.rows - 1).view(1)
         keep = (count % self.every == 0) & (count < self.steps)  # a device bool: no Python branch on the step

@@ -1,0 +1,70 @@
+"""What recording every layer's gradient norm costs (lesson 08): ms per training step of a 56-layer net with and
+without :class:`resnet_edu.dynamics.GradientRecorder`, interleaved repeats, medians.
+
+    .venv/bin/python benchmarks/gradient_recorder.py                      # CPU: digits 8x8, width 8 (lesson 08's)
+    .venv/bin/python benchmarks/gradient_recorder.py --device cuda        # GPU: CIFAR-shaped random data, width 16,
+                                                                          # batch 512, the trainer's fast path
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import time
+
+import torch
+
+from resnet_edu import data, dynamics, nets, runtime, train
+from resnet_edu.gradients import weight_layers
+
+
+def one_run(train_data: data.ImageData, fit_kwargs: dict, width: int, every: int | None, device: str) -> float:
+    """ms per step of one fit (``every=None``: no recorder)."""
+    torch.manual_seed(0)
+    model = nets.cifar_net(56, residual=True, width=width, in_channels=train_data.in_channels)
+    recorder = None if every is None else dynamics.GradientRecorder(model, fit_kwargs["steps"], every)
+    start = time.perf_counter()
+    result = train.fit(model, train_data, **fit_kwargs, progress=False, device=device, after_backward=recorder)
+    elapsed = time.perf_counter() - start
+    if recorder is not None:
+        history = recorder.history()
+        assert history.norms.shape == (len(history.steps), len(weight_layers(model)))
+    return 1000 * elapsed / result.steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    if args.device == "cpu":
+        train_data, width = data.digits(8, 1), 8
+        fit_kwargs = dict(steps=args.steps or 100, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9,
+                          weight_decay=5e-4, schedule="cosine")
+    else:
+        n = 10_000
+        train_data = data.ImageData(torch.randn(n, 3, 32, 32), torch.randint(0, 10, (n,)), "random CIFAR-shaped",
+                                    data.CIFAR10_CLASSES)
+        width = 16
+        fit_kwargs = dict(steps=args.steps or 400, batch_size=512, optimizer="sgd", lr=0.4, momentum=0.9,
+                          weight_decay=5e-4, schedule="cosine", augment=True)
+    variants = {"no recorder": None, "recorder, every step": 1, "recorder, every 10 steps": 10}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    with runtime.one_thread() if args.device == "cpu" else contextlib.nullcontext():
+        one_run(train_data, dict(fit_kwargs, steps=10), width, 1, args.device)  # warm-up (allocator, cuDNN)
+        for _ in range(args.repeats):
+            for name, every in variants.items():  # interleaved, so a load change hits every variant alike
+                times[name].append(one_run(train_data, fit_kwargs, width, every, args.device))
+    base = statistics.median(times["no recorder"])
+    print(f"56-layer ResNet, {fit_kwargs['steps']} steps of batch {fit_kwargs['batch_size']} on {args.device}, "
+          f"{args.repeats} interleaved repeats (median ms per step; min–max)")
+    for name, values in times.items():
+        med = statistics.median(values)
+        spread = f"({min(values):.2f}–{max(values):.2f})"
+        print(f"  {name:<26} {med:7.2f} ms {spread}   overhead {100 * (med / base - 1):+5.1f} %")
+
+
+if __name__ == "__main__":
+    main()
