@@ -1,8 +1,9 @@
 """resnet-edu: residual networks explained by running them.
 
 ``import resnet_edu as edu`` gives one module per concept: ``edu.runtime`` (device, seeds, scale), ``edu.nets``
-(plain and residual networks), ``edu.data``, ``edu.train``, ``edu.gradients``, ``edu.viz``, ``edu.widgets`` and
-``edu.exercises``; each lesson's own module is imported the same way (see the README's lesson map).
+(plain and residual networks), ``edu.data``, ``edu.train``, ``edu.gradients``, ``edu.viz`` (figures), ``edu.diagrams``
+(Graphviz), ``edu.widgets`` and ``edu.exercises``; each lesson's own module is imported the same way (see the README's
+lesson map).
 """
 
 from importlib import import_module
@@ -13,7 +14,7 @@ __version__ = "0.1.0"
 REPO_URL = "https://github.com/resnet-edu/resnet-edu"
 
 _MODULES = (
-    "runtime", "nets", "data", "train", "gradients", "viz", "widgets", "exercises",
+    "runtime", "nets", "data", "train", "gradients", "viz", "diagrams", "widgets", "exercises",
     "degradation", "identity", "shortcuts", "ode", "dynamics",
 )
 

@@ -9,8 +9,8 @@ or raises ``TypeError``/``ValueError`` with one sentence that says what was wron
 * sizes are ints within bounds; an upper bound keeps a learner from waiting minutes by accident, and its message says
   how to lift it;
 * where a sequence is expected, a single value or a bare string is refused by name;
-* devices: ``"cpu"``, ``"cuda"``, ``"cuda:0"``, ``"mps"`` or a ``torch.device``; ``"cuda"`` without CUDA is answered
-  plainly;
+* devices: ``"cpu"``, ``"cuda"``, ``"cuda:0"``, ``"mps"`` or a ``torch.device``;
+  ``"cuda"`` without CUDA is answered plainly;
 * tensors: type, number of dimensions, channels, dtype and finiteness checked at the entry of a function.
 """
 

@@ -11,12 +11,10 @@ Lesson 03 builds on it:
   without BatchNorm: with BN the plain nets' gradients *explode* toward the input at init, as Yang et al.
   2019 predict for fully connected BN nets.
 * :func:`mlp_study` — a 100-layer MLP without BN: the textbook *vanishing* gradient, and the residual twin.
-* :func:`block_graph` — the autograd graph of one block, with the ``AddBackward0`` node where the gradient splits.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -444,61 +442,3 @@ def _jacobian_check(block: str, module: nn.Module, x: torch.Tensor) -> JacobianC
         max_error_without_mask=float((j_y - (eye + j_f)).abs().max()),
         max_error_finite_difference=float((j_fd - formula).abs().max()),
     )
-
-
-def _grad_fns(root) -> list:  # noqa: ANN001
-    seen, order, stack = set(), [], [root]
-    while stack:
-        fn = stack.pop()
-        if fn is None or id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        order.append(fn)
-        stack.extend(nxt for nxt, _ in fn.next_functions)
-    return order
-
-
-def block_graph(kind: str = "residual", channels: int = 2, size: int = 4):  # noqa: ANN201 (graphviz.Digraph)
-    """The autograd graph of one BasicBlock (He et al. 2015, Fig. 2), residual or plain, drawn by torchviz.
-
-    In the residual block the ``AddBackward0`` node (y = F(x) + x) is highlighted and its two incoming edges are
-    labelled: in the backward pass the gradient arriving there is copied unchanged into both, the F path and the
-    identity path. Arrows point forward (input → output); gradients travel against them. Building the graph (its
-    ``.source``, what :func:`count_nodes` reads) needs only the ``graphviz`` Python package; drawing it needs
-    Graphviz's ``dot`` program (:func:`resnet_edu.viz.require_dot` says how to install it).
-    """
-    from torchviz import make_dot  # not viz.autograd_graph, which insists on `dot`: building does not need it
-
-    residual = check_kind(kind)
-    with seeded(0):
-        block = BasicBlock(channels, channels, shortcut=nn.Identity() if residual else None)
-        x = torch.randn(2, channels, size, size, requires_grad=True)
-    with one_thread():
-        y = block(x)
-    graph = make_dot(y, params={"x": x, **dict(block.named_parameters())})
-    graph.graph_attr.update(size="7,9", label=f"autograd graph of one {kind} BasicBlock", labelloc="t")
-    for fn in _grad_fns(y.grad_fn):
-        if type(fn).__name__.startswith("AddBackward"):
-            _highlight_add(graph, fn, x)
-    return graph
-
-
-def _highlight_add(graph, add_fn, x: torch.Tensor) -> None:  # noqa: ANN001
-    """Colour the ⊕ node and label its F-path and identity-path edges in torchviz's dot source."""
-    node = str(id(add_fn))
-    label = f"{type(add_fn).__name__}\n⊕  y = F(x) + x\nthe gradient splits here"
-    graph.body = [line.replace(f"\t{node} [label={type(add_fn).__name__}]",
-                               f'\t{node} [label="{label}" fillcolor=orange penwidth=2]') for line in graph.body]
-    for src, _ in add_fn.next_functions:
-        if src is None:
-            continue
-        is_identity = getattr(src, "variable", None) is x
-        attrs = ('label=" identity path (I)" color=blue fontcolor=blue penwidth=2' if is_identity
-                 else 'label=" F path (∂F/∂x)" color=darkgreen fontcolor=darkgreen penwidth=2')
-        graph.body = [f"\t{id(src)} -> {node} [{attrs}]" if line.strip() == f"{id(src)} -> {node}" else line
-                      for line in graph.body]
-
-
-def count_nodes(graph, name: str) -> int:  # noqa: ANN001 (graphviz.Digraph)
-    """How many nodes of ``graph`` (from :func:`block_graph`) are autograd functions named ``name*``."""
-    return sum(1 for line in graph.body if re.search(rf'\[label="?{re.escape(name)}', line))

@@ -8,8 +8,6 @@
 * :func:`learn_correction` — a tiny residual unit trained only on loss(H(x), y) ends with F(x) = y − x,
   although nobody ever computes y − x.
 * :func:`loss_gradient` — ∂L/∂H by autograd for the usual reductions of the squared error.
-* :func:`block_diagram` — Graphviz diagrams traced from the modules themselves (torch.fx), with F, the
-  shortcut and the ⊕ node.
 
 The units compared are :class:`resnet_edu.nets.PlainUnit` and :class:`resnet_edu.nets.ResidualUnit` (re-exported
 here): H(x) = W₂σ(W₁x + b₁) + b₂ without and with the shortcut.
@@ -17,12 +15,11 @@ here): H(x) = W₂σ(W₁x + b₁) + b₂ without and with the shortcut.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-from torch import fx, nn
+from torch import nn
 from tqdm.auto import tqdm
 
 from . import nets
@@ -380,126 +377,3 @@ def loss_gradient(
         loss = nn.functional.mse_loss(h, target, reduction=reduction)
     (grad,) = torch.autograd.grad(loss, h)
     return grad
-
-
-# --- 4. diagrams traced from the modules ---
-
-
-def _describe(module: nn.Module) -> str:
-    if isinstance(module, nn.Conv2d):
-        kh, kw = module.kernel_size
-        stride = f", stride {module.stride[0]}" if module.stride[0] != 1 else ""
-        return f"conv {kh}×{kw}, {module.in_channels}→{module.out_channels}{stride}"
-    if isinstance(module, nn.Linear):
-        return f"linear {module.in_features}→{module.out_features}"
-    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        zero = module.weight is not None and bool((module.weight == 0).all())
-        return "BN, γ = 0" if zero else "BN"
-    if isinstance(module, nn.Identity):
-        return "identity: x"
-    extra = "" if type(module).__module__.startswith("torch.") else module.extra_repr()
-    return type(module).__name__ + (f"\n{extra}" if extra and len(extra) <= 40 else "")
-
-
-_FUNCTIONS = {operator.add: "⊕", torch.add: "⊕", operator.mul: "×", torch.mul: "×"}
-
-
-class _Tracer(fx.Tracer):
-    """torch.fx tracer that keeps childless modules (e.g. :class:`resnet_edu.nets.ShortcutA`) as one node."""
-
-    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return super().is_leaf_module(m, module_qualified_name) or not any(True for _ in m.children())
-
-
-def _ancestors(node: fx.Node) -> set[fx.Node]:
-    seen, todo = set(), [node]
-    while todo:
-        n = todo.pop()
-        if n in seen or n.op == "placeholder":
-            continue
-        seen.add(n)
-        todo.extend(n.all_input_nodes)
-    return seen
-
-
-def _branches(graph: fx.Graph) -> tuple[set[fx.Node], set[fx.Node], fx.Node | None]:
-    """(F nodes, shortcut nodes, the ⊕ node) of the first addition of two tensors; empty sets when none."""
-    for node in graph.nodes:
-        is_add = node.op == "call_function" and _FUNCTIONS.get(node.target) == "⊕"
-        if is_add and len(node.all_input_nodes) == 2:
-            a, b = (_ancestors(n) for n in node.all_input_nodes)
-            residual, shortcut = (a - b, b - a) if len(a - b) >= len(b - a) else (b - a, a - b)
-            return residual, shortcut, node
-    return set(), set(), None
-
-
-def block_diagram(*blocks: nn.Module, titles: Sequence[str] | None = None):  # noqa: ANN201
-    """A ``graphviz.Digraph`` of each block, side by side, traced from the module with ``torch.fx``.
-
-    In a residual block the nodes of the residual branch are boxed as "F(x)", the shortcut is drawn in blue and
-    the addition is the ⊕ node; a plain block has no ⊕ and its layers are boxed as "H(x)" (He et al. 2015,
-    Fig. 2). Building the diagram (its ``.source``) needs only the ``graphviz`` Python package; drawing it
-    (displaying it in a notebook, ``.pipe()``, ``.render()``) needs Graphviz's ``dot`` program
-    (:func:`resnet_edu.viz.require_dot` says how to install it).
-    """
-    import graphviz
-
-    if not blocks:
-        raise ValueError("pass at least one block, e.g. block_diagram(plain_block, residual_block)")
-    for block in blocks:
-        if not isinstance(block, nn.Module):
-            raise TypeError(f"block_diagram draws nn.Module blocks; got {type(block).__name__}")
-    if titles is not None and len(titles) != len(blocks):
-        raise ValueError(f"give one title per block: {len(blocks)} blocks but {len(titles)} titles")
-    dot = graphviz.Digraph("blocks", graph_attr={"rankdir": "TB", "fontname": "Helvetica", "nodesep": "0.3"})
-    font = {"fontname": "Helvetica", "fontsize": "11"}
-    dot.attr("node", shape="box", style="rounded,filled", fillcolor="white", **font)
-    dot.attr("edge", **font)
-    for i, block in enumerate(blocks):
-        graph = _Tracer().trace(block)
-        modules = dict(block.named_modules())
-        residual, shortcut, add = _branches(graph)
-        name = type(block).__name__
-        title = titles[i] if titles else (f"{name}: H(x) = F(x) + x" if add else f"{name} (plain): H(x)")
-        ident = {node: f"b{i}_{node.name}" for node in graph.nodes}
-        with dot.subgraph(name=f"cluster_block{i}") as outer:
-            outer.attr(label=title, fontsize="13", style="rounded", color="gray40")
-            layers = {n for n in graph.nodes if n.op not in ("placeholder", "output")}
-            inner_nodes = residual if add is not None else layers
-            inner_label = "F(x)" if add is not None else "H(x)"
-            with outer.subgraph(name=f"cluster_block{i}_f") as inner:
-                inner.attr(label=inner_label, labeljust="l", fontsize="14", style="dashed,rounded",
-                           color="darkorange", fontcolor="darkorange")
-                for node in graph.nodes:
-                    if node in inner_nodes:
-                        inner.node(ident[node], _label(node, modules), fillcolor="#fff3e0")
-            for node in graph.nodes:
-                if node in inner_nodes:
-                    continue
-                if node.op == "placeholder":
-                    outer.node(ident[node], "x", shape="ellipse", fillcolor="#eeeeee")
-                elif node.op == "output":
-                    outer.node(ident[node], "output", shape="ellipse", fillcolor="#eeeeee")
-                elif node is add:
-                    outer.node(ident[node], "⊕", shape="circle", fontsize="18", fillcolor="#e3f2fd")
-                else:
-                    color = "#e3f2fd" if node in shortcut else "white"
-                    outer.node(ident[node], _label(node, modules), fillcolor=color)
-        for node in graph.nodes:
-            for src in node.all_input_nodes:
-                into_add = node is add and (src in shortcut or src.op == "placeholder")
-                on_shortcut = node in shortcut or into_add
-                attrs = {"color": "royalblue", "penwidth": "2"} if on_shortcut else {}
-                if on_shortcut and src.op == "placeholder":
-                    attrs["label"] = " shortcut"
-                    attrs["fontcolor"] = "royalblue"
-                dot.edge(ident[src], ident[node], **attrs)
-    return dot
-
-
-def _label(node: fx.Node, modules: dict[str, nn.Module]) -> str:
-    if node.op == "call_module":
-        return f"{node.target}\n{_describe(modules[node.target])}"
-    if node.op == "call_function":
-        return _FUNCTIONS.get(node.target, getattr(node.target, "__name__", str(node.target)))
-    return str(node.target)

@@ -1,53 +1,15 @@
-"""Plots and diagrams shared by the lessons: training curves, gradient profiles, autograd graphs (lessons 00–03)."""
+"""Figures shared by the lessons: training curves, gradient profiles, moving averages (lessons 00–03).
+
+Graphviz diagrams live in :mod:`resnet_edu.diagrams`. ``KIND_COLORS`` gives plain and residual nets the same colours
+in every lesson.
+"""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import torch
-
-GRAPHVIZ_FIX = (
-    "Graphviz's `dot` program is not installed, so diagrams cannot be drawn. Install it with one of: "
-    "`sudo apt-get install graphviz` (Debian/Ubuntu/Colab), `conda install graphviz`, `brew install graphviz` "
-    "(macOS); then restart the kernel."
-)
-
-
-class GraphvizMissing(RuntimeError):
-    """Graphviz's ``dot`` binary is not on PATH."""
-
-
-def require_dot() -> str:
-    """Return the path of Graphviz's ``dot``; raise :class:`GraphvizMissing` naming the fix when it is absent."""
-    path = shutil.which("dot")
-    if path is None:
-        raise GraphvizMissing(GRAPHVIZ_FIX)
-    return path
-
-
-def show(graph: Any) -> bool:
-    """Display a ``graphviz`` diagram when ``dot`` is installed; otherwise print how to install it. Returns whether
-    it was drawn. Building a diagram needs no ``dot`` (lessons assert on its structure either way)."""
-    if shutil.which("dot") is None:
-        print(GRAPHVIZ_FIX)
-        return False
-    from IPython.display import display
-
-    display(graph)
-    return True
-
-
-def autograd_graph(output: torch.Tensor, params: Mapping[str, torch.Tensor] | None = None, **kwargs: Any):  # noqa: ANN201
-    """The autograd graph behind ``output`` as a ``graphviz.Digraph`` (torchviz's ``make_dot``).
-
-    ``params`` (e.g. ``dict(model.named_parameters())``) labels the weight leaves. Rendering needs ``dot``.
-    """
-    require_dot()
-    from torchviz import make_dot
-
-    return make_dot(output, params=dict(params) if params is not None else None, **kwargs)
+KIND_COLORS = {"plain": "tab:red", "residual": "tab:blue"}
 
 
 def axes(ax=None, figsize: tuple[float, float] = (7, 3.5)):  # noqa: ANN001, ANN201 (matplotlib Axes)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_edu import exercises, identity, nets, viz
+from resnet_edu import diagrams, exercises, identity, nets
 
 
 @pytest.fixture(autouse=True)
@@ -176,39 +176,39 @@ def test_loss_gradient_for_each_reduction():
 def test_block_diagram_marks_f_shortcut_and_add():
     plain = nets.cifar_net(8, residual=False).layer1[0]
     residual = nets.cifar_net(8, zero_init_residual=True).layer1[0]
-    source = identity.block_diagram(plain, residual, titles=["plain", "residual"]).source
+    source = diagrams.block_diagram(plain, residual, titles=["plain", "residual"]).source
     assert source.count("⊕") == 1  # only the residual block adds
     assert 'label="F(x)"' in source and 'label="H(x)"' in source
     assert "shortcut" in source and "BN, γ = 0" in source
     assert "cluster_block0" in source and "cluster_block1" in source
-    plain_only = identity.block_diagram(identity.PlainUnit(2, 4)).source
+    plain_only = diagrams.block_diagram(identity.PlainUnit(2, 4)).source
     assert "⊕" not in plain_only and "linear 2→4" in plain_only
 
 
 def test_block_diagram_traces_other_shortcuts():
     downsampling = nets.cifar_net(20).layer2[0]  # option A shortcut: one node, not its internals
-    source = identity.block_diagram(downsampling, nets.mlp(2)[1]).source
+    source = diagrams.block_diagram(downsampling, nets.mlp(2)[1]).source
     assert "ShortcutA" in source and "pad" not in source
     assert source.count("⊕") == 2
 
 
 def test_block_diagram_errors():
     with pytest.raises(ValueError, match="at least one block"):
-        identity.block_diagram()
+        diagrams.block_diagram()
     with pytest.raises(TypeError, match="nn.Module"):
-        identity.block_diagram("block")
+        diagrams.block_diagram("block")
     with pytest.raises(ValueError, match="one title per block"):
-        identity.block_diagram(nn.ReLU(), titles=["a", "b"])
+        diagrams.block_diagram(nn.ReLU(), titles=["a", "b"])
 
 
 def test_block_diagram_builds_without_dot_and_only_drawing_needs_it(monkeypatch):
     monkeypatch.setenv("PATH", "")  # no Graphviz `dot` anywhere
-    diagram = identity.block_diagram(identity.ResidualUnit(2, 4))
+    diagram = diagrams.block_diagram(identity.ResidualUnit(2, 4))
     assert diagram.source.count("⊕") == 1 and 'label="F(x)"' in diagram.source  # the notebook's checks still run
     with pytest.raises(graphviz.ExecutableNotFound):
         diagram.pipe(format="svg")  # drawing is what needs `dot` ...
-    with pytest.raises(viz.GraphvizMissing, match="apt-get install graphviz"):
-        viz.require_dot()  # ... and this is the message the notebook prints instead
+    with pytest.raises(diagrams.GraphvizMissing, match="apt-get install graphviz"):
+        diagrams.require_dot()  # ... and this is the message the notebook prints instead
 
 
 # --- exercise checkers ---

@@ -6,7 +6,7 @@ import matplotlib
 import pytest
 import torch
 
-from resnet_edu import gradients, nets, viz
+from resnet_edu import diagrams, gradients, nets, viz
 
 matplotlib.use("Agg")
 
@@ -47,11 +47,11 @@ def test_autograd_graph_or_clear_error(monkeypatch):
     x = torch.randn(1, 3, requires_grad=True)
     out = (x * 2).sum()
     monkeypatch.setattr(shutil, "which", lambda _name: None)
-    with pytest.raises(viz.GraphvizMissing, match="apt-get install graphviz.*conda install graphviz.*brew"):
-        viz.autograd_graph(out)
+    with pytest.raises(diagrams.GraphvizMissing, match="apt-get install graphviz.*conda install graphviz.*brew"):
+        diagrams.autograd_graph(out)
     monkeypatch.undo()
     if shutil.which("dot"):
-        graph = viz.autograd_graph(out, {"x": x})
+        graph = diagrams.autograd_graph(out, {"x": x})
         assert "MulBackward" in graph.source
 
 
@@ -61,5 +61,5 @@ def test_show_draws_or_prints_the_fix(monkeypatch, capsys):
     graph = graphviz.Digraph()
     graph.node("x")
     monkeypatch.setattr(shutil, "which", lambda _name: None)
-    assert viz.show(graph) is False
+    assert diagrams.show(graph) is False
     assert "apt-get install graphviz" in capsys.readouterr().out
