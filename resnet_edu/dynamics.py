@@ -37,10 +37,11 @@ from . import degradation as _degradation
 from . import nets as _nets
 from . import runtime as _runtime
 from . import train as _train
+from . import viz as _viz
 from .gradients import weight_layers
 
 KINDS = _nets.KINDS  # ("plain", "residual")
-KIND_COLORS = {"plain": "tab:red", "residual": "tab:blue"}
+KIND_COLORS = _viz.KIND_COLORS  # plain red, residual blue, as in every lesson
 
 # The digits at 8×8, width 8, SGD with momentum like the GPU recipe: two 56-layer nets in seconds on one CPU thread.
 CPU_RECIPE = _degradation.Recipe(
