@@ -112,10 +112,11 @@ def test_scale_picks_recipe_and_depths(monkeypatch):
     assert degradation.depths_for("cpu") == (8, 20, 56) and degradation.depths_for("gpu") == (20, 32, 44, 56)
     monkeypatch.setenv("RESNET_EDU_SCALE", "gpu")
     assert degradation.recipe_for() is GPU_RECIPE
-    # the paper's CIFAR-10 recipe (He et al. 2015, §4.2), compressed
+    # the paper's CIFAR-10 nets and augmentation (He et al. 2015, §4.2), a short annealed schedule at batch 512
     g = GPU_RECIPE
     assert (g.dataset, g.optimizer, g.lr, g.momentum, g.weight_decay, g.schedule, g.augment, g.batch_size) == (
-        "cifar10", "sgd", 0.1, 0.9, 1e-4, "step", True, 128)
+        "cifar10", "sgd", 0.2, 0.9, 5e-4, "cosine", True, 512)
+    assert g.epochs == 15 and g.last == 50
 
 
 def _fake_cifar(train: bool = True, **_):
@@ -142,7 +143,7 @@ def test_gpu_code_path_on_cpu(monkeypatch):
     assert len(calls) == 2
     kw = calls[0]
     assert (kw["optimizer"], kw["schedule"], kw["augment"], kw["epochs"], kw["weight_decay"]) == (
-        "sgd", "step", True, 2, 1e-4)
+        "sgd", "cosine", True, 2, 5e-4)
     assert result.runs["residual", 8, 0].steps == 2 * (32 // 16)
     assert result.runs["residual", 8, 0].evals[-1]["step"] == 4
     assert math.isfinite(result.train_loss("residual", 8))
