@@ -1,5 +1,7 @@
 """What recording every layer's gradient norm costs (lesson 08): ms per training step of a 56-layer net with and
-without :class:`resnet_edu.dynamics.GradientRecorder`, interleaved repeats, medians.
+without :class:`resnet_edu.dynamics.GradientRecorder`, interleaved repeats, medians; and the recorder's own cost per
+call, timed alone. On the CPU both use process time (CPU seconds of this process), which other programs on a busy
+machine disturb far less than wall time; on a GPU, wall time after a synchronize.
 
     .venv/bin/python benchmarks/gradient_recorder.py                      # CPU: digits 8x8, width 8 (lesson 08's)
     .venv/bin/python benchmarks/gradient_recorder.py --device cuda        # GPU: CIFAR-shaped random data, width 16,
@@ -19,18 +21,40 @@ from resnet_edu import data, dynamics, nets, runtime, train
 from resnet_edu.gradients import weight_layers
 
 
+def _clock(device: str) -> float:
+    if device == "cpu":
+        return time.process_time()
+    torch.cuda.synchronize()
+    return time.perf_counter()
+
+
 def one_run(train_data: data.ImageData, fit_kwargs: dict, width: int, every: int | None, device: str) -> float:
     """ms per step of one fit (``every=None``: no recorder)."""
     torch.manual_seed(0)
     model = nets.cifar_net(56, residual=True, width=width, in_channels=train_data.in_channels)
     recorder = None if every is None else dynamics.GradientRecorder(model, fit_kwargs["steps"], every)
-    start = time.perf_counter()
+    start = _clock(device)
     result = train.fit(model, train_data, **fit_kwargs, progress=False, device=device, after_backward=recorder)
-    elapsed = time.perf_counter() - start
+    elapsed = _clock(device) - start
     if recorder is not None:
         history = recorder.history()
         assert history.norms.shape == (len(history.steps), len(weight_layers(model)))
     return 1000 * elapsed / result.steps
+
+
+def recorder_call_ms(train_data: data.ImageData, width: int, device: str, calls: int = 200) -> tuple[float, int]:
+    """ms of one recording call (every step recorded), after one backward pass; and the number of layers."""
+    torch.manual_seed(0)
+    model = nets.cifar_net(56, residual=True, width=width, in_channels=train_data.in_channels).to(device)
+    x, y = train_data.x[:64].to(device), train_data.y[:64].to(device)
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    recorder = dynamics.GradientRecorder(model, calls, every=1)
+    recorder(0)
+    start = _clock(device)
+    for step in range(calls):
+        recorder(step)
+    elapsed = _clock(device) - start
+    return 1000 * elapsed / calls, len(recorder.names)
 
 
 def main() -> None:
@@ -57,6 +81,7 @@ def main() -> None:
         for _ in range(args.repeats):
             for name, every in variants.items():  # interleaved, so a load change hits every variant alike
                 times[name].append(one_run(train_data, fit_kwargs, width, every, args.device))
+        per_call = recorder_call_ms(train_data, width, args.device)
     base = statistics.median(times["no recorder"])
     print(f"56-layer ResNet, {fit_kwargs['steps']} steps of batch {fit_kwargs['batch_size']} on {args.device}, "
           f"{args.repeats} interleaved repeats (median ms per step; min–max)")
@@ -64,6 +89,8 @@ def main() -> None:
         med = statistics.median(values)
         spread = f"({min(values):.2f}–{max(values):.2f})"
         print(f"  {name:<26} {med:7.2f} ms {spread}   overhead {100 * (med / base - 1):+5.1f} %")
+    print(f"one recorder call (all {per_call[1]} layers' norms, written on the device), timed alone: "
+          f"{per_call[0]:.3f} ms = {100 * per_call[0] / base:.2f} % of a training step")
 
 
 if __name__ == "__main__":
