@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u
 LAB_FLAGS := --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 TEST_ENV := RESNET_EDU_SCALE=cpu MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: lab test setup graphviz chromium lint unit notebooks e2e clean help
+.PHONY: lab test setup graphviz chromium lint unit notebooks e2e ddp clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -61,6 +61,10 @@ unit: setup
 
 notebooks: setup graphviz
 	$(TEST_ENV) $(BIN)/pytest --nbval-lax --nbval-current-env notebooks/
+
+# `unit` runs it too; this runs only the torchrun test (2 gloo processes on the CPU, identical weights at the end)
+ddp: setup
+	$(TEST_ENV) $(BIN)/pytest tests/test_distributed.py -v -s
 
 e2e: setup chromium
 	$(TEST_ENV) $(BIN)/pytest tests/e2e -v -rs

@@ -92,7 +92,7 @@ def time_gpu_epoch(depths: tuple[int, ...], n_train: int = 50_000) -> None:
     start = time.perf_counter()
     result = degradation.run(depths=depths, seed=0, scale="gpu", recipe=recipe, progress=False)
     total = time.perf_counter() - start
-    epochs = degradation.GPU_RECIPE.epochs
+    epochs = degradation.GPU_RECIPE.train.epochs
     for (kind, depth, _), fit in result.runs.items():
         print(f"  {kind}-{depth}: {fit.wall_time:.1f} s per epoch ({1000 * fit.wall_time / fit.steps:.1f} ms per step)")
     print(f"one epoch of all {len(result.runs)} nets: {result.wall_time:.1f} s training, {total:.1f} s in all; "

@@ -36,7 +36,8 @@ def main() -> None:
     for size, data in ((8, train8), (16, digits)):
         for depth in (20, 56):
             model = edu.nets.cifar_net(depth, in_channels=data.in_channels)
-            result = edu.train.fit(model, data, steps=40, batch_size=64, optimizer="adam", progress=False)
+            result = edu.train.fit(model, data, edu.train.TrainConfig(steps=40, batch_size=64, optimizer="adam"),
+                                   progress=False)
             print(f"fit ResNet-{depth} on digits {size}x{size}, batch 64: {result.wall_time / 40 * 1000:.1f} ms/step")
     print(f"torch threads: {torch.get_num_threads()}")
 

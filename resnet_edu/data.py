@@ -2,8 +2,9 @@
 
 * :func:`digits` — scikit-learn's bundled 8×8 handwritten digits (no internet needed), resized: the offline dataset
   that carries the CPU scale of the lessons.
-* :func:`cifar10` — CIFAR-10 through torchvision, cached under ``RESNET_EDU_DATA``; raises
-  :class:`DatasetUnavailable` with instructions when it is absent and cannot be downloaded.
+* :func:`cifar10` — CIFAR-10 from under ``RESNET_EDU_DATA``: torchvision's files, or an image-folder export
+  (``cifar10/{train,test}/<class>/*.png|jpg``, decoded once and cached beside it), or a download; raises
+  :class:`DatasetUnavailable` with instructions when none of these works.
 * :class:`DeviceLoader` — the whole dataset as one tensor on the device; shuffling and the CIFAR augmentation of
   He et al. 2015, §4.2 (4-pixel padding, random 32×32 crop, horizontal flip) happen on the device.
 """
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from . import _checks
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -36,6 +39,14 @@ class ImageData:
     y: torch.Tensor
     name: str
     classes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _checks.tensor("ImageData.x", self.x, ndim=4, finite=False, expected="images (N, C, H, W)",
+                       dtype=(torch.float32, torch.float16, torch.bfloat16, torch.float64))
+        _checks.tensor("ImageData.y", self.y, ndim=1, finite=False, expected="integer class labels (N,)",
+                       dtype=torch.long)
+        if len(self.x) != len(self.y):
+            raise ValueError(f"ImageData needs one label per image; got {len(self.x)} images and {len(self.y)} labels")
 
     def __len__(self) -> int:
         return len(self.y)
@@ -64,12 +75,10 @@ def digits(size: int = 16, channels: int = 1, train: bool = True, test_fraction:
     """
     from sklearn.datasets import load_digits
 
-    if not isinstance(size, int) or size < 8:
-        raise ValueError(f"size must be an integer >= 8 (the digits are 8x8); got {size!r}")
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3; got {channels!r}")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be between 0 and 1; got {test_fraction!r}")
+    _checks.integer("size", size, low=8, high=256, lift="(the digits are 8x8; larger sizes only interpolate)")
+    _checks.choice("channels", channels, (1, 3))
+    _checks.flag("train", train)
+    _checks.number("test_fraction", test_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
     bunch = load_digits()
     x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
     y = torch.tensor(bunch.target, dtype=torch.long)
@@ -98,27 +107,103 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
 
 
 def cifar10(root: str | os.PathLike[str] | None = None, train: bool = True, download: bool = True) -> ImageData:
-    """CIFAR-10 (50,000 train / 10,000 test 32×32 images) via torchvision, normalised per channel.
+    """CIFAR-10 (50,000 train / 10,000 test 32×32 images), normalised per channel; prints which source it used.
 
-    Raises :class:`DatasetUnavailable` with the folder to use when the files are absent and cannot be downloaded.
+    Looks under :func:`data_root` for, in this order: torchvision's ``cifar-10-batches-py/``; an image-folder export
+    ``cifar10/{train,test}/<class name>/*.png|jpg`` (what cifar2png and similar tools write), decoded once and cached
+    as ``cifar10/{train,test}.npz`` beside it; else it downloads through torchvision (``download=True``).
+    Raises :class:`DatasetUnavailable` with the folders to use when none of these works.
     """
+    images, labels, source = cifar10_arrays(root, train, download)
+    split = "train" if train else "test"
+    print(f"CIFAR-10 ({split}): {source}")
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)
+    mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
+    x = ((x - mean) / std).contiguous()
+    return ImageData(x, torch.from_numpy(labels).long(), f"CIFAR-10 ({split})", CIFAR10_CLASSES)
+
+
+def cifar10_arrays(root: str | os.PathLike[str] | None = None, train: bool = True, download: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray, str]:
+    """The raw CIFAR-10 split behind :func:`cifar10`: images (N, 32, 32, 3) uint8, labels (N,) int64, and a sentence
+    naming the source (what a torchvision-style pipeline, e.g. ``benchmarks/gpu_throughput.py``, starts from)."""
+    _checks.flag("train", train)
+    _checks.flag("download", download)
+    folder = data_root(root)
+    split = "train" if train else "test"
+    if (folder / "cifar-10-batches-py").is_dir() or not (folder / "cifar10" / split).is_dir():
+        return _cifar10_torchvision(folder, train, download)
+    return _cifar10_image_folder(folder / "cifar10", split)
+
+
+def _cifar10_torchvision(folder: Path, train: bool, download: bool) -> tuple[np.ndarray, np.ndarray, str]:
     from torchvision.datasets import CIFAR10
 
-    folder = data_root(root)
+    had = (folder / "cifar-10-batches-py").is_dir()
     try:
         ds = CIFAR10(str(folder), train=train, download=download)
     except Exception as err:  # torchvision raises RuntimeError when absent, URLError/OSError when offline
         raise DatasetUnavailable(
             f"CIFAR-10 is not in {folder} and could not be downloaded ({type(err).__name__}: {err}). "
-            f"Put cifar-10-python.tar.gz or its extracted folder cifar-10-batches-py/ in {folder}, "
+            f"Put cifar-10-python.tar.gz or its extracted folder cifar-10-batches-py/ in {folder}, or an image-folder "
+            f"export as {folder / 'cifar10'}/train/<class>/*.png and .../test/<class>/*.png, "
             "or set RESNET_EDU_DATA to the folder that holds it."
         ) from err
-    x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).float().div_(255)
-    mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
-    x = ((x - mean) / std).contiguous()
-    split = "train" if train else "test"
-    return ImageData(x, torch.tensor(ds.targets, dtype=torch.long), f"CIFAR-10 ({split})", CIFAR10_CLASSES)
+    source = f"torchvision's files in {folder / 'cifar-10-batches-py'}" + ("" if had else " (downloaded)")
+    return ds.data, np.asarray(ds.targets, dtype=np.int64), source
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def _cifar10_image_folder(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """Arrays (N, 32, 32, 3) uint8 and labels from ``folder/split/<class>/*``, through a cache ``folder/split.npz``
+    (kept while the number of image files is unchanged; delete it to decode again)."""
+    root = folder / split
+    names = sorted(d.name for d in root.iterdir() if d.is_dir())
+    if set(names) != set(CIFAR10_CLASSES):
+        raise DatasetUnavailable(f"{root} must hold one folder per CIFAR-10 class ({', '.join(CIFAR10_CLASSES)}); "
+                                 f"found {names}")
+    files = [(path, label) for label, name in enumerate(CIFAR10_CLASSES)
+             for path in sorted((root / name).iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
+    cache = folder / f"{split}.npz"
+    if cache.is_file():
+        with np.load(cache) as saved:
+            if int(saved["files"]) == len(files):
+                return saved["x"], saved["y"], f"cached arrays {cache} (decoded from the image folder {root})"
+    images = _decode(files, root)
+    labels = np.asarray([label for _, label in files], dtype=np.int64)
+    order = np.random.default_rng(0).permutation(len(files))  # classes mixed, so a prefix is a fair subset
+    images, labels = images[order], labels[order]
+    try:
+        np.savez(cache, x=images, y=labels, files=len(files))
+        note = f"cached in {cache}"
+    except OSError as err:
+        note = f"could not cache it in {cache}: {err.strerror}"
+    return images, labels, f"image folder {root} ({len(files)} images decoded; {note})"
+
+
+def _decode(files: list[tuple[Path, int]], root: Path) -> np.ndarray:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    def one(item: tuple[Path, int]) -> np.ndarray:
+        with Image.open(item[0]) as image:
+            pixels = np.asarray(image.convert("RGB"))
+        if pixels.shape != (32, 32, 3):
+            raise DatasetUnavailable(f"{item[0]} is {pixels.shape[1]}x{pixels.shape[0]} pixels; CIFAR-10 images "
+                                     "are 32x32")
+        return pixels
+
+    if not files:
+        raise DatasetUnavailable(f"{root} holds no .png or .jpg images in its class folders")
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        decoded = list(tqdm(pool.map(one, files, chunksize=256), total=len(files), desc=f"decoding {root.name}",
+                            leave=False, mininterval=1.0, disable=len(files) < 2000))
+    return np.stack(decoded)
 
 
 def augment_crop_flip(x: torch.Tensor, padding: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:

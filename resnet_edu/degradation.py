@@ -12,8 +12,8 @@ Two recipes, picked by :func:`resnet_edu.runtime.scale`:
 * ``CPU_RECIPE`` — scikit-learn's digits at 8×8, width 8, Adam 1e-3, batch 64, 100 steps (about 12 s for the six
   nets of depths 8/20/56 with one torch thread).
 * ``GPU_RECIPE`` — CIFAR-10 with the paper's nets, data and augmentation (§4.2: crop-and-flip, SGD with momentum
-  0.9), trained the way fast CIFAR recipes do: batch 512 with the learning rate scaled up (Goyal et al. 2017),
-  weight decay 5e-4, annealed to zero, 15 epochs, so that the eight nets at depths 20/32/44/56 fit in about 3 min
+  0.9), trained the way fast CIFAR recipes do: batch 512 with the learning rate scaled up after a warm-up (Goyal et
+  al. 2017), weight decay 5e-4, a linear decay to zero, 15 epochs, so that the eight nets at depths 20/32/44/56 fit in about 3 min
   on one H100 with the fast trainer (an estimate: ``benchmarks/degradation_seeds.py --time-gpu-epoch`` measures it).
   The paper's step schedule compressed to 12 epochs left ResNet-56 undertrained (training loss 0.683 vs
   ResNet-20's 0.480, measured on an H200), the opposite of Fig. 6. Without CIFAR-10 it says so and uses digits.
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from tqdm.auto import tqdm
 
+from . import _checks
 from . import data as _data
 from . import nets as _nets
 from . import runtime as _runtime
@@ -38,54 +39,49 @@ DATASETS = ("digits", "cifar10")
 
 @dataclass(frozen=True)
 class Recipe:
-    """How every net of one experiment is trained (the same for plain and residual, for every depth).
+    """How every net of one experiment is trained (the same for plain and residual, for every depth): the data and
+    the width of the nets, plus one :class:`~resnet_edu.train.TrainConfig` (``train``) that :func:`train_one`
+    passes to ``fit`` whole (with each run's seed).
 
-    Exactly one of ``steps`` / ``epochs``. ``last`` is how many final steps ``train_loss`` averages. ``subset``
-    keeps only the first ``subset`` training images (for quick checks of the CIFAR-10 code path).
+    ``last`` is how many final steps ``train_loss`` averages. ``subset`` keeps only the first ``subset`` training
+    images (for quick checks of the CIFAR-10 code path).
     """
 
     dataset: str = "digits"
     image_size: int = 8
     width: int = 8
-    batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    augment: bool = False
-    steps: int | None = 100
-    epochs: int | None = None
+    train: _train.TrainConfig = _train.TrainConfig(steps=100, batch_size=64, optimizer="adam", lr=1e-3,
+                                                   eval_every=0)
     last: int = 50
     subset: int | None = None
 
     def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"Recipe.dataset must be one of {', '.join(map(repr, DATASETS))}; got {self.dataset!r}")
-        if (self.steps is None) == (self.epochs is None):
-            raise ValueError("a Recipe needs exactly one of steps=… or epochs=… (a positive integer)")
-        for name in ("width", "batch_size", "last"):
+        _checks.choice("Recipe.dataset", self.dataset, DATASETS)
+        if not isinstance(self.train, _train.TrainConfig):
+            raise TypeError("Recipe.train must be a resnet_edu.train.TrainConfig, e.g. TrainConfig(steps=100); "
+                            f"got {type(self.train).__name__}")
+        for name in ("width", "last"):
             _nets.check_positive(f"Recipe.{name}", getattr(self, name))
+        _checks.integer("Recipe.image_size", self.image_size, low=8)
+        if self.subset is not None:
+            _checks.integer("Recipe.subset", self.subset, low=1)
 
     def describe(self) -> str:
-        """One line: data, optimiser and length, as printed by :func:`run`."""
-        length = f"{self.steps} steps" if self.steps is not None else f"{self.epochs} epochs"
-        opt = f"{self.optimizer} lr {self.lr:g}"
-        if self.optimizer == "sgd":
-            opt += f" momentum {self.momentum:g} weight decay {self.weight_decay:g}"
+        """One line: data, width, then the training config, as printed by :func:`run`."""
         data = "CIFAR-10" if self.dataset == "cifar10" else f"digits {self.image_size}x{self.image_size}"
-        extras = f", {self.schedule} schedule" + (", crop+flip augmentation" if self.augment else "")
-        return f"{data}, width {self.width}, batch {self.batch_size}, {opt}{extras}, {length}"
+        return f"{data}, width {self.width}, {self.train.describe()}"
 
 
 CPU_RECIPE = Recipe()
-# He et al. 2015, §4.2's nets, data and augmentation with a short annealed schedule: batch 512, lr scaled ×2 from the
-# paper's 0.1 at 128 (a cosine decay without warm-up; linear scaling to 0.4 needs a warm-up), 15 epochs (1,455 steps).
-# Annealing to zero lets the deeper ResNets finish fitting; a step schedule 12 epochs long did not (ResNet-56 above
+# He et al. 2015, §4.2's nets, data and augmentation with a short annealed schedule: batch 512, lr 0.4 (the paper's 0.1
+# at 128, scaled linearly, Goyal et al. 2017) after a linear warm-up over the first 10 % (the paper warms ResNet-110
+# up too), then a linear decay to zero; Nesterov momentum, weight decay 5e-4; 15 epochs (1,455 steps). Annealing to
+# zero lets the deeper ResNets finish fitting; the step schedule squeezed into 12 epochs did not (ResNet-56 ended above
 # ResNet-20). Measure the per-seed table with `benchmarks/degradation_seeds.py --scale gpu --seeds 0 1 2`.
 GPU_RECIPE = Recipe(
-    dataset="cifar10", image_size=32, width=16, batch_size=512, optimizer="sgd", lr=0.2, momentum=0.9,
-    weight_decay=5e-4, schedule="cosine", augment=True, steps=None, epochs=15, last=50,
+    dataset="cifar10", image_size=32, width=16, last=50,
+    train=_train.TrainConfig(epochs=15, batch_size=512, optimizer="sgd", lr=0.4, momentum=0.9, nesterov=True,
+                             weight_decay=5e-4, schedule="linear", warmup=0.1, augment=True, eval_every=0),
 )
 CPU_DEPTHS = (8, 20, 56)
 GPU_DEPTHS = (20, 32, 44, 56)  # the plain nets of He et al. 2015, Fig. 6 (left); ResNets at these depths in Table 6
@@ -269,14 +265,8 @@ def train_one(kind: str, depth: int, seed: int, recipe: Recipe, train: _data.Ima
     _runtime.seed_everything(seed)  # the initial weights depend on the seed only, not on what ran before
     model = _nets.cifar_net(depth, residual=residual, width=recipe.width,
                             in_channels=train.in_channels, num_classes=train.num_classes)
-    length = {"steps": recipe.steps} if recipe.steps is not None else {"epochs": recipe.epochs}
-    total = recipe.steps if recipe.steps is not None else recipe.epochs * (len(train) // recipe.batch_size)
-    return _train.fit(
-        model, train, **length, batch_size=recipe.batch_size, optimizer=recipe.optimizer, lr=recipe.lr,
-        momentum=recipe.momentum, weight_decay=recipe.weight_decay, schedule=recipe.schedule,
-        augment=recipe.augment, eval_data=test, eval_every=total, progress=progress, seed=seed,
-        label=f"{kind}-{depth}",
-    )
+    config = recipe.train.replace(seed=seed)
+    return _train.fit(model, train, config, eval_data=test, progress=progress, label=f"{kind}-{depth}")
 
 
 def run(
@@ -312,8 +302,19 @@ def run(
 
 
 def with_recipe(base: Recipe, **changes: object) -> Recipe:
-    """A copy of ``base`` with some fields changed, e.g. ``with_recipe(CPU_RECIPE, steps=200)``."""
-    unknown = set(changes) - set(Recipe.__dataclass_fields__)
+    """A copy of ``base`` with some fields changed, e.g. ``with_recipe(CPU_RECIPE, steps=200)``; training fields
+    (``steps``, ``lr``, …) go into its :class:`~resnet_edu.train.TrainConfig`."""
+    if not isinstance(base, Recipe):
+        raise TypeError(f"base must be a resnet_edu.degradation.Recipe; got {type(base).__name__}")
+    training = {k: v for k, v in changes.items() if k in _train.TrainConfig.__dataclass_fields__}
+    own = {k: v for k, v in changes.items() if k not in training}
+    unknown = set(own) - set(Recipe.__dataclass_fields__)
     if unknown:
-        raise ValueError(f"unknown Recipe fields {sorted(unknown)}; allowed: {', '.join(Recipe.__dataclass_fields__)}")
-    return replace(base, **changes)
+        allowed = [*Recipe.__dataclass_fields__, *_train.TrainConfig.__dataclass_fields__]
+        raise ValueError(f"unknown Recipe fields {sorted(unknown)}; allowed: {', '.join(allowed)}")
+    if "steps" in training and "epochs" not in training and training["steps"] is not None:
+        training["epochs"] = None  # one length replaces the other
+    if "epochs" in training and "steps" not in training and training["epochs"] is not None:
+        training["steps"] = None
+    config = own.pop("train", base.train)
+    return replace(base, **own, train=config.replace(**training) if training else config)

@@ -1,5 +1,7 @@
-"""resnet_edu.data: offline digits, CIFAR-10 error message, device-resident loader and augmentation."""
+"""resnet_edu.data: offline digits, CIFAR-10 (error message, image-folder export and its cache), device-resident
+loader and augmentation, ImageData checks."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -17,12 +19,74 @@ def test_digits_shapes_split_and_determinism():
 
 
 @pytest.mark.parametrize(
-    "kwargs,message",
-    [(dict(size=4), "size must be an integer >= 8"), (dict(channels=2), "channels must be 1 or 3; got 2")],
+    "kwargs,error,message",
+    [
+        (dict(size=4), ValueError, "size must be an integer >= 8"),
+        (dict(size=8.0), TypeError, "size must be an integer \\(write 8\\)"),
+        (dict(channels=2), ValueError, "channels must be one of 1, 3; got 2"),
+        (dict(train="test"), TypeError, "train must be True or False; got 'test'"),
+        (dict(test_fraction=float("nan")), ValueError, "test_fraction must be a finite number"),
+        (dict(test_fraction=1.0), ValueError, "test_fraction must be > 0 and < 1"),
+    ],
 )
-def test_digits_errors(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_digits_errors(kwargs, error, message):
+    with pytest.raises(error, match=message):
         data.digits(**kwargs)
+
+
+def test_image_data_checks_its_tensors():
+    with pytest.raises(ValueError, match="ImageData needs one label per image; got 100 images and 10 labels"):
+        data.ImageData(torch.zeros(100, 1, 8, 8), torch.zeros(10, dtype=torch.long), "x", ("a",))
+    with pytest.raises(ValueError, match="ImageData.x must have 4 dimensions \\(images \\(N, C, H, W\\)\\)"):
+        data.ImageData(torch.zeros(10, 8, 8), torch.zeros(10, dtype=torch.long), "x", ("a",))
+    with pytest.raises(TypeError, match="ImageData.y must be int64"):
+        data.ImageData(torch.zeros(10, 1, 8, 8), torch.zeros(10), "x", ("a",))
+
+
+def _write_folder(root, split, per_class, suffix=".png", size=32):
+    from PIL import Image
+
+    rng = np.random.default_rng(0 if split == "train" else 1)
+    for label, name in enumerate(data.CIFAR10_CLASSES):
+        folder = root / "cifar10" / split / name
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            pixels = np.full((size, size, 3), 20 * label, dtype=np.uint8)
+            pixels[0, 0] = rng.integers(0, 256, 3)
+            Image.fromarray(pixels).save(folder / f"{i:04d}{suffix}", quality=95)
+
+
+def test_cifar10_from_an_image_folder_decodes_once_and_caches(tmp_path, capsys):
+    _write_folder(tmp_path, "train", 3)
+    _write_folder(tmp_path, "test", 1, suffix=".jpg")
+    train = data.cifar10(root=tmp_path, download=False)
+    assert "image folder" in capsys.readouterr().out and (tmp_path / "cifar10" / "train.npz").is_file()
+    assert train.x.shape == (30, 3, 32, 32) and sorted(train.y.tolist()) == sorted(list(range(10)) * 3)
+    assert train.name == "CIFAR-10 (train)" and train.classes == data.CIFAR10_CLASSES
+    assert train.y[:10].tolist() != sorted(train.y[:10].tolist())  # classes are mixed, not in folder order
+    # each image's label matches its class folder: the flat colour 20·label, normalised
+    mean, std = data.CIFAR10_MEAN[0], data.CIFAR10_STD[0]
+    assert torch.allclose(train.x[:, 0, 5, 5], (20 * train.y.float() / 255 - mean) / std, atol=1e-5)
+    again = data.cifar10(root=tmp_path, download=False)
+    assert "cached arrays" in capsys.readouterr().out and torch.equal(again.x, train.x)
+    test = data.cifar10(root=tmp_path, train=False, download=False)
+    assert len(test) == 10 and "(test)" in test.name
+    # a changed folder (one more image) is decoded again
+    _write_folder(tmp_path / "more", "train", 1)
+    (tmp_path / "more" / "cifar10" / "train" / "cat" / "0000.png").rename(
+        tmp_path / "cifar10" / "train" / "cat" / "9999.png")
+    assert len(data.cifar10(root=tmp_path, download=False)) == 31 and "decoded" in capsys.readouterr().out
+
+
+def test_cifar10_image_folder_errors(tmp_path):
+    _write_folder(tmp_path, "train", 1, size=16)
+    with pytest.raises(data.DatasetUnavailable, match="is 16x16 pixels; CIFAR-10 images are 32x32"):
+        data.cifar10(root=tmp_path)
+    (tmp_path / "cifar10" / "train" / "zebra").mkdir()
+    with pytest.raises(data.DatasetUnavailable, match="one folder per CIFAR-10 class"):
+        data.cifar10(root=tmp_path)
+    with pytest.raises(TypeError, match="download must be True or False"):
+        data.cifar10(root=tmp_path, download="no")
 
 
 def test_cifar10_missing_raises_one_clear_error(tmp_path):

@@ -9,6 +9,7 @@ import torch
 
 from resnet_edu import data, degradation, exercises, train
 from resnet_edu.degradation import CPU_RECIPE, GPU_RECIPE, Recipe, with_recipe
+from resnet_edu.train import TrainConfig
 
 matplotlib.use("Agg")
 
@@ -85,7 +86,9 @@ def test_bad_recipe():
     with pytest.raises(TypeError, match="Recipe"):
         degradation.run(recipe={"steps": 5}, progress=False)
     with pytest.raises(ValueError, match="exactly one of steps"):
-        Recipe(steps=10, epochs=2)
+        with_recipe(CPU_RECIPE, train=TrainConfig(steps=10), epochs=2, steps=10)
+    with pytest.raises(TypeError, match="Recipe.train must be a resnet_edu.train.TrainConfig"):
+        Recipe(train={"steps": 10})
     with pytest.raises(ValueError, match="'digits', 'cifar10'"):
         Recipe(dataset="mnist")
     with pytest.raises(ValueError, match="unknown Recipe fields"):
@@ -113,10 +116,10 @@ def test_scale_picks_recipe_and_depths(monkeypatch):
     monkeypatch.setenv("RESNET_EDU_SCALE", "gpu")
     assert degradation.recipe_for() is GPU_RECIPE
     # the paper's CIFAR-10 nets and augmentation (He et al. 2015, §4.2), a short annealed schedule at batch 512
-    g = GPU_RECIPE
-    assert (g.dataset, g.optimizer, g.lr, g.momentum, g.weight_decay, g.schedule, g.augment, g.batch_size) == (
-        "cifar10", "sgd", 0.2, 0.9, 5e-4, "cosine", True, 512)
-    assert g.epochs == 15 and g.last == 50
+    g, t = GPU_RECIPE, GPU_RECIPE.train
+    assert (g.dataset, t.optimizer, t.lr, t.momentum, t.weight_decay, t.schedule, t.augment, t.batch_size) == (
+        "cifar10", "sgd", 0.4, 0.9, 5e-4, "linear", True, 512)
+    assert (t.epochs, t.warmup, t.nesterov, t.label_smoothing, g.last) == (15, 0.1, True, 0.0, 50)
 
 
 def _fake_cifar(train: bool = True, **_):
@@ -132,18 +135,19 @@ def test_gpu_code_path_on_cpu(monkeypatch):
     calls = []
     real_fit = train.fit
 
-    def spy(*args, **kwargs):
-        calls.append(kwargs)
-        return real_fit(*args, **kwargs)
+    def spy(model, train_data, config, **kwargs):
+        calls.append(config)
+        return real_fit(model, train_data, config, **kwargs)
 
     monkeypatch.setattr(train, "fit", spy)
     recipe = with_recipe(GPU_RECIPE, epochs=2, batch_size=16, width=4, subset=32, last=2)
     result = degradation.run(depths=(8,), seed=0, scale="gpu", recipe=recipe, progress=False)
     assert result.dataset == "CIFAR-10" and result.recipe == recipe
     assert len(calls) == 2
-    kw = calls[0]
-    assert (kw["optimizer"], kw["schedule"], kw["augment"], kw["epochs"], kw["weight_decay"]) == (
-        "sgd", "cosine", True, 2, 5e-4)
+    config = calls[0]  # the recipe's TrainConfig, passed whole with the run's seed
+    assert config == recipe.train.replace(seed=0)
+    assert (config.optimizer, config.schedule, config.augment, config.epochs, config.weight_decay) == (
+        "sgd", "linear", True, 2, 5e-4)
     assert result.runs["residual", 8, 0].steps == 2 * (32 // 16)
     assert result.runs["residual", 8, 0].evals[-1]["step"] == 4
     assert math.isfinite(result.train_loss("residual", 8))
