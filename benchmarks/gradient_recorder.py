@@ -28,13 +28,14 @@ def _clock(device: str) -> float:
     return time.perf_counter()
 
 
-def one_run(train_data: data.ImageData, fit_kwargs: dict, width: int, every: int | None, device: str) -> float:
+def one_run(train_data: data.ImageData, config: train.TrainConfig, width: int, every: int | None, device: str
+            ) -> float:
     """ms per step of one fit (``every=None``: no recorder)."""
     torch.manual_seed(0)
     model = nets.cifar_net(56, residual=True, width=width, in_channels=train_data.in_channels)
-    recorder = None if every is None else dynamics.GradientRecorder(model, fit_kwargs["steps"], every)
+    recorder = None if every is None else dynamics.GradientRecorder(model, config.steps, every)
     start = _clock(device)
-    result = train.fit(model, train_data, **fit_kwargs, progress=False, device=device, after_backward=recorder)
+    result = train.fit(model, train_data, config, progress=False, device=device, after_backward=recorder)
     elapsed = _clock(device) - start
     if recorder is not None:
         history = recorder.history()
@@ -65,25 +66,23 @@ def main() -> None:
     args = parser.parse_args()
     if args.device == "cpu":
         train_data, width = data.digits(8, 1), 8
-        fit_kwargs = dict(steps=args.steps or 100, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9,
-                          weight_decay=5e-4, schedule="cosine")
+        config = dynamics.CPU_RECIPE.train.replace(steps=args.steps or 100, eval_every=0)
     else:
         n = 10_000
         train_data = data.ImageData(torch.randn(n, 3, 32, 32), torch.randint(0, 10, (n,)), "random CIFAR-shaped",
                                     data.CIFAR10_CLASSES)
         width = 16
-        fit_kwargs = dict(steps=args.steps or 400, batch_size=512, optimizer="sgd", lr=0.4, momentum=0.9,
-                          weight_decay=5e-4, schedule="cosine", augment=True)
+        config = dynamics.GPU_RECIPE.train.replace(steps=args.steps or 400, epochs=None, eval_every=0)
     variants = {"no recorder": None, "recorder, every step": 1, "recorder, every 10 steps": 10}
     times: dict[str, list[float]] = {name: [] for name in variants}
     with runtime.one_thread() if args.device == "cpu" else contextlib.nullcontext():
-        one_run(train_data, dict(fit_kwargs, steps=10), width, 1, args.device)  # warm-up (allocator, cuDNN)
+        one_run(train_data, config.replace(steps=10), width, 1, args.device)  # warm-up (allocator, cuDNN)
         for _ in range(args.repeats):
             for name, every in variants.items():  # interleaved, so a load change hits every variant alike
-                times[name].append(one_run(train_data, fit_kwargs, width, every, args.device))
+                times[name].append(one_run(train_data, config, width, every, args.device))
         per_call = recorder_call_ms(train_data, width, args.device)
     base = statistics.median(times["no recorder"])
-    print(f"56-layer ResNet, {fit_kwargs['steps']} steps of batch {fit_kwargs['batch_size']} on {args.device}, "
+    print(f"56-layer ResNet, {config.steps} steps of batch {config.batch_size} on {args.device}, "
           f"{args.repeats} interleaved repeats (median ms per step; min–max)")
     for name, values in times.items():
         med = statistics.median(values)

@@ -13,8 +13,9 @@ Two recipes, picked by :func:`resnet_edu.runtime.scale`:
   nets of depths 8/20/56 with one torch thread).
 * ``GPU_RECIPE`` — CIFAR-10 with the paper's nets, data and augmentation (§4.2: crop-and-flip, SGD with momentum
   0.9), trained the way fast CIFAR recipes do: batch 512 with the learning rate scaled up after a warm-up (Goyal et
-  al. 2017), weight decay 5e-4, a linear decay to zero, 15 epochs, so that the eight nets at depths 20/32/44/56 fit in about 3 min
-  on one H100 with the fast trainer (an estimate: ``benchmarks/degradation_seeds.py --time-gpu-epoch`` measures it).
+  al. 2017), weight decay 5e-4, a linear decay to zero, 15 epochs, so that the eight nets at depths 20/32/44/56 fit in
+  about 3 min on one H100 with the fast trainer (an estimate: ``benchmarks/degradation_seeds.py --time-gpu-epoch``
+  measures it).
   The paper's step schedule compressed to 12 epochs left ResNet-56 undertrained (training loss 0.683 vs
   ResNet-20's 0.480, measured on an H200), the opposite of Fig. 6. Without CIFAR-10 it says so and uses digits.
 """

@@ -138,7 +138,7 @@ def test_recorder_with_fit_every_n_steps():
     tr = data.digits(8, 1)
     model = small_net(residual=False)
     recorder = dynamics.GradientRecorder(model, steps=10, every=3)
-    train.fit(model, tr, steps=10, batch_size=32, progress=False, after_backward=recorder)
+    train.fit(model, tr, train.TrainConfig(steps=10, batch_size=32), progress=False, after_backward=recorder)
     history = recorder.history()
     assert history.steps == [0, 3, 6, 9] and history.norms.shape == (4, len(weight_layers(model)))
     assert np.isfinite(history.norms).all() and (history.norms > 0).all()
@@ -152,7 +152,7 @@ def test_after_backward_sees_the_gradients_before_the_optimizer_step():
     def hook(step):
         seen.append((step, model.fc.weight.grad is not None, model.fc.weight.detach().clone()))
 
-    train.fit(model, tr, steps=3, batch_size=32, progress=False, after_backward=hook)
+    train.fit(model, tr, train.TrainConfig(steps=3, batch_size=32), progress=False, after_backward=hook)
     assert [s for s, _, _ in seen] == [0, 1, 2] and all(has for _, has, _ in seen)
     assert not torch.equal(seen[0][2], seen[1][2])  # the weights changed between calls: the step came after
 
@@ -311,8 +311,8 @@ def test_gpu_recipe_code_path_on_a_fake_cifar(monkeypatch):
     run = result.runs["residual"]
     assert run.fit.steps == 2 * (64 // 16) and run.history.norms.shape[0] == 8
     assert dynamics.confusion_matrix(run.model, _fake_cifar(train=False)).matrix.sum() == 20
-    g = dynamics.GPU_RECIPE
-    assert (g.dataset, g.optimizer, g.augment) == ("cifar10", "sgd", True)
+    g, t = dynamics.GPU_RECIPE, dynamics.GPU_RECIPE.train
+    assert (g.dataset, t.optimizer, t.augment, t.schedule) == ("cifar10", "sgd", True, "onecycle")
 
 
 def test_scale_picks_the_recipe(monkeypatch):
