@@ -10,5 +10,6 @@ from .lesson03 import *  # noqa: F403
 from .lesson04 import *  # noqa: F403
 from .lesson05 import *  # noqa: F403
 from .lesson08 import *  # noqa: F403
+from .lesson09 import *  # noqa: F403
 
 __all__ = ["missing", "verdict"]

@@ -1,0 +1,547 @@
+"""ResNets behave like ensembles of relatively shallow networks (lesson 09; Veit, Wilber & Belongie 2016).
+
+Unroll n residual blocks y = x + F(x) and the output is a sum over 2ⁿ *paths*: each block is either passed
+through its branch F or skipped along its shortcut, so the number of paths of length k is the binomial C(n, k)
+(Veit et al. 2016, §3, Eq. 3–4). Two experiments of the paper, run on a trained plain net and its ResNet twin:
+
+* :func:`lesion_study` — delete one block at a time, then k random blocks, and measure the test accuracy (§4,
+  Fig. 3 and 5): a ResNet degrades smoothly, a plain net collapses to chance whichever block goes. Only blocks whose
+  input and output shapes agree can be deleted (:func:`deletable_blocks`): the downsampling blocks cannot.
+* :func:`path_gradients` — the gradient that flows along paths of each length k (§5, Fig. 6): in the backward pass,
+  k random blocks pass the gradient only through F, the other n − k only through the shortcut.
+
+:func:`train_nets` trains the nets once (lesson 01's recipe); lesson 09's loss landscape reuses the pair of one depth.
+:func:`lesion_explorer` is the interactive version: tick blocks to delete, both nets are re-evaluated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import _checks
+from . import data as _data
+from . import degradation as _degradation
+from . import nets as _nets
+from . import runtime as _runtime
+from . import train as _train
+from .viz import KIND_COLORS
+
+KINDS = _nets.KINDS  # ("plain", "residual")
+
+
+# -- the trained nets ------------------------------------------------------------------------------------------
+CPU_NETS = (("plain", 20), ("residual", 20), ("residual", 56))
+GPU_NETS = (("plain", 56), ("residual", 56))
+
+
+def label(kind: str, depth: int) -> str:
+    """``"plain-20"``, ``"residual-56"``: how lesson 09 names a net."""
+    return f"{kind}-{depth}"
+
+
+@dataclass
+class TrainedNets:
+    """Plain and residual CIFAR nets trained with one recipe (lesson 09), keyed by :func:`label`.
+
+    ``models["residual-56"]`` is a trained net (eval mode), ``fits[...]`` its :class:`~resnet_edu.train.FitResult`;
+    ``train`` and ``test`` the data they were trained and evaluated on.
+    """
+
+    models: dict[str, nn.Module]
+    fits: dict[str, _train.FitResult]
+    train: _data.ImageData
+    test: _data.ImageData
+    recipe: _degradation.Recipe
+
+    def __getitem__(self, name: str) -> nn.Module:
+        if name not in self.models:
+            raise KeyError(f"no net {name!r} was trained; the trained nets are {', '.join(self.models)}")
+        return self.models[name]
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        """(plain, residual): the names of a plain net and its residual twin of the same depth (the smallest such
+        depth), for the lesson's same-depth comparisons."""
+        depths = sorted(int(name.rsplit("-", 1)[1]) for name in self.models if name.startswith("plain-"))
+        for depth in depths:
+            if label("residual", depth) in self.models:
+                return label("plain", depth), label("residual", depth)
+        raise ValueError("no plain net and ResNet of the same depth were trained; the nets are "
+                         f"{', '.join(self.models)}")
+
+    def accuracy(self, name: str) -> float:
+        """Test accuracy of one trained net with all its blocks."""
+        return _train.evaluate(self[name], self.test)["acc"]
+
+    def __str__(self) -> str:
+        accs = ", ".join(f"{name} {self.accuracy(name):.1%}" for name in self.models)
+        return f"trained on {self.train.name} ({self.recipe.describe()}): test accuracy {accs}"
+
+
+def gpu_recipe() -> _degradation.Recipe:
+    """Lesson 01's CIFAR-10 recipe (He et al. 2015, §4.2), shortened to 5 epochs per net."""
+    return _degradation.with_recipe(_degradation.GPU_RECIPE, epochs=5)
+
+
+def train_nets(
+    nets: Sequence[tuple[str, int]] | None = None,
+    seed: int = 0,
+    scale: str | None = None,
+    recipe: _degradation.Recipe | None = None,
+    progress: bool = True,
+) -> TrainedNets:
+    """Train the nets ``nets`` — (kind, depth) pairs — with one recipe and seed, and return them (lesson 09).
+
+    Defaults by scale: on the CPU plain-20, ResNet-20 and ResNet-56 with lesson 01's digits recipe (8×8, width 8,
+    Adam, 100 steps: seconds each); on a GPU plain-56 and ResNet-56 on CIFAR-10 (:func:`gpu_recipe`; on digits,
+    with a notice, when CIFAR-10 is absent).
+    """
+    scale = _runtime.scale() if scale is None else _checks.choice("scale", scale, _runtime.SCALES)
+    default = GPU_NETS if scale == "gpu" else CPU_NETS
+    specs = _checks.sequence("nets", default if nets is None else nets, unique=True)
+    for spec in specs:
+        if not isinstance(spec, tuple) or len(spec) != 2:
+            raise ValueError(f"nets must hold (kind, depth) pairs such as ('plain', 20); got {spec!r}")
+        _nets.check_kind(spec[0])
+        _nets.check_depth(spec[1])
+    seed = _checks.seed(seed)
+    if recipe is None:
+        recipe = gpu_recipe() if scale == "gpu" else _degradation.CPU_RECIPE
+    elif not isinstance(recipe, _degradation.Recipe):
+        raise TypeError(f"recipe must be a resnet_edu.degradation.Recipe or None; got {type(recipe).__name__}")
+    train, test, used = _degradation.load_data(recipe)
+    if nets is None and used.dataset != recipe.dataset:  # no CIFAR-10: the CPU nets, which train on digits
+        print(f"… so the CPU scale's nets are trained instead: {', '.join(label(*spec) for spec in CPU_NETS)}")
+        specs = CPU_NETS
+    recipe = used
+    dev = _runtime.device()
+    train, test = train.to(dev), test.to(dev)  # once, not at every evaluation
+    models: dict[str, nn.Module] = {}
+    fits: dict[str, _train.FitResult] = {}
+    with _runtime.one_thread(), tqdm(specs, desc="training nets", disable=not progress) as bar:
+        for kind, depth in bar:
+            bar.set_postfix_str(label(kind, depth))
+            name = label(kind, depth)
+            models[name], fits[name] = _train_one(kind, depth, seed, recipe, train, test,
+                                                  progress and recipe.dataset == "cifar10")
+    return TrainedNets(models, fits, train, test, recipe)
+
+
+def _train_one(kind: str, depth: int, seed: int, recipe: _degradation.Recipe, train: _data.ImageData,
+               test: _data.ImageData, progress: bool) -> tuple[nn.Module, _train.FitResult]:
+    """Build ``kind``-``depth`` from ``seed`` and train it with ``recipe`` as lesson 01 does; return it in eval mode."""
+    _runtime.seed_everything(seed)  # the initial weights depend on the seed only
+    model = _nets.cifar_net(depth, residual=_nets.check_kind(kind), width=recipe.width,
+                            in_channels=train.in_channels, num_classes=train.num_classes)
+    length = {"steps": recipe.steps} if recipe.steps is not None else {"epochs": recipe.epochs}
+    fit = _train.fit(
+        model, train, **length, batch_size=recipe.batch_size, optimizer=recipe.optimizer, lr=recipe.lr,
+        momentum=recipe.momentum, weight_decay=recipe.weight_decay, schedule=recipe.schedule,
+        augment=recipe.augment, eval_data=test, eval_every=10**9, progress=progress, seed=seed,
+        label=f"{kind}-{depth}",
+    )
+    return model.eval(), fit
+
+
+# -- blocks and deleting them ------------------------------------------------------------------------------------
+def blocks(model: nn.Module) -> list[_nets.BuildingBlock]:
+    """The building blocks of ``model`` in forward order (plain or residual: the same positions)."""
+    found = [m for m in model.modules() if isinstance(m, _nets.BuildingBlock)]
+    if not found:
+        raise ValueError(f"model has no residual/plain building blocks (resnet_edu.nets.BasicBlock or Bottleneck); "
+                         f"got a {type(model).__name__}")
+    return found
+
+
+def _keeps_shape(block: _nets.BuildingBlock) -> bool:
+    convs = [m for name, m in block.named_modules() if isinstance(m, nn.Conv2d) and not name.startswith("downsample")]
+    return all(c.stride == (1, 1) for c in convs) and convs[0].in_channels == convs[-1].out_channels
+
+
+def deletable_blocks(model: nn.Module) -> list[int]:
+    """Indices (into :func:`blocks`) of the blocks whose output has the shape of their input: only those can be
+    replaced by the identity. The first block of each later stage downsamples, so it cannot (Veit et al. 2016, §4)."""
+    return [i for i, block in enumerate(blocks(model)) if _keeps_shape(block)]
+
+
+def _check_drop(model: nn.Module, drop: object) -> tuple[int, ...]:
+    allowed = deletable_blocks(model)
+    items = _checks.sequence("drop", drop, min_len=0, unique=True)
+    for i in items:
+        if isinstance(i, bool) or not isinstance(i, int) or i not in allowed:
+            raise ValueError(f"drop must list deletable block indices {allowed} (downsampling blocks cannot be "
+                             f"deleted); got {i!r}")
+    return tuple(items)
+
+
+@contextlib.contextmanager
+def without_blocks(model: nn.Module, drop: Sequence[int]) -> Iterator[nn.Module]:
+    """Inside the ``with`` block, the blocks ``drop`` (indices into :func:`blocks`) are replaced by the identity:
+    for a ResNet that removes F and keeps the shortcut (y = x), for a plain net it removes the block's layers.
+    The model is restored afterwards, even after an error."""
+    drop = _check_drop(model, drop)
+    found = blocks(model)
+    targets = {id(found[i]) for i in drop}
+    swapped: list[tuple[nn.Module, str, nn.Module]] = []
+    try:
+        for parent in model.modules():
+            for name, child in parent.named_children():
+                if id(child) in targets:
+                    swapped.append((parent, name, child))
+        for parent, name, _ in swapped:
+            setattr(parent, name, nn.Identity())  # H(x) = x: the block is gone
+        yield model
+    finally:
+        for parent, name, child in swapped:
+            setattr(parent, name, child)
+
+
+def accuracy_without(model: nn.Module, data: _data.ImageData, drop: Sequence[int]) -> float:
+    """Test accuracy of ``model`` on ``data`` with the blocks ``drop`` deleted (Veit et al. 2016, §4)."""
+    with without_blocks(model, drop):
+        return _train.evaluate(model, data)["acc"]
+
+
+# -- the lesion study --------------------------------------------------------------------------------------------
+def _style(name: str) -> dict[str, Any]:
+    kind, depth = name.rsplit("-", 1)
+    deep = int(depth) > 20 and kind == "residual"
+    return {"color": "navy" if deep else KIND_COLORS.get(kind, "grey"), "marker": "s" if deep else "o"}
+
+
+@dataclass
+class LesionResult:
+    """Test accuracy after deleting blocks (Veit et al. 2016, §4, Fig. 3 and Fig. 5), per net (keyed by label).
+
+    ``baseline[net]``: nothing deleted. ``deletable[net]``: the blocks that can be deleted; ``single[net][j]``: the
+    accuracy with block ``deletable[net][j]`` deleted. ``random[net][k]``: one accuracy per random set of k blocks.
+    """
+
+    deletable: dict[str, list[int]]
+    baseline: dict[str, float]
+    single: dict[str, list[float]]
+    random: dict[str, dict[int, list[float]]]
+
+    def _net(self, net: str) -> str:
+        if net not in self.baseline:
+            raise ValueError(f"net must be one of the studied nets {', '.join(map(repr, self.baseline))}; got {net!r}")
+        return net
+
+    def mean_random(self, net: str, k: int) -> float:
+        """Mean accuracy of ``net`` over the random sets of ``k`` deleted blocks."""
+        runs = self.random[self._net(net)]
+        if k not in runs:
+            raise ValueError(f"k must be one of the measured 0 … {max(runs)}; got {k!r}")
+        return sum(runs[k]) / len(runs[k])
+
+    def drop(self, net: str) -> list[float]:
+        """Accuracy lost by deleting each single block: baseline − accuracy (same order as ``deletable[net]``)."""
+        return [self.baseline[self._net(net)] - a for a in self.single[net]]
+
+    def table(self) -> str:
+        """Accuracy per net: nothing deleted, the best and worst single deletion, the median, and k random blocks."""
+        rows = [f"{'net':>12} {'intact':>7} {'one block deleted: worst':>25} {'median':>7} {'best':>6}"]
+        for net, accs in self.single.items():
+            ordered = sorted(accs)
+            median = ordered[len(ordered) // 2]
+            rows.append(f"{net:>12} {self.baseline[net]:7.1%} {ordered[0]:25.1%} {median:7.1%} {ordered[-1]:6.1%}")
+        return "\n".join(rows)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def plot(self):  # noqa: ANN201 (matplotlib Figure)
+        """Left: accuracy with each single block deleted (Veit et al. Fig. 3); right: accuracy against the number
+        of randomly deleted blocks, mean and min–max over the random sets (Fig. 5)."""
+        import matplotlib.pyplot as plt
+
+        fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.2))
+        for net in self.single:
+            style = _style(net)
+            left.plot(self.deletable[net], self.single[net], ls="-", lw=1, label=f"{net}: one block deleted", **style)
+            left.axhline(self.baseline[net], color=style["color"], ls="--", lw=1)
+            ks = sorted(self.random[net])
+            runs = [self.random[net][k] for k in ks]
+            right.plot(ks, [sum(r) / len(r) for r in runs], ls="-", label=f"{net} (mean)", **style)
+            right.fill_between(ks, [min(r) for r in runs], [max(r) for r in runs], color=style["color"], alpha=0.12)
+        for ax in (left, right):
+            ax.axhline(0.1, color="grey", ls=":", lw=1, label="chance (10 classes)")
+            ax.set_ylabel("test accuracy")
+            ax.set_ylim(0, 1)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8)
+        left.set_xlabel("deleted block (index from the input side; dashed: nothing deleted)")
+        left.set_title("Deleting one block (Veit et al. 2016, Fig. 3)")
+        right.set_xlabel("number of blocks deleted at random (band: min–max over the random sets)")
+        right.set_title("Deleting k random blocks (Veit et al. 2016, Fig. 5)")
+        fig.tight_layout()
+        return fig
+
+
+def _random_sets(deletable: list[int], samples: int, points: int,
+                 generator: torch.Generator) -> dict[int, list[tuple[int, ...]]]:
+    n = len(deletable)
+    ks = sorted({round(i * n / (points - 1)) for i in range(points)}) if n >= points else range(n + 1)
+    sets = {}
+    for k in ks:
+        draws = 1 if k in (0, len(deletable)) else samples  # there is one way to delete none or all
+        sets[k] = [tuple(sorted(deletable[j] for j in torch.randperm(len(deletable), generator=generator)[:k]
+                                .tolist())) for _ in range(draws)]
+    return sets
+
+
+def lesion_study(
+    nets: TrainedNets, names: Sequence[str] | None = None, samples: int = 4, points: int = 8, seed: int = 0,
+    progress: bool = True,
+) -> LesionResult:
+    """Delete each deletable block alone, then ``samples`` random sets of k blocks, from each net in ``names``
+    (default: all of ``nets``); return the test accuracies (Veit et al. 2016, §4). k takes every value from 0 to the
+    number of deletable blocks, or ``points`` evenly spaced ones when there are more. Nets with the same blocks get
+    the same random sets."""
+    if not isinstance(nets, TrainedNets):
+        raise TypeError(f"nets must be the TrainedNets from train_nets(); got {type(nets).__name__}")
+    names = tuple(nets.models) if names is None else _checks.sequence("names", names, unique=True)
+    models = {name: nets[name] for name in names}
+    samples = _checks.integer("samples", samples, low=1, high=200, lift="Call lesion_study again with another seed.")
+    points = _checks.integer("points", points, low=2, high=1000)
+    generator = torch.Generator().manual_seed(_checks.seed(seed))
+    deletable = {name: deletable_blocks(m) for name, m in models.items()}
+    sets_by_layout: dict[tuple[int, ...], dict[int, list[tuple[int, ...]]]] = {}
+    for blocks_ in deletable.values():
+        if tuple(blocks_) not in sets_by_layout:
+            sets_by_layout[tuple(blocks_)] = _random_sets(blocks_, samples, points, generator)
+    total = sum(len(deletable[n]) + sum(map(len, sets_by_layout[tuple(deletable[n])].values())) for n in names)
+    baseline, single, random = {}, {}, {}
+    with _runtime.one_thread(), tqdm(total=total, desc="deleting blocks", disable=not progress) as bar:
+        for name, net in models.items():
+            single[name] = []
+            for i in deletable[name]:
+                single[name].append(accuracy_without(net, nets.test, [i]))
+                bar.update(1)
+            random[name] = {}
+            for k, drops in sets_by_layout[tuple(deletable[name])].items():
+                random[name][k] = []
+                for drop in drops:
+                    random[name][k].append(accuracy_without(net, nets.test, drop))
+                    bar.update(1)
+            baseline[name] = random[name][0][0]
+    return LesionResult(deletable, baseline, single, random)
+
+
+# -- paths -----------------------------------------------------------------------------------------------------
+def path_counts(n: int) -> list[int]:
+    """Number of paths of each length k = 0 … n through n residual blocks: C(n, k) (Veit et al. 2016, Eq. 4).
+    They sum to 2ⁿ."""
+    n = _checks.integer("n", n, low=0, high=10_000)
+    return [math.comb(n, k) for k in range(n + 1)]
+
+
+def path_length_distribution(n: int) -> list[float]:
+    """Fraction of the 2ⁿ paths that have length k: the binomial distribution B(n, 1/2) (Veit et al. Fig. 6a)."""
+    counts = path_counts(n)
+    total = 2 ** (len(counts) - 1)
+    return [c / total for c in counts]
+
+
+class _Routed(nn.Module):
+    """A residual block whose backward pass goes through only one of its two summands: ``route="branch"`` lets
+    the gradient through F only, ``"shortcut"`` through the shortcut only. The forward value is unchanged."""
+
+    def __init__(self, block: _nets.BuildingBlock, route: str) -> None:
+        super().__init__()
+        self.block, self.route = block, route
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branch, shortcut = self.block.residual(x), self.block.downsample(x)
+        if self.route == "branch":
+            shortcut = shortcut.detach()
+        else:
+            branch = branch.detach()
+        return self.block.relu(branch + shortcut)  # the value of relu(F(x) + x), gradient along one summand
+
+
+@dataclass
+class PathGradients:
+    """Gradient magnitude at the input of the first block carried by single paths of each length k (Veit et al.
+    2016, §5, Fig. 6). ``measured[k]``: the norm of ∂L/∂x₀ (mean over a batch) for each sampled path through k
+    branches, ``per_path[k]`` their mean;
+    ``counts[k]`` = C(n, k); ``total[k]`` = ``per_path[k]`` × ``counts[k]``: what all paths of length k carry."""
+
+    n: int
+    per_path: list[float]
+    measured: list[list[float]]
+    counts: list[int] = field(init=False)
+    total: list[float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counts = path_counts(self.n)
+        self.total = [g * c for g, c in zip(self.per_path, self.counts)]
+
+    @property
+    def mean_length(self) -> float:
+        """The mean path length n/2 of the binomial distribution."""
+        return self.n / 2
+
+    @property
+    def peak_length(self) -> int:
+        """The path length whose paths together carry the most gradient."""
+        return max(range(self.n + 1), key=lambda k: self.total[k])
+
+    def share(self, up_to: int) -> float:
+        """Fraction of the summed gradient magnitude carried by paths of length ≤ ``up_to``."""
+        return sum(self.total[: up_to + 1]) / sum(self.total)
+
+    def __str__(self) -> str:
+        return (f"{self.n} blocks, {2 ** self.n} paths (mean length {self.mean_length:g}); gradient per path falls "
+                f"from {self.per_path[0]:.3g} (length 0) to {self.per_path[-1]:.3g} (length {self.n}); paths of "
+                f"length {self.peak_length} carry the most in total; length ≤ {self.n // 2 - 1}: "
+                f"{self.share(self.n // 2 - 1):.0%} of it")
+
+    def plot(self):  # noqa: ANN201 (matplotlib Figure)
+        """Three panels as in Veit et al. Fig. 6: (a) path-length distribution, (b) gradient per path of length k,
+        (c) total gradient magnitude per path length."""
+        import matplotlib.pyplot as plt
+
+        ks = list(range(self.n + 1))
+        fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+        axes[0].bar(ks, path_length_distribution(self.n), color="tab:blue")
+        axes[0].set_title(f"(a) Path lengths through {self.n} blocks: B({self.n}, ½)")
+        axes[0].set_ylabel("fraction of all paths")
+        for k, values in zip(ks, self.measured):
+            axes[1].scatter([k] * len(values), values, s=8, color="tab:blue", alpha=0.35,
+                            label="one sampled path" if k == 0 else None)
+        axes[1].plot(ks, self.per_path, "o-", color="navy", label="mean")
+        axes[1].set_yscale("log")
+        axes[1].set_title("(b) Gradient magnitude along one path")
+        axes[1].set_ylabel("‖∂L/∂x₀‖ per example")
+        axes[1].legend(fontsize=8)
+        axes[2].bar(ks, self.total, color="tab:blue")
+        axes[2].axvline(self.mean_length, color="grey", ls="--", label=f"mean path length {self.mean_length:g}")
+        axes[2].set_title("(c) Total gradient magnitude per path length")
+        axes[2].set_ylabel("(b) × number of paths")
+        axes[2].legend(fontsize=8)
+        for ax in axes:
+            ax.set_xlabel("path length k (blocks whose branch F the path goes through)")
+            ax.grid(True, alpha=0.3)
+        fig.tight_layout()
+        return fig
+
+
+def _cifar_resnet(model: object) -> _nets.CifarResNet:
+    if not isinstance(model, _nets.CifarResNet) or not model.residual:
+        raise TypeError(f"model must be a residual resnet_edu.nets.CifarResNet (cifar_net(..., residual=True)); got "
+                        f"{type(model).__name__}{'' if not isinstance(model, _nets.CifarResNet) else ' (plain)'}")
+    return model
+
+
+def path_gradients(
+    model: nn.Module, data: _data.ImageData, samples: int = 10, batch_size: int = 128, seed: int = 0,
+    progress: bool = True,
+) -> PathGradients:
+    """Veit et al. 2016, §5: for each path length k, ``samples`` times pick k random blocks whose backward pass goes
+    through F only (the other n − k: through the shortcut only) and a random batch, and measure ‖∂L/∂x₀‖ per
+    example at the input x₀ of the first block. ``model`` is a trained residual CIFAR net (eval mode)."""
+    net = _cifar_resnet(model)
+    samples = _checks.integer("samples", samples, low=1, high=1000)
+    batch_size = _checks.integer("batch_size", batch_size, low=1)
+    if batch_size > len(data):
+        raise ValueError(f"batch_size must be at most the number of images in data ({len(data)}); got {batch_size}")
+    seed = _checks.seed(seed)
+    stack = blocks(net)
+    n = len(stack)
+    generator = torch.Generator().manual_seed(seed)
+    was_training = net.training
+    net.eval()
+    per_path, measured = [], []
+    dev = next(net.parameters()).device
+    with _runtime.one_thread(), tqdm(total=(n + 1) * samples, desc="gradients by path length",
+                                     disable=not progress) as bar:
+        for k in range(n + 1):
+            values = []
+            for _ in range(samples):
+                through = set(torch.randperm(n, generator=generator)[:k].tolist())
+                idx = torch.randperm(len(data), generator=generator)[:batch_size]
+                x, y = data.x[idx].to(dev), data.y[idx].to(dev)
+                x0 = net.relu(net.bn1(net.conv1(x))).detach().requires_grad_(True)
+                h = x0
+                for i, block in enumerate(stack):
+                    h = _Routed(block, "branch" if i in through else "shortcut")(h)
+                logits = net.fc(torch.flatten(net.avgpool(h), 1))
+                (grad,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), x0)
+                values.append(float(grad.flatten(1).norm(dim=1).mean()))
+                bar.update(1)
+            per_path.append(sum(values) / len(values))
+            measured.append(values)
+    net.train(was_training)
+    return PathGradients(n, per_path, measured)
+
+
+# -- the interactive version -----------------------------------------------------------------------------------
+def lesion_explorer(nets: TrainedNets, names: Sequence[str] | None = None) -> Any:
+    """Lesson 09's app: one checkbox per deletable block; ticking it deletes that block from each net in ``names``
+    (default: the plain net and the ResNet of the smallest depth trained) and re-evaluates their test accuracy
+    (Veit et al. 2016, §4). The nets must have the same blocks. Display it with ``.show()``."""
+    from .widgets import SliderApp
+
+    if not isinstance(nets, TrainedNets):
+        raise TypeError(f"nets must be the TrainedNets from train_nets(); got {type(nets).__name__}")
+    if names is None:
+        depth = min(int(name.rsplit("-", 1)[1]) for name in nets.models)
+        names = [name for name in nets.models if name.endswith(f"-{depth}")]
+    names = _checks.sequence("names", names, unique=True)
+    layouts = {name: deletable_blocks(nets[name]) for name in names}
+    if len({tuple(v) for v in layouts.values()}) != 1:
+        raise ValueError(f"names must be nets with the same blocks (one depth); got {', '.join(names)}")
+    deletable = layouts[names[0]]
+
+    class LesionExplorer(SliderApp):
+        """Checkboxes that delete blocks from trained nets; the bars show the re-evaluated test accuracy."""
+
+        def __init__(self) -> None:
+            import ipywidgets as W
+
+            self.nets, self.names, self.deletable = nets, names, deletable
+            controls = {f"block{i}": W.Checkbox(value=False, description=f"block {i}", indent=False,
+                                                layout=W.Layout(width="90px"))
+                        for i in deletable}
+            super().__init__(controls, self.render_lesion, title="Tick blocks to delete them (then both nets are "
+                             "re-evaluated on the test set)", savefig_kwargs={"dpi": 80})
+            self.widget.children[-2].layout.flex_flow = "row wrap"  # many checkboxes wrap onto several lines
+
+        def dropped(self, values: dict[str, Any]) -> list[int]:
+            return [i for i in self.deletable if values[f"block{i}"]]
+
+        def accuracies(self, drop: Sequence[int]) -> dict[str, float]:
+            with _runtime.one_thread():
+                return {name: accuracy_without(self.nets[name], self.nets.test, drop) for name in self.names}
+
+        def render_lesion(self, **values: Any) -> Any:
+            from matplotlib.figure import Figure
+
+            drop = self.dropped(values)
+            accs = self.accuracies(drop)
+            fig = Figure(figsize=(6.5, 0.6 + 0.5 * len(accs)))
+            ax = fig.add_subplot()
+            ax.barh(list(accs), list(accs.values()), color=[_style(n)["color"] for n in accs])
+            for j, acc in enumerate(accs.values()):
+                ax.text(min(acc + 0.02, 0.88), j, f"{acc:.1%}", va="center")
+            ax.axvline(0.1, color="grey", ls=":", lw=1, label="chance")
+            ax.set_xlim(0, 1)
+            ax.set_xlabel("test accuracy")
+            ax.set_title(f"deleted blocks: {', '.join(map(str, drop)) if drop else 'none'}")
+            fig.tight_layout()
+            return fig
+
+        def marker(self, values: dict[str, Any]) -> str:
+            return f"rendered deleted={self.dropped(values)}"
+
+    return LesionExplorer()

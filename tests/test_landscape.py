@@ -1,0 +1,92 @@
+"""Lesson 09, resnet_edu.landscape (Li et al. 2018): filter-normalised directions, the evaluated slices and grids,
+the measurements the lesson asserts on (centre, rise, non-convexity), plots and argument checks."""
+
+import matplotlib
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import resnet_edu as edu
+from resnet_edu import landscape as L
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return edu.data.digits(size=8, train=True)
+
+
+def small_net(residual: bool = True, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return edu.nets.cifar_net(8, residual=residual, width=4, in_channels=1).eval()
+
+
+def test_filter_normalized_direction_matches_filter_norms():
+    model = small_net()
+    direction = L.filter_normalized_direction(model, torch.Generator().manual_seed(0))
+    for p, d in zip(model.parameters(), direction):
+        assert d.shape == p.shape
+        if p.dim() <= 1:
+            assert torch.count_nonzero(d) == 0, "biases and BN parameters are not moved"
+        else:
+            assert torch.allclose(d.flatten(1).norm(dim=1), p.detach().flatten(1).norm(dim=1), rtol=1e-5)
+    again = L.filter_normalized_direction(model, torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(direction, again))
+    with pytest.raises(TypeError, match="generator must be a torch.Generator; got int"):
+        L.filter_normalized_direction(model, 0)
+
+
+def test_landscape_values_shapes_and_restored_weights(data):
+    models = {"plain-8": small_net(False), "residual-8": small_net(True)}
+    before = {n: [p.detach().clone() for p in m.parameters()] for n, m in models.items()}
+    land = L.landscape(models, data, span=0.5, points_1d=5, points_2d=3, samples=32, progress=False)
+    assert land.alphas == [-0.5, -0.25, 0.0, 0.25, 0.5] and land.grid == [-0.5, 0.0, 0.5]
+    for name, model in models.items():
+        assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before[name])), "weights restored"
+        with torch.no_grad():
+            at_theta = float(F.cross_entropy(model(data.x[:32]), data.y[:32]))
+        assert land.center(name) == pytest.approx(at_theta, rel=1e-6)
+        assert land.surfaces[name].shape == (3, 3)
+        assert float(land.surfaces[name][1, 1]) == pytest.approx(at_theta, rel=1e-6)
+        assert float(land.surfaces[name][1, 2]) == pytest.approx(land.slices[name][4], rel=1e-6)  # β = 0 row
+        assert land.rise(name, 0.5) == pytest.approx((land.slices[name][0] + land.slices[name][4]) / 2 - at_theta)
+        assert 0.0 <= land.nonconvexity(name) <= 1.0
+    again = L.landscape(models, data, span=0.5, points_1d=5, points_2d=3, samples=32, progress=False)
+    assert again.slices == land.slices
+    assert "rise at 0.25" in str(land) and "plain-8" in land.table()
+    assert len(land.plot().axes) >= 3 and len(land.plot_surface().axes) == 2
+
+
+def test_nonconvexity_of_known_surfaces():
+    g = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    b, a = torch.meshgrid(g, g, indexing="ij")
+    bowl, saddle = 1 + a**2 + b**2, 3 + a**2 - b**2
+    land = L.Landscape([0.0], {"bowl": [1.0], "saddle": [3.0]}, g.tolist(), {"bowl": bowl, "saddle": saddle}, 1)
+    assert land.nonconvexity("bowl") == 0.0 and land.nonconvexity("saddle") == 1.0
+    with pytest.raises(ValueError, match="net must be one of 'bowl', 'saddle'; got 'ridge'"):
+        land.center("ridge")
+    with pytest.raises(ValueError, match="distance must be one of the measured"):
+        land.rise("bowl", 0.5)
+    with pytest.raises(ValueError, match="distance must be > 0"):
+        land.rise("bowl", 0)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    (dict(models={}), TypeError, "models must be a non-empty dict"),
+    (dict(models={"a": 3}), TypeError, r"models\['a'\] must be a torch.nn.Module; got int"),
+    (dict(data="digits"), TypeError, "data must be a resnet_edu.data.ImageData"),
+    (dict(span=0), ValueError, "span must be > 0"),
+    (dict(points_1d=4), ValueError, "points_1d must be odd"),
+    (dict(points_2d=1), ValueError, "points_2d must be an integer >= 3"),
+    (dict(points_2d=501), ValueError, "points_2d must be at most 101"),
+    (dict(samples=0), ValueError, "samples must be an integer >= 1"),
+    (dict(samples=10**5), ValueError, r"samples must be at most the number of images in data \(1438\)"),
+    (dict(seed="0"), TypeError, "seed must be an integer"),
+])
+def test_landscape_refuses_bad_arguments(kwargs, error, message, data):
+    args = dict(models={"net": small_net()}, data=data)
+    args.update(kwargs)
+    with pytest.raises(error, match=message):
+        L.landscape(progress=False, **args)
