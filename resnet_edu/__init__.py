@@ -15,7 +15,8 @@ REPO_URL = "https://github.com/resnet-edu/resnet-edu"
 
 _MODULES = (
     "runtime", "nets", "data", "train", "gradients", "viz", "diagrams", "widgets", "exercises",
-    "degradation", "identity", "shortcuts", "ode", "ensembles", "shattered", "landscape", "dynamics",
+    "degradation", "identity", "shortcuts", "ode", "blocks", "variants", "ensembles", "shattered",
+    "landscape", "dynamics",
 )
 
 

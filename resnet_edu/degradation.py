@@ -26,6 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from torch import nn
 from tqdm.auto import tqdm
 
 from . import _checks
@@ -259,13 +260,18 @@ def load_data(recipe: Recipe) -> tuple[_data.ImageData, _data.ImageData, Recipe]
     return train, test, recipe
 
 
+def build(kind: str, depth: int, seed: int, recipe: Recipe, data: _data.ImageData) -> nn.Module:
+    """``kind``-``depth`` at the recipe's width, shaped for ``data``; its initial weights depend on ``seed`` only."""
+    residual = _nets.check_kind(kind)
+    _runtime.seed_everything(seed)  # the initial weights depend on the seed only, not on what ran before
+    return _nets.cifar_net(depth, residual=residual, width=recipe.width,
+                           in_channels=data.in_channels, num_classes=data.num_classes)
+
+
 def train_one(kind: str, depth: int, seed: int, recipe: Recipe, train: _data.ImageData,
               test: _data.ImageData, progress: bool = False) -> _train.FitResult:
     """Build ``kind``-``depth`` with seed ``seed`` and train it with ``recipe`` (final test eval included)."""
-    residual = _nets.check_kind(kind)
-    _runtime.seed_everything(seed)  # the initial weights depend on the seed only, not on what ran before
-    model = _nets.cifar_net(depth, residual=residual, width=recipe.width,
-                            in_channels=train.in_channels, num_classes=train.num_classes)
+    model = build(kind, depth, seed, recipe, train)
     config = recipe.train.replace(seed=seed)
     return _train.fit(model, train, config, eval_data=test, progress=progress, label=f"{kind}-{depth}")
 

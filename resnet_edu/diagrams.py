@@ -69,7 +69,9 @@ def _describe(module: nn.Module) -> str:
     if isinstance(module, nn.Conv2d):
         kh, kw = module.kernel_size
         stride = f", stride {module.stride[0]}" if module.stride[0] != 1 else ""
-        return f"conv {kh}×{kw}, {module.in_channels}→{module.out_channels}{stride}"
+        groups = ("" if module.groups == 1 else "\ndepthwise" if module.groups == module.in_channels
+                  else f"\n{module.groups} groups")
+        return f"conv {kh}×{kw}, {module.in_channels}→{module.out_channels}{stride}{groups}"
     if isinstance(module, nn.Linear):
         return f"linear {module.in_features}→{module.out_features}"
     if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):

@@ -139,16 +139,9 @@ def train_nets(
 def _train_one(kind: str, depth: int, seed: int, recipe: _degradation.Recipe, train: _data.ImageData,
                test: _data.ImageData, progress: bool) -> tuple[nn.Module, _train.FitResult]:
     """Build ``kind``-``depth`` from ``seed`` and train it with ``recipe`` as lesson 01 does; return it in eval mode."""
-    _runtime.seed_everything(seed)  # the initial weights depend on the seed only
-    model = _nets.cifar_net(depth, residual=_nets.check_kind(kind), width=recipe.width,
-                            in_channels=train.in_channels, num_classes=train.num_classes)
-    length = {"steps": recipe.steps} if recipe.steps is not None else {"epochs": recipe.epochs}
-    fit = _train.fit(
-        model, train, **length, batch_size=recipe.batch_size, optimizer=recipe.optimizer, lr=recipe.lr,
-        momentum=recipe.momentum, weight_decay=recipe.weight_decay, schedule=recipe.schedule,
-        augment=recipe.augment, eval_data=test, eval_every=10**9, progress=progress, seed=seed,
-        label=f"{kind}-{depth}",
-    )
+    model = _degradation.build(kind, depth, seed, recipe, train)
+    config = recipe.train.replace(seed=seed, eval_every=0)  # one evaluation, at the end
+    fit = _train.fit(model, train, config, eval_data=test, progress=progress, label=f"{kind}-{depth}")
     return model.eval(), fit
 
 

@@ -1,0 +1,96 @@
+"""Exercise checkers for lesson 07 (the family of residual blocks; He et al. 2016, Hu et al. 2018, Wang et al. 2020).
+
+Every truth a checker compares with is computed by running the package's own modules, never typed in.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._core import missing, verdict
+
+__all__ = [
+    "check_se_params", "check_eca_kernel", "check_best_shortcut",
+    "solution_se_params", "solution_eca_kernel", "solution_best_shortcut",
+]
+
+
+def solution_se_params() -> int:
+    """The parameters one SE module adds at C = 256, r = 16: FC 256→16 and FC 16→256, both with biases."""
+    from ..nets import count_parameters
+    from ..variants import SqueezeExcitation
+
+    return count_parameters(SqueezeExcitation(256, 16))
+
+
+def _whole(answer: object) -> float | None:
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
+        return None
+    return float(answer)
+
+
+def check_se_params(answer: object) -> bool:
+    """Exercise 1: how many parameters does a squeeze-and-excitation module add to a block with 256 channels?"""
+    if missing(answer, "count FC 256→256/16 and FC 256/16→256, each with a bias (Hu et al. 2018, Fig. 3)."):
+        return False
+    value = _whole(answer)
+    if value is None:
+        return verdict(False, "", f"Give a whole number of parameters; got {answer!r}.")
+    right = solution_se_params()
+    if value == right:
+        return verdict(True, f"Right: {right:,} = 256·16 + 16 + 16·256 + 256. Over the 16 blocks of ResNet-50 this "
+                             "adds about 2.5M parameters (25.6M → 28.1M) for 0.01 GFLOPs.", "")
+    if value == 2 * 256 * 16:
+        return verdict(False, "", f"{int(value):,} counts the weights; the two FC layers also have biases "
+                                  "(16 and 256).")
+    return verdict(False, "", f"{value:g} is not it: squeeze to 256/16 = 16 numbers, excite back to 256; an FC layer "
+                              "a→b has a·b weights and b biases.")
+
+
+def solution_eca_kernel() -> int:
+    """ECA's kernel size for C = 512 channels: |log₂(512)/2 + 1/2| = 5, already odd."""
+    from ..variants import eca_kernel_size
+
+    return eca_kernel_size(512)
+
+
+def check_eca_kernel(answer: object) -> bool:
+    """Exercise 2: ECA's 1-D kernel size k for C = 512 channels (γ = 2, b = 1; Wang et al. 2020, Eq. 12)."""
+    if missing(answer, "k = |log₂(C)/γ + b/γ| rounded to the nearest odd number, with γ = 2, b = 1."):
+        return False
+    value = _whole(answer)
+    if value is None:
+        return verdict(False, "", f"Give a whole number (the kernel size); got {answer!r}.")
+    right = solution_eca_kernel()
+    if value == right:
+        return verdict(True, f"Right: k = {right}: log₂ 512 = 9, (9 + 1)/2 = 5, odd. ECA-ResNet-50 adds only 86 "
+                             "parameters in total (one 1-D kernel per block).", "")
+    if value % 2 == 0:
+        return verdict(False, "", f"{value:g} is even; the kernel must be odd so that it is centred on a channel.")
+    return verdict(False, "", f"{value:g} is not it: compute (log₂ 512 + 1) / 2 and round to an odd number.")
+
+
+_SHORTCUTS = ("identity", "scaled", "gated", "conv1x1")
+
+
+def solution_best_shortcut() -> str:
+    """Among h(x) = x, 0.5x, (1 − g(x))x and Wx, the identity trains best (He et al. 2016, Table 1)."""
+    return "identity"
+
+
+def check_best_shortcut(answer: object) -> bool:
+    """Exercise 3 (predict, then run the cells): which shortcut gives the lowest training loss?"""
+    if missing(answer, f'answer = one of {", ".join(map(repr, _SHORTCUTS))}.'):
+        return False
+    given = str(answer).strip().lower()
+    if given not in _SHORTCUTS:
+        return verdict(False, "", f'Answer one of {", ".join(map(repr, _SHORTCUTS))}; got {answer!r}.')
+    return verdict(
+        given == solution_best_shortcut(),
+        "Right: the pure identity. Every other shortcut multiplies the signal (and the gradient) on the shortcut path "
+        "by something at each of the blocks, so across many blocks it shrinks or distorts exponentially; only "
+        "h(x) = x lets x_L = x_l + ΣF hold exactly (He et al. 2016, Eq. 4 and Table 1).",
+        f"{given!r} looks flexible, but the gate, the scale or the 1×1 conv sits on the shortcut of every block: over "
+        "L blocks their product multiplies the signal from early layers, e.g. 0.5^L for the scaled shortcut (He et "
+        "al. 2016, Eq. 7). Run the study above and compare the losses.",
+    )

@@ -1,0 +1,168 @@
+"""resnet_edu.blocks (lesson 06): the three rules, FLOPs vs torchvision's published figures, the stage table,
+interchangeability with torchvision; and lesson 06's exercise checkers."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from resnet_edu import blocks, exercises, nets
+
+
+def test_rule1_mismatched_shapes_fail_in_pytorch_itself():
+    bad = nets.BasicBlock(16, 32, stride=1, shortcut=nn.Identity())
+    with pytest.raises(RuntimeError, match="must match"):
+        blocks.check_rules(bad, torch.randn(2, 16, 8, 8))
+
+
+def test_rule2_halving_without_doubling_is_named():
+    net = nn.Sequential(blocks.make_stage(16, 16, 1, 1), blocks.make_stage(16, 16, 1, 2))
+    with pytest.raises(blocks.RuleBroken, match=r"rule 2 broken at 1\.0: the resolution goes 8→4 and the width 16→16"):
+        blocks.check_rules(net, torch.randn(2, 16, 8, 8))
+
+
+def test_rule3_projection_where_identity_fits_is_named():
+    proj = nn.Sequential(nn.Conv2d(16, 16, 1, bias=False), nn.BatchNorm2d(16))
+    with pytest.raises(blocks.RuleBroken, match="rule 3 broken .* projection with 288 parameters"):
+        blocks.check_rules(nets.BasicBlock(16, 16, 1, proj), torch.randn(2, 16, 8, 8))
+
+
+@pytest.mark.parametrize("option,kind", [("A", "option A"), ("B", "projection")])
+def test_rules_hold_in_the_real_nets(option, kind):
+    records = blocks.check_rules(nets.cifar_net(20, shortcut=option, width=4), torch.randn(1, 3, 16, 16))
+    assert len(records) == 9
+    assert [r.shortcut for r in records].count(kind) == 2
+    assert records[3].in_shape == (4, 16, 16) and records[3].out_shape == (8, 8, 8)
+
+
+def test_check_rules_bad_arguments():
+    with pytest.raises(ValueError, match="no BasicBlock or Bottleneck"):
+        blocks.check_rules(nn.Conv2d(3, 3, 1), torch.randn(1, 3, 4, 4))
+    with pytest.raises(ValueError, match="must have 4 dimensions"):
+        blocks.check_rules(nets.cifar_net(8), torch.randn(3, 8, 8))
+    with pytest.raises(ValueError, match="stride must be one of 1, 2"):
+        blocks.make_stage(16, 32, 1, 3)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_flops_agree_with_torchvision_published_figures(name):
+    table = blocks.stage_table(name)
+    published = blocks.published_gflops(name)  # resnet18: 1.814, resnet50: 4.089 (multiply-adds)
+    assert round(table.total_gmacs, 3) == published
+    assert table.total_params == nets.count_parameters(getattr(nets, name)())
+    assert sum(r.params for r in table.rows) == table.total_params
+    assert sum(r.flops for r in table.rows) == table.total_flops
+
+
+@pytest.mark.parametrize("name", ["resnet34", "resnet101", "resnet152"])
+def test_flops_of_deeper_nets(name):
+    with torch.device("meta"):  # FlopCounterMode needs only shapes: no memory, no arithmetic
+        model, x = getattr(nets, name)(), torch.empty(1, 3, 224, 224)
+    gmacs = blocks.count_flops(model, x) / 2e9
+    assert round(gmacs, 3) == pytest.approx(blocks.published_gflops(name), abs=0.001)
+
+
+def test_stage_table_sizes_and_widths():
+    t18 = blocks.stage_table("resnet18")
+    assert t18.sizes == [112, 56, 56, 28, 14, 7, 1]
+    assert [r.out_shape[0] for r in t18.rows[2:6]] == [64, 128, 256, 512]
+    t50 = blocks.stage_table("resnet50")
+    assert [r.out_shape[0] for r in t50.rows[2:6]] == [256, 512, 1024, 2048]
+    assert "layer3" in str(t18)
+    with pytest.raises(ValueError, match="name must be one of"):
+        blocks.stage_table("vgg16")
+    with pytest.raises(ValueError, match="no stage"):
+        t18.row("layer5")
+
+
+def test_published_gflops_bad_name():
+    with pytest.raises(ValueError, match="publishes no FLOPs"):
+        blocks.published_gflops("no_such_net")
+    with pytest.raises(TypeError):
+        blocks.published_gflops(18)
+
+
+def test_bottleneck_is_far_cheaper_than_basic_at_256():
+    cmp = blocks.compare_blocks(256, 56)
+    basic, bottle = cmp.cost("BasicBlock"), cmp.cost("Bottleneck")
+    assert basic.params == 2 * 9 * 256 * 256 + 4 * 256 == 1_180_672
+    assert bottle.params == 256 * 64 + 9 * 64 * 64 + 64 * 256 + 2 * (64 + 64 + 256) == 70_400
+    assert basic.flops / bottle.flops > 16
+    assert "Bottleneck" in str(cmp)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        blocks.compare_blocks(30)
+
+
+def test_interchange_with_torchvision():
+    result = blocks.interchange("resnet18", size=32)
+    assert result.same_keys and result.max_abs_diff == 0.0
+    assert result.feature_shape == (2, 512)
+
+
+def test_count_flops_counts_a_conv():
+    conv = nn.Conv2d(2, 3, 3, padding=1, bias=False)
+    assert blocks.count_flops(conv, torch.randn(1, 2, 4, 4)) == 2 * 9 * 2 * 3 * 16
+
+
+# --- lesson 06 exercises ---
+
+
+class _Unfinished(nn.Module):
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        raise NotImplementedError
+
+
+class _ProjectionEverywhere(nn.Module):
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        self.body = nets.BasicBlock(in_channels, out_channels, stride,
+                                    nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                                                  nn.BatchNorm2d(out_channels)))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class _NoShortcut(nn.Module):
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        self.body = nets.BasicBlock(in_channels, out_channels, stride, None)
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def test_check_basic_block(capsys):
+    assert exercises.check_basic_block(None) is False
+    assert "No answer yet" in capsys.readouterr().out
+    assert exercises.check_basic_block(_Unfinished) is False
+    assert "not finished" in capsys.readouterr().out
+    assert exercises.check_basic_block(exercises.solution_basic_block()) is True
+    assert exercises.check_basic_block(_ProjectionEverywhere) is False
+    assert "rule 3" in capsys.readouterr().out
+    assert exercises.check_basic_block(_NoShortcut) is False
+    assert "identity" in capsys.readouterr().out
+    for bad in ("MyBlock", 3, float("nan"), [1, 2], nn.Conv2d):
+        assert exercises.check_basic_block(bad) is False
+
+
+def test_check_resnet20(capsys):
+    assert exercises.check_resnet20(None) is False
+    assert exercises.check_resnet20(exercises.solution_resnet20()) is True
+    assert "269,722" in capsys.readouterr().out
+    assert exercises.check_resnet20(lambda: nets.cifar_net(20, shortcut="B")) is False  # not a class
+    assert exercises.check_resnet20(nets.CifarResNet) is False  # needs a depth: building it fails, no exception
+
+
+def test_check_stage_shape_and_bottleneck_params():
+    assert exercises.solution_stage_shape() == (256, 14, 14)
+    assert exercises.check_stage_shape((256, 14, 14)) is True
+    assert exercises.check_stage_shape([1, 256, 14, 14]) is True
+    for bad in ((128, 28, 28), "256x14x14", float("inf"), (1e300, 1, 1), None, [math.nan] * 3):
+        assert exercises.check_stage_shape(bad) is False
+    assert exercises.solution_bottleneck_params() == 70_400
+    assert exercises.check_bottleneck_params(70_400) is True
+    for bad in (69_632, 1e400, "70400", True, None, -1):
+        assert exercises.check_bottleneck_params(bad) is False
