@@ -397,9 +397,7 @@ def train_pair(
 
 def _train_one(kind: str, depth: int, seed: int, recipe: _degradation.Recipe, train: _data.ImageData,
                test: _data.ImageData, total: int, every: int, log_dir: str | None, progress: bool) -> Run:
-    _runtime.seed_everything(seed)  # both nets start from the same random state
-    model = _nets.cifar_net(depth, residual=kind == "residual", width=recipe.width,
-                            in_channels=train.in_channels, num_classes=train.num_classes)
+    model = _degradation.build(kind, depth, seed, recipe, train)  # both nets start from the same random state
     label = f"{kind}-{depth}"
     recorder = GradientRecorder(model, total, every, label=label)
     init_norms = torch.stack([w.detach().norm() for w in recorder.weights])
