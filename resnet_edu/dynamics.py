@@ -241,13 +241,14 @@ class Run:
 
     @property
     def images_per_second(self) -> float:
-        """Training throughput of this run: images through forward + backward + update per second of wall time."""
+        """Training throughput of this run: images through forward + backward + update per second of the run's wall
+        time (which includes its test evaluations and, on a GPU, the one-off CUDA-graph capture)."""
         return self.fit.steps * self.batch_size / self.fit.wall_time if self.fit.wall_time > 0 else float("nan")
 
     def throughput(self) -> str:
         """One line: img/s, steps and wall time of this run."""
         return (f"{self.label}: {self.images_per_second:,.0f} img/s ({self.fit.steps} steps of {self.batch_size} "
-                f"in {self.fit.wall_time:.1f} s)")
+                f"in {self.fit.wall_time:.1f} s, evaluations included)")
 
 
 @dataclass
