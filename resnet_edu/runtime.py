@@ -67,12 +67,28 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def gpu_advice() -> str:
+    """One line about the GPU for the set-up cell: which GPU there is, or on Colab without one how to get one
+    (the lessons then run their GPU scale); empty outside Colab without a GPU (the CPU scale is the default)."""
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        return (f"GPU: {props.name}, {props.total_memory / 2**30:.0f} GiB, compute capability "
+                f"{props.major}.{props.minor}")
+    if in_colab():
+        return ("No GPU on this Colab runtime: the lessons run their small CPU scale. For the GPU scale choose "
+                "Runtime → Change runtime type → a GPU (e.g. T4), save, and run the notebook again from the top.")
+    return ""
+
+
 def describe() -> None:
-    """Print what the lesson runs on: Python, torch, device, scale and CPU threads."""
+    """Print what the lesson runs on: Python, torch, device, scale, CPU threads, and :func:`gpu_advice`."""
     dev = device()
     name = torch.cuda.get_device_name(0) if dev.type == "cuda" else platform.processor() or platform.machine()
     print(f"python {platform.python_version()} · torch {torch.__version__} · device {dev} ({name})")
     print(f"scale {scale()} · torch threads {torch.get_num_threads()} · colab {in_colab()}")
+    advice = gpu_advice()
+    if advice:
+        print(advice)
 
 
 @contextmanager

@@ -2,11 +2,15 @@
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import colab  # noqa: E402  (tools/colab.py: the set-up cell and the badge, one place for both)
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -30,16 +34,18 @@ def test_notebook_is_stripped(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_starts_with_the_skeleton(path):
+    """Cell 1: '# NN · Title' with the Colab badge; cell 2: the one shared set-up cell of tools/colab.py, word for
+    word, so that every lesson (present and future) installs and starts the same way (issue 12)."""
     cells = json.loads(path.read_text())["cells"]
     title, setup = cells[0], cells[1]
     text = "".join(title["source"])
     assert title["cell_type"] == "markdown" and re.match(rf"# {path.name[:2]} · ", text), "cell 1: '# NN · Title'"
-    badge = f"colab.research.google.com/github/resnet-edu/resnet-edu/blob/main/notebooks/{path.name}"
-    assert badge in text, f"cell 1 needs the Open-in-Colab badge pointing at {badge}"
-    code = "".join(setup["source"])
-    assert setup["cell_type"] == "code"
-    for needle in ('"google.colab" in sys.modules', "%pip install", "import resnet_edu as edu", "describe()"):
-        assert needle in code, f"cell 2 (set-up) of {path.name} lacks {needle!r}"
+    repo = colab.current_repo()
+    badge = colab.badge(repo, path.name)
+    fix = "run `make colab-links` (tools/colab.py), which writes the badge and the set-up cell into every notebook"
+    assert badge in text, f"cell 1 of {path.name} needs the Open-in-Colab badge {badge}: {fix}"
+    assert setup["cell_type"] == "code" and "".join(setup["source"]) == colab.setup_cell(repo), (
+        f"cell 2 of {path.name} is not the shared set-up cell of tools/colab.py: {fix}")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

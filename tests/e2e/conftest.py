@@ -1,4 +1,7 @@
-"""Fixtures of the browser test (issue 5): Chromium, one JupyterLab server per session, the artifacts folder.
+"""Fixtures of the browser test (issues 5 and 12): Chromium, one server per front end and session, the artifacts
+folder. Front ends: JupyterLab 4 from the project's venv (ipywidgets 8), and the classic Notebook 6.5 with
+widgetsnbextension 3.6 from the Colab-like venv ``.venv-colab`` (ipywidgets 7.7.1, Colab's versions; its kernels
+import the stand-in ``google.colab``, so the set-up cell takes its Colab branch).
 
 Run with ``make e2e`` (installs Debian's chromium when apt is available) or ``.venv/bin/pytest tests/e2e``.
 Without /usr/bin/chromium the tests are skipped, with the reason in pytest's summary.
@@ -10,13 +13,15 @@ Environment knobs: ``RESNET_EDU_E2E_NOTEBOOKS`` (folder to take the lessons from
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labdriver import CHROMIUM, CHROMIUM_FLAGS, JupyterLabServer, StepFailed, venv_bin
+from labdriver import CHROMIUM, CHROMIUM_FLAGS, ClassicNotebookServer, JupyterLabServer, StepFailed, venv_bin
 
 REPO = Path(__file__).resolve().parents[2]
+COLAB_VENV = REPO / ".venv-colab"
 ARTIFACTS = REPO / "artifacts" / "e2e"
 SCREENSHOTS = pytest.StashKey[list]()
 WALKTHROUGHS = pytest.StashKey[list]()
@@ -57,6 +62,23 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("lab-root")
 
 
+def serve(server: JupyterLabServer, artifacts: Path, log_name: str) -> Iterator[JupyterLabServer]:
+    failed = ""
+    try:
+        server.start()
+    except StepFailed as error:
+        failed = str(error)
+    if failed:
+        if server.log_path.exists():
+            shutil.copy2(server.log_path, artifacts / log_name)
+        pytest.fail(failed, pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.copy2(server.log_path, artifacts / log_name)
+
+
 @pytest.fixture(scope="session")
 def lab_server(browser: object, lab_root: Path, artifacts: Path,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLabServer]:
@@ -68,20 +90,33 @@ def lab_server(browser: object, lab_root: Path, artifacts: Path,
         venv_bin=venv_bin(REPO),
         kernel_env={"RESNET_EDU_SCALE": "cpu"},
     )
-    failed = ""
-    try:
-        server.start()
-    except StepFailed as error:
-        failed = str(error)
-    if failed:
-        if server.log_path.exists():
-            shutil.copy2(server.log_path, artifacts / "jupyter-server.log")
-        pytest.fail(failed, pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.copy2(server.log_path, artifacts / "jupyter-server.log")
+    yield from serve(server, artifacts, "jupyter-server.log")
+
+
+@pytest.fixture(scope="session")
+def colab_server(browser: object, artifacts: Path,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassicNotebookServer]:
+    """The classic Notebook of the Colab-like venv, its widget extension checked; kernels take the Colab branch
+    and install resnet-edu from this checkout (RESNET_EDU_SOURCE) if the venv does not have it yet."""
+    if not (COLAB_VENV / "bin" / "jupyter-notebook").exists():
+        pytest.skip(f"the Colab-like front end needs {COLAB_VENV}: build it with `make colab-env`")
+    sys.path.insert(0, str(REPO / "tools"))
+    import colab_env
+
+    root = tmp_path_factory.mktemp("notebook-root")
+    (root / "notebooks").mkdir()
+    server = ClassicNotebookServer(
+        root_dir=root,
+        work_dir=tmp_path_factory.mktemp("jupyter-classic"),
+        venv_bin=COLAB_VENV / "bin",
+        kernel_env={"RESNET_EDU_SCALE": "cpu", "RESNET_EDU_SOURCE": str(REPO), **colab_env.kernel_env(COLAB_VENV)},
+    )
+    problem = server.widgets_enabled()
+    if problem:
+        pytest.fail(f"widgetsnbextension is not installed and enabled in {COLAB_VENV}: the classic Notebook would "
+                    f"show each widget as a bare text line. `jupyter nbextension list` said:\n{problem}",
+                    pytrace=False)
+    yield from serve(server, artifacts, "notebook-server.log")
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +140,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
             terminalreporter.write_line(line)
         for shot in shots:
             terminalreporter.write_line(str(shot))
-        log = ARTIFACTS / "jupyter-server.log"
-        if log.exists():
-            terminalreporter.write_line(f"server log: {log}")
+        for log in (ARTIFACTS / "jupyter-server.log", ARTIFACTS / "notebook-server.log"):
+            if log.exists():
+                terminalreporter.write_line(f"server log: {log}")

@@ -88,6 +88,7 @@ class JupyterLabServer:
     kernel_env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    landing: str = "/lab"  # a page that hands out the _xsrf cookie
 
     @property
     def url(self) -> str:
@@ -182,7 +183,7 @@ class JupyterLabServer:
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         with contextlib.suppress(OSError):
-            opener.open(f"{self.url}/lab", timeout=10).close()
+            opener.open(f"{self.url}{self.landing}", timeout=10).close()
         xsrf = next((cookie.value for cookie in jar if cookie.name == "_xsrf"), "")
         for kernel in self.kernels():
             request = urllib.request.Request(f"{self.url}/api/kernels/{kernel['id']}", method="DELETE",
@@ -224,7 +225,16 @@ class SliderState:
 
 
 class LessonPage:
-    """One lesson open in one browser page. Methods are the steps of the walk-through, in order."""
+    """One lesson open in JupyterLab 4 (ipywidgets 8) in one browser page. Methods are the steps of the
+    walk-through, in order; the class attributes are what differs in another front end (:class:`ClassicPage`)."""
+
+    FRONT_END = "lab4"  # prefix of the screenshots' names
+    PANEL = ".jp-NotebookPanel"
+    CODE_CELL = ".jp-CodeCell"
+    OUTPUT_AREA = ".jp-OutputArea"
+    WIDGET_OUTPUT = ".widget-output"  # an ipywidgets Output widget
+    HANDLE = ".noUi-handle"  # ipywidgets 8 draws sliders with noUiSlider
+    TRACK = ".noUi-base"
 
     def __init__(self, page, server: JupyterLabServer, lesson: Lesson, artifacts: Path) -> None:
         self.page = page
@@ -232,14 +242,14 @@ class LessonPage:
         self.lesson = lesson
         self.artifacts = artifacts
         self.screenshots: list[Path] = []
-        self.panel = page.locator(".jp-NotebookPanel").filter(visible=True)
+        self.panel = page.locator(self.PANEL).filter(visible=True)
         self.marker = re.compile(rf"rendered {re.escape(lesson.parameter)}=(\S+)")
         self.run_started = 0.0
         self.step = "lesson did not open"  # the step under way, named by how it fails
 
     # -- failure reporting ------------------------------------------------------------------------------------
     def fail(self, step: str, detail: str) -> StepFailed:
-        shot = self.artifacts / f"{self.lesson.stem}-FAILED.png"
+        shot = self.artifacts / f"{self.FRONT_END}-{self.lesson.stem}-FAILED.png"
         try:
             self.page.screenshot(path=str(shot), full_page=True)
             self.screenshots.append(shot)
@@ -301,10 +311,14 @@ class LessonPage:
 
         self.wait_until("kernel never idle", idle, timeout, describe)
 
+    def kernel_idle(self) -> bool:
+        indicator = self.panel.locator(".jp-Notebook-ExecutionIndicator")
+        return indicator.get_attribute("data-status", timeout=2000) == "idle"
+
     def prompts(self) -> list[str]:
         """The input prompt of each code cell ("[3]:", "[*]:", "[ ]:"); "" for an empty cell, which JupyterLab
         skips. Read from the DOM text, so a collapsed (source-hidden) cell counts too."""
-        return self.panel.locator(".jp-CodeCell").evaluate_all(
+        return self.panel.locator(self.CODE_CELL).evaluate_all(
             """cells => cells.map(cell => {
                 const source = cell.querySelector('.jp-InputArea-editor .cm-content');
                 if (source && !source.textContent.trim()) return '';
@@ -331,14 +345,12 @@ class LessonPage:
         ``timeout`` counts from the click. A cell that raised stops the run: StepFailed names that cell and
         quotes the end of its output.
         """
-        indicator = self.panel.locator(".jp-Notebook-ExecutionIndicator")
         executed = re.compile(r"^(\[\d+\]:)?$")  # a count, or an empty cell
         left = max(1.0, self.run_started + timeout - time.monotonic())
 
         def settled() -> bool:
             prompts = self.prompts()
-            return bool(prompts) and not any("*" in p for p in prompts) and \
-                indicator.get_attribute("data-status") == "idle"
+            return bool(prompts) and not any("*" in p for p in prompts) and self.kernel_idle()
 
         def describe() -> str:
             prompts = self.prompts()
@@ -352,16 +364,16 @@ class LessonPage:
         self.wait_until("run all cells did not finish", settled, max(1.0, left - seconds), describe, poll=0.5)
         prompts = self.prompts()
         not_run = [i for i, p in enumerate(prompts) if not executed.match(p)]
-        cells = self.panel.locator(".jp-CodeCell")
+        cells = self.panel.locator(self.CODE_CELL)
         if not_run:  # JupyterLab stops "Run All" at the cell that raised; the cells after it keep "[ ]:"
             last = max(0, not_run[0] - 1)
-            output = cells.nth(last).locator(".jp-OutputArea").inner_text()
+            output = cells.nth(last).locator(self.OUTPUT_AREA).first.inner_text()
             raise self.fail(
                 "a cell raised during run all",
                 f"code cell {last + 1} of {len(prompts)} stopped the run (cells {[i + 1 for i in not_run]} "
                 f"never ran); end of its output:\n{output[-1500:]}",
             )
-        output = cells.last.locator(".jp-OutputArea").inner_text()
+        output = cells.last.locator(self.OUTPUT_AREA).first.inner_text()
         if "Traceback (most recent call last)" in output:  # the last cell raised: nothing after it to stop
             raise self.fail("a cell raised during run all",
                             f"the last code cell ({len(prompts)}) raised; end of its output:\n{output[-1500:]}")
@@ -369,7 +381,7 @@ class LessonPage:
 
     def app(self):
         """The SliderApp box: the innermost widget box holding a slider and an output with our marker."""
-        output = self.page.locator(".widget-output", has_text=self.marker)
+        output = self.page.locator(self.WIDGET_OUTPUT, has_text=self.marker)
         return self.panel.locator(".widget-vbox").filter(has=output).filter(
             has=self.page.locator(".widget-slider")).last
 
@@ -387,7 +399,7 @@ class LessonPage:
 
     def rendered(self) -> tuple[str, str] | None:
         """(value in the marker, plot image src) of the app's output, or None while it is being redrawn."""
-        output = self.app().locator(".widget-output")
+        output = self.app().locator(self.WIDGET_OUTPUT)
         if not output.count():
             return None
         found = self.marker.search(output.first.inner_text(timeout=5000))
@@ -407,26 +419,26 @@ class LessonPage:
             return state if state and state[0] == self.readout() else None
 
         def describe() -> str:
-            outputs = self.panel.locator(".widget-output").all_inner_texts()
+            outputs = self.panel.locator(self.WIDGET_OUTPUT).all_inner_texts()
             return (f"no widget box with a slider and a plot marked 'rendered {self.lesson.parameter}=<readout>' "
                     f"within {timeout:.0f} s; widget outputs seen: {[o[-200:] for o in outputs]}")
 
         value, image = self.wait_until("widget never rendered", drawn, timeout, describe)
         self.app().scroll_into_view_if_needed()
-        whole = self.artifacts / f"{self.lesson.stem}-0-lab-{self.lesson.parameter}{value}.png"
-        self.page.screenshot(path=str(whole))  # the JupyterLab window: nothing covers the lesson
+        whole = self.artifacts / f"{self.FRONT_END}-{self.lesson.stem}-0-window-{self.lesson.parameter}{value}.png"
+        self.page.screenshot(path=str(whole))  # the whole window: nothing covers the lesson
         self.screenshots.append(whole)
         return SliderState(value, image, self.shoot("1-rendered", value))
 
     def shoot(self, state: str, value: str) -> Path:
-        path = self.artifacts / f"{self.lesson.stem}-{state}-{self.lesson.parameter}{value}.png"
+        path = self.artifacts / f"{self.FRONT_END}-{self.lesson.stem}-{state}-{self.lesson.parameter}{value}.png"
         self.app().screenshot(path=str(path))
         self.screenshots.append(path)
         return path
 
     def position(self) -> float:
         """Where the handle sits on its track, 0 (min) to 1 (max), from its ARIA attributes."""
-        handle = self.slider().locator(".noUi-handle")
+        handle = self.slider().locator(self.HANDLE)
         low, high, now = (float(handle.get_attribute(a) or 0) for a in
                           ("aria-valuemin", "aria-valuemax", "aria-valuenow"))
         return (now - low) / (high - low) if high > low else 0.0
@@ -437,7 +449,7 @@ class LessonPage:
     def press_arrows(self, key: str, times: int) -> None:
         """Focus the slider's handle (Tab-reachable, role=slider) and press an arrow key ``times`` times."""
         self.step = "keyboard did not move the slider"
-        handle = self.slider().locator(".noUi-handle")
+        handle = self.slider().locator(self.HANDLE)
         handle.focus()
         for _ in range(times):
             self.page.keyboard.press(key)
@@ -450,8 +462,8 @@ class LessonPage:
     def drag_to(self, fraction: float) -> None:
         """Press the mouse on the handle, move it in small steps to ``fraction`` of the track, release."""
         self.step = "mouse drag did not move the slider"
-        track = self.slider().locator(".noUi-base").bounding_box()
-        handle = self.slider().locator(".noUi-handle").bounding_box()
+        track = self.slider().locator(self.TRACK).bounding_box()
+        handle = self.slider().locator(self.HANDLE).bounding_box()
         if not track or not handle:
             raise self.fail("mouse drag did not move the slider", "the slider's track or handle has no size")
         y = handle["y"] + handle["height"] / 2
@@ -484,6 +496,100 @@ class LessonPage:
 
         value, image = self.wait_until(f"plot did not change after the {how}", redrawn, timeout, describe)
         return SliderState(value, image, self.shoot(state, value))
+
+
+@dataclass
+class ClassicNotebookServer(JupyterLabServer):
+    """The classic ``jupyter notebook`` (6.5, what Colab carries) from the Colab-like venv, with its
+    widgetsnbextension 3.6 enabled: the front end built for ipywidgets 7.7.1's side of the widget protocol."""
+
+    landing: str = "/tree"
+
+    def command(self) -> list[str]:
+        return [
+            str(self.venv_bin / "jupyter"),
+            "notebook",
+            "--no-browser",
+            "--allow-root",
+            "--NotebookApp.ip=127.0.0.1",
+            f"--NotebookApp.port={self.port}",
+            "--NotebookApp.port_retries=0",
+            f"--NotebookApp.notebook_dir={self.root_dir}",
+            "--NotebookApp.token=",
+            "--NotebookApp.password=",
+        ]
+
+    def widgets_enabled(self) -> str:
+        """'' when widgetsnbextension's nbextension is installed and enabled, else what ``jupyter nbextension
+        list`` said (a front end without it shows a widget as a bare text line, silently)."""
+        listing = subprocess.run([str(self.venv_bin / "jupyter"), "nbextension", "list"], env=self.environment(),
+                                 capture_output=True, text=True, timeout=60)
+        text = listing.stdout + listing.stderr
+        ok = re.search(r"jupyter-js-widgets/extension\s+.*enabled", text) and "OK" in text
+        return "" if ok else text
+
+
+class ClassicPage(LessonPage):
+    """One lesson in the classic Notebook with ipywidgets 7 (jQuery UI sliders): the same steps as
+    :class:`LessonPage`, found through the classic page's own elements and its ``Jupyter.notebook`` object."""
+
+    FRONT_END = "nb6-ipywidgets7"
+    PANEL = "#notebook-container"
+    CODE_CELL = ".cell.code_cell"
+    OUTPUT_AREA = ".output_wrapper"
+    WIDGET_OUTPUT = ".jupyter-widgets-output-area"
+    HANDLE = ".ui-slider-handle"  # ipywidgets 7 draws sliders with jQuery UI
+    TRACK = ".ui-slider"
+
+    def open(self, timeout: float = 90.0) -> None:
+        url = f"{self.server.url}/notebooks/notebooks/{self.lesson.notebook}"
+        try:
+            self.page.goto(url, timeout=timeout * 1000)
+            self.panel.wait_for(state="visible", timeout=timeout * 1000)
+        except Exception as error:
+            raise self.fail("lesson did not open", f"no visible notebook at {url}: {error}") from None
+
+    def kernel_idle(self) -> bool:
+        return bool(self.page.evaluate("""() => {
+            const nb = window.Jupyter && Jupyter.notebook;
+            return !!(nb && nb.kernel && nb.kernel.is_connected() &&
+                      document.querySelector('#kernel_indicator_icon.kernel_idle_icon'));
+        }"""))
+
+    def wait_for_idle_kernel(self, timeout: float = 90.0) -> None:
+        def describe() -> str:
+            icon = self.page.locator("#kernel_indicator_icon")
+            classes = icon.get_attribute("class") if icon.count() else "(no kernel indicator)"
+            return (f"after {timeout:.0f} s the kernel indicator has classes {classes!r}; end of the server log:\n"
+                    f"{self.server.log_tail(10)}")
+
+        self.wait_until("kernel never idle", self.kernel_idle, timeout, describe)
+
+    def prompts(self) -> list[str]:
+        """Each code cell's prompt as "[3]:", "[*]:" or "[ ]:" ("" for an empty cell), from Jupyter.notebook."""
+        return self.page.evaluate("""() => Jupyter.notebook.get_cells()
+            .filter(cell => cell.cell_type === 'code')
+            .map(cell => {
+                if (!cell.get_text().trim()) return '';
+                const n = cell.input_prompt_number;
+                return n === '*' ? '[*]:' : (typeof n === 'number' ? `[${n}]:` : '[ ]:');
+            })""")
+
+    def click_run_all(self) -> None:
+        """Cell → Run All from the menu bar, as a learner does."""
+        self.step = "could not run all cells"
+        self.page.bring_to_front()
+        try:
+            self.page.locator("#menus a.dropdown-toggle", has_text=re.compile(r"^\s*Cell\s*$")).click(timeout=10_000)
+            self.page.locator("#run_all_cells > a").click(timeout=10_000)
+        except Exception as error:
+            raise self.fail("could not run all cells", f"menu Cell → Run All was not clickable: {error}") from None
+        self.run_started = time.monotonic()
+
+    def position(self) -> float:
+        """Where the jQuery UI handle sits, 0 (min) to 1 (max): its ``left`` style is the percentage."""
+        handle = self.slider().locator(self.HANDLE)
+        return float(handle.evaluate("h => parseFloat(h.style.left || '0') / 100"))
 
 
 def venv_bin(repo: Path) -> Path:

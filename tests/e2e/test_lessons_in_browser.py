@@ -1,4 +1,6 @@
-"""Issue 5: the interactive lessons work in a real browser, the way a learner uses them.
+"""Issues 5 and 12: the interactive lessons work in a real browser, the way a learner uses them, in two front ends:
+JupyterLab 4 with ipywidgets 8, and Colab's widget protocol — ipywidgets 7.7.1 (Colab's version) in the classic
+Notebook with widgetsnbextension 3.6, the front end built for it (Colab's own renderer cannot run here).
 
 For lesson 03 (depth slider) and lesson 05 (step slider): open the notebook in JupyterLab in headless Chromium,
 wait for an idle kernel, Run → Run All Cells, wait for the slider app to draw, then move the slider with the
@@ -17,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from labdriver import Lesson, LessonPage, StepFailed
+from labdriver import ClassicPage, Lesson, LessonPage, StepFailed
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = Path(os.environ.get("RESNET_EDU_E2E_NOTEBOOKS", REPO / "notebooks"))
@@ -28,17 +30,26 @@ LESSONS = [
     Lesson("05_ode_view.ipynb", parameter="steps"),
 ]
 
+# (name, server fixture, page class): JupyterLab 4 + ipywidgets 8, then Colab's versions in the classic Notebook.
+FRONT_ENDS = {
+    "lab4-ipywidgets8": ("lab_server", LessonPage),
+    "notebook6-ipywidgets7": ("colab_server", ClassicPage),
+}
+
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem for lesson in LESSONS])
-def test_slider_redraws_the_plot_for_the_new_value(lesson: Lesson, lab_server, lab_root, browser, artifacts,
+@pytest.mark.parametrize("front_end", list(FRONT_ENDS))
+def test_slider_redraws_the_plot_for_the_new_value(front_end: str, lesson: Lesson, request, browser, artifacts,
                                                   screenshots, walkthroughs) -> None:
     source = NOTEBOOKS / lesson.notebook
     if not source.exists():
         pytest.fail(f"[{lesson.notebook}] lesson missing: {source} does not exist", pytrace=False)
-    shutil.copy2(source, lab_root / "notebooks" / lesson.notebook)  # a scratch copy: the checkout stays clean
+    fixture, page_class = FRONT_ENDS[front_end]
+    server = request.getfixturevalue(fixture)
+    shutil.copy2(source, server.root_dir / "notebooks" / lesson.notebook)  # a scratch copy: the checkout stays clean
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = LessonPage(context.new_page(), lab_server, lesson, artifacts)
+    page = page_class(context.new_page(), server, lesson, artifacts)
     start, failed = time.monotonic(), ""
     try:
         page.open()
@@ -60,14 +71,14 @@ def test_slider_redraws_the_plot_for_the_new_value(lesson: Lesson, lab_server, l
     finally:
         screenshots.extend(page.screenshots)
         context.close()
-        lab_server.shutdown_kernels()  # the next lesson gets the CPU to itself
+        server.shutdown_kernels()  # the next lesson gets the CPU to itself
     if failed:  # outside the except block, so pytest prints the step's message alone, not a chained traceback
         pytest.fail(failed, pytrace=False)
 
     values = [first.value, keyboard.value, dragged.value]
     assert len(set(values)) == 3, f"[{lesson.notebook}] the slider visited {values}: expected three values"
     walkthroughs.append(
-        f"{lesson.notebook}: {lesson.parameter} {first.value} → {keyboard.value} (keyboard, {key} ×2) → "
+        f"{front_end} {lesson.notebook}: {lesson.parameter} {first.value} → {keyboard.value} (keyboard, {key} ×2) → "
         f"{dragged.value} (mouse drag), each redrawn for its value; Run All Cells {run_seconds:.0f} s, "
         f"whole lesson {time.monotonic() - start:.0f} s"
     )
