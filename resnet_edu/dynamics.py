@@ -358,6 +358,14 @@ class Comparison:
         return self.plot_heatmaps()
 
 
+def runs_dir(name: str = "08_train_cifar10") -> Path:
+    """Where lesson 08 keeps its TensorBoard logs and checkpoints: ``<data root>/runs/<name>`` (``data_root()`` is
+    ``$RESNET_EDU_DATA`` or ``~/.cache/resnet_edu``), outside the repository, so notebooks/ stays clean."""
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise ValueError(f"name must be a plain folder name such as '08_train_cifar10'; got {name!r}")
+    return _data.data_root() / "runs" / name
+
+
 def train_pair(
     depth: int = DEPTH,
     seed: int = 0,

@@ -363,3 +363,10 @@ def test_recorder_call_needs_a_step_index():
         recorder(-1)
     with pytest.raises(TypeError, match="step must be an integer; got '1'"):
         recorder("1")
+
+
+def test_runs_dir_lives_under_the_data_root(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESNET_EDU_DATA", str(tmp_path))
+    assert dynamics.runs_dir() == tmp_path / "runs" / "08_train_cifar10"
+    with pytest.raises(ValueError, match="plain folder name"):
+        dynamics.runs_dir("../x")
