@@ -108,7 +108,8 @@ class DegradationResult:
     Fig. 1 and Fig. 6, the final errors per depth of Table 6).
 
     ``runs[(kind, depth, seed)]`` is the :class:`~resnet_edu.train.FitResult` of one net; its ``evals[-1]`` holds
-    the final test loss/accuracy. Numbers are means over seeds unless a ``seed`` is given.
+    the final test loss/accuracy and, under ``train_loss``/``train_acc``, the same measured on the whole training
+    set (eval mode). Numbers are means over seeds unless a ``seed`` is given.
     """
 
     depths: tuple[int, ...]
@@ -139,9 +140,15 @@ class DegradationResult:
         return self._mean([self.runs[kind, depth, s].final_loss(self.recipe.last) for s in seeds])
 
     def train_error(self, kind: str, depth: int, seed: int | None = None) -> float:
-        """Training error (1 − accuracy on the training batches) over the last ``recipe.last`` steps."""
+        """Error on the *whole* training set after training, model in eval mode — measured exactly like
+        :meth:`test_error`, so the two can be compared (not the running accuracy of the last training batches)."""
         seeds = self._check(kind, depth, seed)
-        return self._mean([1.0 - self.runs[kind, depth, s].final_acc(self.recipe.last) for s in seeds])
+        return self._mean([1.0 - self._final_eval(kind, depth, s)["train_acc"] for s in seeds])
+
+    def final_train_loss(self, kind: str, depth: int, seed: int | None = None) -> float:
+        """Cross-entropy on the whole training set after training (eval mode, like :meth:`test_loss`)."""
+        seeds = self._check(kind, depth, seed)
+        return self._mean([self._final_eval(kind, depth, s)["train_loss"] for s in seeds])
 
     def test_error(self, kind: str, depth: int, seed: int | None = None) -> float:
         """Error on the held-out test set after training (model in eval mode)."""
@@ -156,7 +163,7 @@ class DegradationResult:
     def _final_eval(self, kind: str, depth: int, seed: int) -> dict[str, float]:
         run = self.runs[kind, depth, seed]
         if run.diverged or not run.evals:
-            return {"loss": math.inf, "acc": 0.0}
+            return {"loss": math.inf, "acc": 0.0, "train_loss": math.inf, "train_acc": 0.0}
         return run.evals[-1]
 
     def curve(self, kind: str, depth: int) -> list[float]:
@@ -166,33 +173,38 @@ class DegradationResult:
         return [self._mean([c[i] for c in curves if i < len(c)]) for i in range(max(map(len, curves)))]
 
     def table(self, per_seed: bool = False) -> str:
-        """A text table of the final numbers (one row per net; with ``per_seed`` one row per net and seed)."""
-        header = f"{'net':>12} {'seed':>6} {'train loss':>10} {'train err':>9} {'test err':>8}"
+        """A text table of the final numbers (one row per net; with ``per_seed`` one row per net and seed). Every
+        number is measured after training on a whole set (training or test) with the model in eval mode."""
+        header = (f"{'net':>12} {'seed':>6} {'train loss':>10} {'train err':>9} {'test loss':>9} {'test err':>8}"
+                  "   (whole sets, eval mode)")
         rows = [header]
         for kind in KINDS:
             for depth in self.depths:
                 for seed in (self.seeds if per_seed else (None,)):
                     name = f"{kind}-{depth}"
                     tag = "mean" if seed is None else str(seed)
-                    rows.append(f"{name:>12} {tag:>6} {self.train_loss(kind, depth, seed):10.3f} "
-                                f"{self.train_error(kind, depth, seed):9.1%} {self.test_error(kind, depth, seed):8.1%}")
+                    rows.append(f"{name:>12} {tag:>6} {self.final_train_loss(kind, depth, seed):10.3f} "
+                                f"{self.train_error(kind, depth, seed):9.1%} {self.test_loss(kind, depth, seed):9.3f} "
+                                f"{self.test_error(kind, depth, seed):8.1%}")
         return "\n".join(rows)
 
     def plot(self, smooth: int | None = None):  # noqa: ANN201 (matplotlib Figure)
         """Three panels: training-loss curves of the plain nets and of the ResNets (the shape of He et al. 2015,
         Fig. 1 and Fig. 6 left and middle, which plot error against iterations), and the final training and test
         error against depth for both families (the paper has no such plot: Table 6 lists the ResNets' final test
-        error per depth, and the end points of Fig. 6's curves give the plain nets' trend)."""
+        error per depth, and the end points of Fig. 6's curves give the plain nets' trend). Both errors are measured
+        after training on the whole set, in eval mode. Plain nets are red, ResNets blue (darker = deeper)."""
         import matplotlib.pyplot as plt
 
-        from .viz import moving_average
+        from .viz import KIND_COLORS, moving_average
 
         steps = len(self.curve("plain", self.depths[0]))
         smooth = smooth or max(1, steps // 20)
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-        colours = plt.cm.viridis([i / max(1, len(self.depths) - 1) * 0.85 for i in range(len(self.depths))])
+        shades = [0.45 + 0.5 * i / max(1, len(self.depths) - 1) for i in range(len(self.depths))]
+        maps = {"plain": plt.cm.Reds, "residual": plt.cm.Blues}  # KIND_COLORS' hues, darker = deeper
         for ax, kind, title in zip(axes[:2], KINDS, ("Plain nets", "ResNets (identity shortcuts)")):
-            for depth, colour in zip(self.depths, colours):
+            for depth, colour in zip(self.depths, maps[kind](shades)):
                 loss = moving_average(self.curve(kind, depth), smooth)
                 ax.plot(range(1, len(loss) + 1), loss, color=colour, label=f"{kind}-{depth}")
             ax.axhline(math.log(10), color="grey", ls=":", lw=1, label="chance (ln 10)")
@@ -205,7 +217,7 @@ class DegradationResult:
         for ax in axes[:2]:
             ax.set_ylim(0, top)
         ax = axes[2]
-        for kind, colour in zip(KINDS, ("tab:red", "tab:blue")):
+        for kind, colour in KIND_COLORS.items():
             ax.plot(self.depths, [100 * self.train_error(kind, d) for d in self.depths], "o-", color=colour,
                     label=f"{kind}: training error")
             ax.plot(self.depths, [100 * self.test_error(kind, d) for d in self.depths], "s--", color=colour,
@@ -213,7 +225,7 @@ class DegradationResult:
         ax.set_xticks(self.depths)
         ax.set_xlabel("depth (weight layers)")
         ax.set_ylabel("error (%)")
-        ax.set_title(f"Final error vs depth ({self.dataset})")
+        ax.set_title(f"Final error vs depth ({self.dataset}; whole sets, eval mode)")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
@@ -270,10 +282,15 @@ def build(kind: str, depth: int, seed: int, recipe: Recipe, data: _data.ImageDat
 
 def train_one(kind: str, depth: int, seed: int, recipe: Recipe, train: _data.ImageData,
               test: _data.ImageData, progress: bool = False) -> _train.FitResult:
-    """Build ``kind``-``depth`` with seed ``seed`` and train it with ``recipe`` (final test eval included)."""
+    """Build ``kind``-``depth`` with seed ``seed`` and train it with ``recipe``; the final evaluation measures the
+    test set and the whole training set, both in eval mode."""
     model = build(kind, depth, seed, recipe, train)
     config = recipe.train.replace(seed=seed)
-    return _train.fit(model, train, config, eval_data=test, progress=progress, label=f"{kind}-{depth}")
+    result = _train.fit(model, train, config, eval_data=test, progress=progress, label=f"{kind}-{depth}")
+    if result.evals and not result.diverged:  # the training set measured like the test set: all of it, eval mode
+        final = _train.evaluate(model, train)
+        result.evals[-1].update(train_loss=final["loss"], train_acc=final["acc"])
+    return result
 
 
 def run(

@@ -243,3 +243,58 @@ def _highlight_add(graph, add_fn, x: torch.Tensor) -> None:  # noqa: ANN001
 def count_nodes(graph, name: str) -> int:  # noqa: ANN001 (graphviz.Digraph)
     """How many nodes of ``graph`` (from :func:`block_graph`) are autograd functions named ``name*``."""
     return sum(1 for line in graph.body if re.search(rf'\[label="?{re.escape(name)}', line))
+
+
+def unrolled_paths(paths: Sequence[Sequence[int]]):  # noqa: ANN201 (graphviz.Digraph)
+    """The "unraveled view" of a residual stack (Veit et al. 2016, Fig. 1): left the stack as built, x → ⊕ → ⊕ →
+    …, right every path from x to the output as its own chain of branches F_i, all summed at the end (lesson 03).
+
+    ``paths`` lists, per path, the blocks (1-based) whose branch it goes through — e.g. the ``paths`` of
+    :func:`resnet_edu.gradients.path_expansion`, which checks numerically that the paths add up to the stack.
+    Building the diagram needs only the ``graphviz`` Python package; drawing it needs ``dot``.
+    """
+    import graphviz
+
+    paths = [tuple(p) for p in paths]
+    if not paths:
+        raise ValueError("paths must list at least one path, e.g. gradients.path_expansion(3).paths")
+    n = max((max(p) for p in paths if p), default=0)
+    if any(i < 1 for p in paths for i in p) or any(list(p) != sorted(set(p)) for p in paths):
+        raise ValueError(f"each path must list increasing block numbers from 1; got {paths}")
+    font = {"fontname": "Helvetica", "fontsize": "11"}
+    dot = graphviz.Digraph("unrolled", graph_attr={"rankdir": "LR", "nodesep": "0.15", "ranksep": "0.35",
+                                                   "fontname": "Helvetica"})
+    dot.attr("node", shape="box", style="rounded,filled", fillcolor="#fff3e0", **font)
+    dot.attr("edge", arrowsize="0.6", **font)
+    with dot.subgraph(name="cluster_stack") as stack:
+        stack.attr(label=f"the stack: {n} residual blocks", style="rounded", color="gray40")
+        stack.node("s_x", "x", shape="ellipse", fillcolor="#eeeeee")
+        previous = "s_x"
+        for i in range(1, n + 1):
+            stack.node(f"s_f{i}", f"F{i}")
+            stack.node(f"s_add{i}", "⊕", shape="circle", fillcolor="#e3f2fd")
+            stack.edge(previous, f"s_f{i}")
+            stack.edge(previous, f"s_add{i}", color="royalblue", penwidth="2")
+            stack.edge(f"s_f{i}", f"s_add{i}")
+            previous = f"s_add{i}"
+        stack.node("s_y", "y", shape="ellipse", fillcolor="#eeeeee")
+        stack.edge(previous, "s_y")
+    with dot.subgraph(name="cluster_paths") as view:
+        view.attr(label=f"unrolled: {len(paths)} paths, summed", style="rounded", color="gray40")
+        view.node("p_x", "x", shape="ellipse", fillcolor="#eeeeee")
+        view.node("p_sum", "Σ", shape="circle", fontsize="18", fillcolor="#e3f2fd")
+        for k, path in enumerate(paths):
+            previous = "p_x"
+            if not path:  # the identity path: x straight to the sum
+                view.edge("p_x", "p_sum", color="royalblue", penwidth="2", label=" identity path")
+                continue
+            for i in path:
+                node = f"p{k}_f{i}"
+                view.node(node, f"F{i}")
+                view.edge(previous, node)
+                previous = node
+            view.edge(previous, "p_sum")
+        view.node("p_y", "y", shape="ellipse", fillcolor="#eeeeee")
+        view.edge("p_sum", "p_y")
+    dot.edge("s_y", "p_x", style="invis")
+    return dot

@@ -26,6 +26,7 @@ from torch import nn
 
 from .nets import KINDS, BasicBlock, ResidualUnit, check_depth, check_kind, cifar_net, mlp
 from .runtime import one_thread, seeded
+from .viz import KIND_COLORS
 
 
 @dataclass
@@ -57,7 +58,13 @@ class GradientProfile:
 
         ax = axes(ax)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.plot(range(1, len(self.norms) + 1), self.norms, marker=".", label=label or self.label or None, **style)
+        (line,) = ax.plot(range(1, len(self.norms) + 1), self.norms, marker=".", label=label or self.label or None,
+                          **style)
+        if self.kinds and self.kinds[-1] == "linear" and "conv" in self.kinds:  # a conv net's classifier
+            n = len(self.norms)
+            ax.plot([n], [self.norms[-1]], marker="*", ms=11, color=line.get_color(), ls="none")
+            ax.annotate("classifier", (n, self.norms[-1]), textcoords="offset points", xytext=(-8, 8), ha="right",
+                        fontsize=8, color=line.get_color())
         ax.set_yscale("log")
         ax.set_xlabel("weight layer (1 = next to the input)")
         ax.set_ylabel("gradient norm ‖∂L/∂W‖")
@@ -187,14 +194,14 @@ class DepthStudy:
 
         fig, axes = plt.subplots(1, len(self.depths), figsize=(4 * len(self.depths), 3.4), sharey=True)
         for ax, depth in zip(np.atleast_1d(axes), self.depths):
-            for kind, color in zip(KINDS, ("tab:red", "tab:blue")):
+            for kind, color in KIND_COLORS.items():
                 p = self.profiles[kind, depth]
                 p.plot(ax=ax, label=f"{p.label} ({p.ratio('conv'):.2g}×)", color=color, markersize=3)
             ax.set_title(f"depth {depth}")
             if ax is not np.atleast_1d(axes)[0]:
                 ax.set_ylabel("")
         fig.suptitle("Gradient norm per layer at init " + ("with" if self.batch_norm else "without") +
-                     " BatchNorm (legend: first/last conv ratio)")
+                     " BatchNorm (legend: first/last conv ratio; ★ = the linear classifier)")
         fig.tight_layout()
         return fig
 
@@ -271,7 +278,7 @@ class MLPStudy:
         import matplotlib.pyplot as plt
 
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4))
-        for kind, color in zip(KINDS, ("tab:red", "tab:blue")):
+        for kind, color in KIND_COLORS.items():
             self.profiles[kind].plot(ax=left, color=color, markersize=2)
             rms = self.activation_rms[kind]
             right.plot(range(1, len(rms) + 1), rms, color=color, marker=".", markersize=2, label=kind)
@@ -442,3 +449,132 @@ def _jacobian_check(block: str, module: nn.Module, x: torch.Tensor) -> JacobianC
         max_error_without_mask=float((j_y - (eye + j_f)).abs().max()),
         max_error_finite_difference=float((j_fd - formula).abs().max()),
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Lesson 03 · why the ResNet profile grows only slowly: the residual stream, and the paths through it
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def stream_rms(model: nn.Module, x: torch.Tensor) -> list[float]:
+    """The RMS of every building block's output in one forward pass, input side first (lessons 00 and 03).
+
+    In a residual net that output is the *stream* the shortcuts carry; in a plain net it is just the block's
+    output. The model is run as it is (train or eval mode) without gradients, on one thread.
+    """
+    from .nets import BuildingBlock
+
+    blocks = [m for m in model.modules() if isinstance(m, BuildingBlock)]
+    if not blocks:
+        raise ValueError("model has no building blocks (BasicBlock/Bottleneck) whose output could be measured")
+    sizes: list[float] = []
+    hooks = [b.register_forward_hook(lambda _m, _i, out: sizes.append(float(out.pow(2).mean().sqrt())))
+             for b in blocks]
+    try:
+        with torch.no_grad(), one_thread():
+            model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return sizes
+
+
+@dataclass
+class StreamStudy:
+    """Mean square of every block's output at init, plain vs residual CIFAR net with BN (lesson 03).
+
+    De & Smith 2020 ("Batch Normalization Biases Residual Blocks Towards the Identity Function in Deep Networks",
+    §2): the BN'd branch adds a signal of roughly unit variance at every block, so the residual stream's variance
+    grows *linearly* with the number of blocks, and block l's branch is only ~1/√l of what passes through it.
+    """
+
+    depth: int
+    blocks_per_stage: int
+    mean_square: dict[str, list[float]]  # per kind, one value per block, input side first
+
+    def increments(self, kind: str = "residual", stage: int = 1) -> list[float]:
+        """Growth of the mean square from block to block inside ``stage`` (1, 2 or 3)."""
+        check_kind(kind)
+        if stage not in (1, 2, 3):
+            raise ValueError(f"stage must be 1, 2 or 3; got {stage!r}")
+        n = self.blocks_per_stage
+        values = self.mean_square[kind][(stage - 1) * n: stage * n]
+        return [b - a for a, b in zip(values, values[1:])]
+
+    def __str__(self) -> str:
+        n = self.blocks_per_stage
+        rows = [f"mean square of each block's output, depth {self.depth} at init (stage 1, {n} blocks):"]
+        rows += [f"  {kind:>8}: " + " ".join(f"{v:.2g}" for v in self.mean_square[kind][:n]) for kind in KINDS]
+        return "\n".join(rows)
+
+    def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
+        """Mean square per block for both kinds, stage boundaries marked (:func:`resnet_edu.viz.plot_stream`)."""
+        from .viz import plot_stream
+
+        return plot_stream(self, ax=ax)
+
+
+def stream_study(depth: int = 56, batch_size: int = 32, size: int = 16, seed: int = 0) -> StreamStudy:
+    """Measure the size of every block's output at init for the plain and the residual CIFAR net of ``depth``
+    (BN, He et al. 2015, §4.2) on :func:`probe_batch` (lesson 03)."""
+    check_depth(depth)
+    x, _ = probe_batch(batch_size, size)
+    mean_square = {}
+    for kind in KINDS:
+        with seeded(seed):
+            net = cifar_net(depth, residual=kind == "residual", in_channels=x.shape[1])
+        mean_square[kind] = [r * r for r in stream_rms(net, x)]
+    return StreamStudy(depth, (depth - 2) // 6, mean_square)
+
+
+@dataclass
+class PathExpansion:
+    """n residual blocks with *linear* branches, y = (I + W_n)⋯(I + W_1) x, multiplied out into 2ⁿ paths: every
+    path picks, at each block, the shortcut (I) or the branch (W_i) — the "unraveled view" of Veit et al. 2016
+    (Fig. 1). ``max_error`` = max |stack(x) − Σ over paths| (float64 rounding only)."""
+
+    n_blocks: int
+    paths: list[tuple[int, ...]]  # the blocks (1-based) whose branch each path goes through; () = identity path
+    max_error: float
+    length_norms: dict[int, float]  # path length → norm of the summed outputs of all paths of that length
+
+    def counts(self) -> dict[int, int]:
+        """How many paths have each length (the binomial coefficients C(n, k))."""
+        out: dict[int, int] = {}
+        for p in self.paths:
+            out[len(p)] = out.get(len(p), 0) + 1
+        return dict(sorted(out.items()))
+
+    def __str__(self) -> str:
+        names = ["x" if not p else " → ".join(f"F{i}" for i in p) for p in self.paths]
+        return (f"{self.n_blocks} blocks → {len(self.paths)} paths: {', '.join(names)}\n"
+                f"paths per length {self.counts()}; max |stack(x) − Σ paths(x)| = {self.max_error:.1e}")
+
+
+def path_expansion(n_blocks: int = 3, dim: int = 4, branch_scale: float = 0.5, seed: int = 0) -> PathExpansion:
+    """Build ``n_blocks`` linear residual blocks x ↦ x + W_i x (float64, W_i ~ N(0, branch_scale²/dim)), run the
+    stack, and compare with the sum of its 2ⁿ paths (lesson 03; Veit et al. 2016, §3). Linear branches make the
+    expansion exact; with nonlinear branches each F also sees the sum of the paths before it."""
+    import itertools
+
+    if not isinstance(n_blocks, int) or isinstance(n_blocks, bool) or not 1 <= n_blocks <= 8:
+        raise ValueError(f"n_blocks must be an integer from 1 to 8 (2ⁿ paths); got {n_blocks!r}")
+    _check_dim(dim)
+    gen = torch.Generator().manual_seed(seed)
+    weights = [torch.randn(dim, dim, generator=gen, dtype=torch.float64) * branch_scale / dim**0.5
+               for _ in range(n_blocks)]
+    x = torch.randn(dim, generator=gen, dtype=torch.float64)
+    y = x
+    for w in weights:
+        y = y + w @ y  # y = x + F(x), one block
+    paths = sorted((tuple(i + 1 for i, take in enumerate(choice) if take)
+                    for choice in itertools.product((False, True), repeat=n_blocks)), key=lambda p: (len(p), p))
+    total, by_length = torch.zeros_like(x), {}
+    for path in paths:
+        out = x
+        for i in path:
+            out = weights[i - 1] @ out
+        total = total + out
+        by_length[len(path)] = by_length.get(len(path), torch.zeros_like(x)) + out
+    return PathExpansion(n_blocks, paths, float((y - total).abs().max()),
+                         {k: float(v.norm()) for k, v in by_length.items()})

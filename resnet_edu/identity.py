@@ -25,18 +25,33 @@ from tqdm.auto import tqdm
 from . import nets
 from .nets import KINDS, PlainUnit, ResidualUnit, check_kind, check_positive
 from .runtime import one_thread, seeded
-from .viz import axes, moving_average
+from .viz import KIND_COLORS, axes, moving_average
 
 REDUCTIONS = ("half_sum", "sum", "mean")
+INITS = ("default", "he")
 
 
-def stack(kind: str, k: int, dim: int = 32, width: int = 64) -> nn.Sequential:
-    """``k`` plain or residual units (``dim`` → ``width`` → ``dim``) in a row, with PyTorch's default init."""
+def _check_init(init: object) -> str:
+    if init not in INITS:
+        raise ValueError(f"init must be 'default' (PyTorch's) or 'he' (He et al. 2015b); got {init!r}")
+    return init  # type: ignore[return-value]
+
+
+def stack(kind: str, k: int, dim: int = 32, width: int = 64, init: str = "default") -> nn.Sequential:
+    """``k`` plain or residual units (``dim`` → ``width`` → ``dim``) in a row, with PyTorch's default init or
+    (``init="he"``) He et al. 2015b's: normal weights of variance 2/fan_in, zero biases."""
     residual = check_kind(kind)
     for name, value in (("k", k), ("dim", dim), ("width", width)):
         check_positive(name, value)
+    _check_init(init)
     unit = ResidualUnit if residual else PlainUnit
-    return nn.Sequential(*[unit(dim, width) for _ in range(k)])
+    net = nn.Sequential(*[unit(dim, width) for _ in range(k)])
+    if init == "he":
+        for m in net.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+    return net
 
 
 # --- 1. a zero-initialised residual block is exactly the identity ---
@@ -73,7 +88,7 @@ class IdentityGap:
         """Bar chart of max |out − x| for each block."""
         ax = axes(ax, figsize=(7, 3))
         labels, values = zip(*self.rows(), strict=True)
-        bars = ax.barh(labels, values, color=["tab:green", "tab:green", "tab:olive", "tab:red", "tab:red"])
+        bars = ax.barh(labels, values, color=[KIND_COLORS[k] for k in ("residual",) * 3 + ("plain",) * 2])
         ax.bar_label(bars, fmt="%.3g", padding=3)
         ax.invert_yaxis()
         ax.set_xlabel("max |block(x) − x| at initialisation")
@@ -134,9 +149,12 @@ class IdentityLearning:
     final: dict[tuple[str, int], float]  # test MSE after training
     initial: dict[tuple[str, int], float]  # test MSE at initialisation
     curves: dict[tuple[str, int], list[float]] = field(repr=False)  # training MSE per step
+    init: str = "default"
 
     def _key(self, kind: str, k: int) -> tuple[str, int]:
         check_kind(kind)
+        if (kind, k) not in self.final and k in self.ks:
+            raise ValueError(f"the {kind} stacks were not trained in this run (kinds={self.kinds()})")
         if k not in self.ks:
             raise ValueError(f"k={k!r} was not trained; available: {', '.join(map(str, self.ks))}")
         return kind, k
@@ -149,12 +167,22 @@ class IdentityLearning:
         """Test MSE at initialisation, before any training."""
         return self.initial[self._key(kind, k)]
 
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds trained: ``("plain", "residual")`` unless :func:`learn_identity` was given ``kinds``."""
+        return tuple(kind for kind in KINDS if any(key[0] == kind for key in self.final))
+
     def ratio(self, k: int) -> float:
         """How many times larger the plain stack's final loss is than the residual stack's."""
         return self.loss("plain", k) / self.loss("residual", k)
 
     def __str__(self) -> str:
-        lines = [f"MSE(net(x), x) after {self.steps} Adam steps (dim {self.dim}, width {self.width})"]
+        lines = [f"MSE(net(x), x) after {self.steps} Adam steps (dim {self.dim}, width {self.width}, "
+                 f"{'PyTorch default' if self.init == 'default' else 'He'} init)"]
+        if self.kinds() != KINDS:
+            for kind in self.kinds():
+                lines += [f"k={k:>3}: {kind} {self.loss(kind, k):<7.3g} (at init {self.initial_loss(kind, k):.3g})"
+                          for k in self.ks]
+            return "\n".join(lines)
         for k in self.ks:
             lines.append(
                 f"k={k:>3}: plain {self.loss('plain', k):<7.3g} residual {self.loss('residual', k):<8.2g}"
@@ -168,8 +196,8 @@ class IdentityLearning:
         import matplotlib.pyplot as plt
 
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
-        colors = {"plain": "tab:red", "residual": "tab:blue"}
-        for kind in KINDS:
+        colors = KIND_COLORS
+        for kind in self.kinds():
             left.plot(self.ks, [self.loss(kind, k) for k in self.ks], "o-", color=colors[kind], label=kind)
         left.axhline(1.0, ls=":", color="gray", label="output 0 (MSE = Var x = 1)")
         left.set_xscale("log")
@@ -182,7 +210,7 @@ class IdentityLearning:
         left.legend()
         styles = ["-", "--", ":", "-."]
         for i, k in enumerate(self.ks):
-            for kind in KINDS:
+            for kind in self.kinds():
                 curve = moving_average(self.curves[(kind, k)], smooth)
                 right.plot(curve, styles[i % len(styles)], color=colors[kind], label=f"{kind} k={k}")
         right.set_yscale("log")
@@ -209,13 +237,16 @@ def learn_identity(
     batch_size: int = 64,
     lr: float = 1e-3,
     progress: bool = True,
+    init: str = "default",
+    kinds: Sequence[str] = KINDS,
 ) -> IdentityLearning:
     """Train k plain units and k residual units (same layers, same init) to output their input x ~ N(0, I).
 
     Each step draws a fresh batch; the loss is MSE(net(x), x) and the optimiser Adam. The final and initial
     losses are measured on a fixed test batch of 1024 points. He et al. 2015, §3.1: a residual stack only
     needs F = 0, a plain stack has to build the identity out of ReLU layers. Runs on the CPU (the nets are
-    tiny).
+    tiny). ``init="he"`` is the sceptic's control: He et al. 2015b's init instead of PyTorch's; ``kinds=("plain",)``
+    trains only the plain stacks.
     """
     ks = tuple(ks)
     if not ks:
@@ -226,19 +257,27 @@ def learn_identity(
         raise ValueError(f"ks must not repeat a depth; got {ks}")
     for name, value in (("steps", steps), ("dim", dim), ("width", width), ("batch_size", batch_size)):
         check_positive(name, value)
+    _check_init(init)
+    kinds = tuple(kinds) if not isinstance(kinds, str) else (kinds,)
+    if not kinds or len(set(kinds)) != len(kinds):
+        raise ValueError(f"kinds must name 'plain' and/or 'residual' once each; got {kinds!r}")
+    for kind in kinds:
+        check_kind(kind)
     with one_thread():  # tiny nets: one thread is as fast and stays steady on a busy machine
-        return _learn_identity(ks, steps, dim, width, seed, batch_size, lr, progress)
+        return _learn_identity(ks, steps, dim, width, seed, batch_size, lr, progress, init, kinds)
 
 
 def _learn_identity(
-    ks: tuple[int, ...], steps: int, dim: int, width: int, seed: int, batch_size: int, lr: float, progress: bool
+    ks: tuple[int, ...], steps: int, dim: int, width: int, seed: int, batch_size: int, lr: float, progress: bool,
+    init: str = "default",
+    kinds: tuple[str, ...] = KINDS,
 ) -> IdentityLearning:
     test_x = torch.randn(1024, dim, generator=torch.Generator().manual_seed(10_000 + seed))
     final, initial, curves = {}, {}, {}
-    runs = [(kind, k) for k in ks for kind in KINDS]
+    runs = [(kind, k) for k in ks for kind in kinds]
     for kind, k in tqdm(runs, desc="learning the identity", disable=not progress):
         with seeded(seed):  # the same init for every run, and the caller's random stream left alone
-            net = stack(kind, k, dim, width)
+            net = stack(kind, k, dim, width, init)
         data = torch.Generator().manual_seed(seed + 1)  # the same batches for every net
         optimizer = torch.optim.Adam(net.parameters(), lr=lr)
         initial[(kind, k)] = _mse_to_input(net, test_x)
@@ -252,7 +291,7 @@ def _learn_identity(
             curve.append(loss.item())
         final[(kind, k)] = _mse_to_input(net, test_x)
         curves[(kind, k)] = curve
-    return IdentityLearning(ks, steps, dim, width, final, initial, curves)
+    return IdentityLearning(ks, steps, dim, width, final, initial, curves, init)
 
 
 # --- 3. the learned correction F(x) → y − x ---
@@ -278,25 +317,35 @@ class Correction:
 
     x: list[float]
     y: list[float]
-    history: list[list[float]]  # F(x) before each step, and after the last one (steps + 1 rows)
+    history: list[list[float]]  # what the layers output (F(x), or H(x) for a plain unit) before each step and after
     losses: list[float]  # loss(H(x), y) before each step, and after the last one
+    kind: str = "residual"  # "plain": the layers output H(x) itself, there is no F
 
     @property
     def final(self) -> list[float]:
-        """F(x) after training."""
+        """What the layers output after training: F(x) for a residual unit, H(x) for a plain one."""
         return self.history[-1]
 
     @property
     def output(self) -> list[float]:
-        """H(x) = x + F(x) after training."""
+        """H(x) after training: x + F(x) for a residual unit, the layers' output for a plain one."""
+        if self.kind == "plain":
+            return list(self.final)
         return [a + b for a, b in zip(self.x, self.final, strict=True)]
 
     def expected(self) -> list[float]:
-        """y − x, computed here only to compare with what F learned (training never computes it)."""
+        """What the layers must output: y − x for a residual unit (computed here only to compare; training never
+        computes it), y itself for a plain unit."""
+        if self.kind == "plain":
+            return list(self.y)
         return [b - a for a, b in zip(self.x, self.y, strict=True)]
 
+    def distance_to_cover(self) -> float:
+        """‖target − layers' output at init‖: how far the layers must move (y − x from 0, or y from H₀(x))."""
+        return sum((e - h) ** 2 for e, h in zip(self.expected(), self.history[0], strict=True)) ** 0.5
+
     def error(self) -> float:
-        """max |F(x) − (y − x)| after training."""
+        """max |layers' output − what they must output| after training (|F(x) − (y − x)|, or |H(x) − y|)."""
         return max(abs(f - e) for f, e in zip(self.final, self.expected(), strict=True))
 
     def plot(self):  # noqa: ANN201
@@ -304,13 +353,15 @@ class Correction:
         import matplotlib.pyplot as plt
 
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+        plain = self.kind == "plain"
         for i, target in enumerate(self.expected()):
-            line = left.plot([h[i] for h in self.history], label=f"F(x)[{i}]")[0]
-            label = f"y[{i}] − x[{i}] = {target:+.2f}"
+            line = left.plot([h[i] for h in self.history], label=f"{'H' if plain else 'F'}(x)[{i}]")[0]
+            label = f"y[{i}] = {target:+.2f}" if plain else f"y[{i}] − x[{i}] = {target:+.2f}"
             left.axhline(target, ls="--", color=line.get_color(), alpha=0.7, label=label)
         left.set_xlabel("training step")
-        left.set_ylabel("F(x)")
-        left.set_title(f"x = {_fmt(self.x)}, y = {_fmt(self.y)}: F(x) learns the correction y − x")
+        left.set_ylabel("H(x) (plain unit)" if plain else "F(x)")
+        left.set_title(f"x = {_fmt(self.x)}, y = {_fmt(self.y)}: " +
+                       ("the plain unit must build y from scratch" if plain else "F(x) learns the correction y − x"))
         left.grid(True, alpha=0.3)
         left.legend(fontsize=8)
         right.semilogy([max(v, 1e-16) for v in self.losses])
@@ -329,21 +380,26 @@ def learn_correction(
     seed: int = 0,
     width: int = 8,
     lr: float = 0.02,
+    kind: str = "residual",
 ) -> Correction:
     """Train a zero-initialised :class:`ResidualUnit` on the single pair (x, y) with SGD and MSE(H(x), y).
 
     F starts at 0 (H(x) = x); the only training signal is the loss on H(x) = F(x) + x, and F(x) ends at y − x.
     He et al. 2015, §3.1: the layers approximate the residual function F(x) = H(x) − x, not H(x) itself.
+    ``kind="plain"`` trains the same layers without the shortcut (:class:`PlainUnit`, PyTorch's default init),
+    which must produce y itself from what it outputs at init.
     """
+    residual = check_kind(kind)
     x_t, y_t = _vector("x", x), _vector("y", y)
     if x_t.shape != y_t.shape:
         raise ValueError(f"x and y must have the same length; got {x_t.numel()} and {y_t.numel()}")
     check_positive("steps", steps)
     check_positive("width", width)
     with seeded(seed):
-        unit = ResidualUnit(x_t.numel(), width, zero_init=True)
+        unit = ResidualUnit(x_t.numel(), width, zero_init=True) if residual else PlainUnit(x_t.numel(), width)
+    layers = unit.residual if residual else unit  # what the layers output: F(x), or H(x) for the plain unit
     optimizer = torch.optim.SGD(unit.parameters(), lr=lr)
-    history = [unit.residual(x_t).detach().tolist()]  # F(x) before training
+    history = [layers(x_t).detach().tolist()]  # F(x) before training
     losses = []
     for _ in range(steps):
         loss = nn.functional.mse_loss(unit(x_t), y_t)  # unit(x) = F(x) + x: the loss sees only H(x) and y
@@ -351,10 +407,10 @@ def learn_correction(
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-        history.append(unit.residual(x_t).detach().tolist())  # F(x) after this step, recorded for the plot
+        history.append(layers(x_t).detach().tolist())  # F(x) after this step, recorded for the plot
     with torch.no_grad():
         losses.append(nn.functional.mse_loss(unit(x_t), y_t).item())
-    return Correction(x_t.tolist(), y_t.tolist(), history, losses)
+    return Correction(x_t.tolist(), y_t.tolist(), history, losses, "residual" if residual else "plain")
 
 
 def loss_gradient(

@@ -412,6 +412,8 @@ class FlowResult:
             _Paths(axes[1, col], v, self.model, legend=False).update(v, f"N = {n}: paths (h = {self.model.T / n:.3g})")
         fig.suptitle("The same trained f run with N Euler steps: the picture settles as N grows")
         fig.tight_layout()
+        image = axes[0, 0].images[0]
+        fig.colorbar(image, ax=list(axes[0]), shrink=0.85, pad=0.01, label="P(orange) = P(class 1)")
         return fig
 
     def plot_loss(self, ax=None):  # noqa: ANN001, ANN201
@@ -509,6 +511,7 @@ class StepFigure:
         self.figure = fig = Figure(figsize=(12, 3.9), dpi=72)
         axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.15]})
         self.boundary = _Boundary(axes[0], first, result.test)
+        fig.colorbar(self.boundary.image, ax=axes[0], shrink=0.8, label="P(orange)")
         self.paths = _Paths(axes[1], first, result.model)
         ax = axes[2]
         ns = list(range(1, self.max_steps + 1))
@@ -623,3 +626,57 @@ def step_explorer(result: FlowResult, steps: int | None = None, max_steps: int =
     return SliderApp({"steps": slider}, picture.draw, savefig_kwargs=png,
                      title="ODE view: run the trained weight-tied net with N Euler steps (h = T/N)")
 
+
+
+# --- the picture behind section 1: f itself, Euler polygons against the exact trajectory -------------------------
+
+@dataclass
+class EulerPolygons:
+    """Euler polygons x₀, x₁, …, x_N of one starting point for several N, next to the exact trajectory of
+    dx/dt = f(x) (lesson 05, section 1; Hairer, Nørsett & Wanner, §I.7 draw the same picture)."""
+
+    x0: list[float]
+    T: float
+    exact: np.ndarray  # (M + 1, 2): the reference trajectory (RK4 with M tiny steps)
+    polygons: dict[int, np.ndarray]  # N → (N + 1, 2): the states after each Euler block
+    errors: dict[int, float]  # N → ‖x_N − x(T)‖
+    grid: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # X, Y, U, V: f sampled on a grid (the arrows)
+
+    def __str__(self) -> str:
+        return "end-point error ‖x_N − x(T)‖: " + ", ".join(f"N = {n}: {e:.3g}" for n, e in self.errors.items())
+
+    def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
+        """The field f as arrows, the exact trajectory and the Euler polygons (``viz.plot_euler_polygons``)."""
+        from .viz import plot_euler_polygons
+
+        return plot_euler_polygons(self, ax=ax)
+
+
+def euler_polygons(
+    f: Field | None = None,
+    x0: Sequence[float] = (-1.5, -0.5),
+    T: float = 2.0,
+    steps: Sequence[int] = (1, 2, 4, 8, 32),
+    grid: int = 17,
+    reference_steps: int = 2048,
+) -> EulerPolygons:
+    """Follow dx/dt = f(x) from ``x0`` to time ``T`` with N Euler blocks for each N in ``steps``, and exactly
+    (RK4, ``reference_steps`` steps); sample f on a ``grid``×``grid`` lattice around the paths (lesson 05).
+    ``f`` defaults to :func:`vector_field` (seed 0), the field of sections 1 and 2."""
+    f = vector_field() if f is None else f
+    T = _check_time(T)
+    steps = [check_positive("steps", n) for n in steps]
+    if not steps:
+        raise ValueError("steps must name at least one N, e.g. (1, 2, 4, 8)")
+    check_positive("grid", grid)
+    start = torch.as_tensor([float(v) for v in x0], dtype=torch.float64).reshape(1, 2)
+    with torch.no_grad(), one_thread():
+        exact = ResidualStack(f, reference_steps, T, "rk4").trajectory(start)[:, 0].numpy()
+        polygons = {n: ResidualStack(f, n, T, "euler").trajectory(start)[:, 0].numpy() for n in steps}
+        points = np.concatenate([exact, *polygons.values()])
+        lo, hi = points.min(0) - 0.4, points.max(0) + 0.4
+        gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))
+        uv = f(torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float64)).numpy()
+    errors = {n: float(np.linalg.norm(p[-1] - exact[-1])) for n, p in polygons.items()}
+    return EulerPolygons(start[0].tolist(), T, exact, polygons, errors,
+                         (gx, gy, uv[:, 0].reshape(gx.shape), uv[:, 1].reshape(gx.shape)))

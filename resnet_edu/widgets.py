@@ -21,6 +21,7 @@ from typing import Any
 
 from .gradients import GradientProfile, cifar_profile, probe_batch
 from .nets import check_depth
+from .viz import KIND_COLORS
 
 
 class SliderApp:
@@ -196,7 +197,7 @@ class DepthExplorer(SliderApp):
             self._figure = self._new_figure()
         fig, ax, line = self._figure
         line.set_data(range(1, len(profile) + 1), profile.norms)
-        line.set_color("tab:blue" if residual else "tab:red")
+        line.set_color(KIND_COLORS["residual" if residual else "plain"])
         ax.set_xlim(0, len(profile) + 1)
         shown = [n for n in profile.norms if 0 < n < math.inf] or [1.0]  # a log axis cannot show 0 or inf
         low, high = min(shown), max(shown)

@@ -193,3 +193,27 @@ def test_identity_claim_of_exercise_3():
         for p in block.parameters():
             torch.nn.init.zeros_(p)
         assert torch.equal(block(x), expect)
+
+
+def test_training_error_is_measured_like_the_test_error(tiny):
+    final = tiny.runs["residual", 8, 0].evals[-1]
+    assert {"loss", "acc", "train_loss", "train_acc"} <= set(final)
+    assert tiny.train_error("residual", 8, seed=0) == pytest.approx(1 - final["train_acc"])
+    assert tiny.final_train_loss("residual", 8, seed=0) == pytest.approx(final["train_loss"])
+    # the same number as evaluating the trained net on the whole training set in eval mode, rebuilt from scratch
+    digits = data.digits(size=8, train=True)
+    model = degradation.build("residual", 8, 0, TINY, digits)
+    train.fit(model, digits, TINY.train.replace(seed=0), progress=False)
+    assert train.evaluate(model, digits)["acc"] == pytest.approx(final["train_acc"])
+    assert "whole sets, eval mode" in tiny.table()
+
+
+def test_degradation_prediction(tiny, capsys):
+    from resnet_edu import exercises
+
+    assert exercises.check_degradation_prediction(None, tiny) is False
+    assert "No prediction recorded" in capsys.readouterr().out
+    truth = "higher" if tiny.train_error("plain", 14) > tiny.train_error("plain", 8) else "lower"
+    assert exercises.check_degradation_prediction(truth, tiny) is True
+    assert exercises.check_degradation_prediction("sideways", tiny) is False
+    assert exercises.check_degradation_prediction("higher", None) is False

@@ -204,3 +204,50 @@ def test_lesson03_checkers_never_raise_and_say_what_type_is_expected(answer, cap
     assert E.check_branch_scale(True) is False and "Expected a number" in capsys.readouterr().out
     assert E.check_bn_plain_direction(3) is False and "Expected a string" in capsys.readouterr().out
     assert E.check_chain_factor(torch.ones(2, 2)) is False and "Expected a pair" in capsys.readouterr().out
+
+
+def test_stream_study_grows_linearly_for_the_resnet_only():
+    stream = G.stream_study(depth=20)
+    assert len(stream.mean_square["residual"]) == 9 and stream.blocks_per_stage == 3
+    assert all(0.5 < d < 1.5 for d in stream.increments("residual", stage=1))
+    assert all(0.4 < v < 0.6 for v in stream.mean_square["plain"])
+    ax = stream.plot()
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    with pytest.raises(ValueError, match="stage"):
+        stream.increments("residual", stage=4)
+    with pytest.raises(ValueError, match="building blocks"):
+        G.stream_rms(nn.Linear(2, 2), torch.zeros(1, 2))
+
+
+def test_path_expansion_is_exact_and_drawn_from_its_paths():
+    expansion = G.path_expansion(n_blocks=3)
+    assert expansion.counts() == {0: 1, 1: 3, 2: 3, 3: 1} and expansion.max_error < 1e-12
+    assert expansion.paths[0] == () and expansion.paths[-1] == (1, 2, 3)
+    assert "8 paths" in str(expansion)
+    graph = diagrams.unrolled_paths(expansion.paths)
+    assert graph.source.count("-> p_sum") == 8 and "identity path" in graph.source
+    assert G.path_expansion(n_blocks=4).counts() == {0: 1, 1: 4, 2: 6, 3: 4, 4: 1}
+    with pytest.raises(ValueError, match="n_blocks"):
+        G.path_expansion(n_blocks=0)
+    with pytest.raises(ValueError, match="paths"):
+        diagrams.unrolled_paths([])
+
+
+def test_profiles_mark_the_classifier_and_use_kind_colours():
+    x, y = G.probe_batch(8, 16)
+    profiles = [G.gradient_profile(edu.nets.cifar_net(8, residual=r), x, y, label=name)
+                for r, name in ((True, "ResNet-8"), (False, "plain-8"))]
+    ax = edu.viz.plot_profiles(profiles)
+    colours = [line.get_color() for line in ax.get_lines() if line.get_label() in ("ResNet-8", "plain-8")]
+    assert colours == [edu.viz.KIND_COLORS["residual"], edu.viz.KIND_COLORS["plain"]]
+    assert sum(t.get_text() == "classifier" for t in ax.texts) == 2
+
+
+def test_lesson03_predictions(capsys):
+    study = G.mlp_study(depth=30, init="default")
+    assert edu.exercises.check_mlp_prediction(None, study) is False
+    assert "No prediction recorded" in capsys.readouterr().out
+    measured = "vanish" if study.ratio("plain") < 1e-3 else "stay"
+    assert edu.exercises.check_mlp_prediction(measured, study) is True
+    assert edu.exercises.check_mlp_prediction(42, study) is False
+    assert edu.exercises.check_mlp_prediction("vanish", "not a study") is False

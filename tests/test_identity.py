@@ -283,3 +283,45 @@ def test_lesson02_exports_its_solutions():
     assert [n for n in names if n.startswith("solution_")] == [
         "solution_block_output", "solution_mean_gradient", "solution_residual_unit"]
     assert all(hasattr(exercises, n) for n in names)
+
+
+def test_he_init_control_trains_only_the_plain_stacks():
+    he = identity.learn_identity(ks=(2,), steps=5, init="he", kinds=("plain",), progress=False)
+    assert he.kinds() == ("plain",) and he.init == "he" and "He init" in str(he)
+    assert he.loss("plain", 2) > 0
+    with pytest.raises(ValueError, match="not trained"):
+        he.loss("residual", 2)
+    with pytest.raises(ValueError, match="init"):
+        identity.learn_identity(ks=(1,), steps=1, init="xavier")
+    with pytest.raises(ValueError, match="kinds"):
+        identity.learn_identity(ks=(1,), steps=1, kinds=())
+    net = identity.stack("plain", 2, init="he")
+    assert all(float(m.bias.abs().max()) == 0 for m in net.modules() if isinstance(m, nn.Linear))
+
+
+def test_plain_correction_starts_far_away():
+    res = identity.learn_correction(steps=20)
+    plain = identity.learn_correction(steps=20, kind="plain")
+    assert plain.kind == "plain" and plain.expected() == pytest.approx([2.1, 2.9])
+    assert plain.distance_to_cover() > 20 * res.distance_to_cover()
+    assert plain.output == plain.final
+    assert plain.plot().axes[0].get_ylabel().startswith("H(x)")
+
+
+def test_untouched_template_is_no_answer_yet(capsys):
+    class MyResidualUnit(nn.Module):
+        def forward(self, x):
+            return x
+
+    assert exercises.check_residual_unit(MyResidualUnit()) is False
+    out = capsys.readouterr().out
+    assert "No answer yet" in out and "❌" not in out
+
+
+def test_init_prediction(capsys):
+    ident = identity.learn_identity(ks=(1, 3), steps=2, progress=False)
+    assert exercises.check_init_prediction(None, ident) is False
+    assert "No prediction recorded" in capsys.readouterr().out
+    truth = "plain" if ident.initial_loss("plain", 3) > ident.initial_loss("residual", 3) else "residual"
+    assert exercises.check_init_prediction(truth, ident) is True
+    assert exercises.check_init_prediction(["plain"], ident) is False

@@ -4,6 +4,7 @@ its step slider (without a browser), and the lesson's exercise checkers."""
 import math
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -225,11 +226,12 @@ def test_views_are_cached_and_shaped(trained):
 
 def test_plots_have_titles_and_labels(trained):
     fig = trained.plot(8, max_steps=16)
-    assert len(fig.axes) == 3
-    assert all(ax.get_title() and ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+    assert len(fig.axes) == 4  # three panels and the colour bar on P(orange)
+    assert all(ax.get_title() and ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes[:3])
+    assert "P(orange)" in fig.axes[3].get_ylabel()
     assert "N = 8" in fig.axes[0].get_title()
     fig = trained.plot_steps((1, 4))
-    assert len(fig.axes) == 4 and fig._suptitle.get_text()
+    assert len(fig.axes) == 5 and fig._suptitle.get_text() and "P(orange)" in fig.axes[4].get_ylabel()
     ax = trained.plot_loss()
     assert ax.get_title() and len(ax.get_lines()[0].get_ydata()) == len(trained.losses)
 
@@ -302,3 +304,23 @@ def test_checkers_and_solutions_are_exported():
     assert {n for n in dir(lesson05) if n.startswith(("check_", "solution_"))} == names
     for name in names:
         assert getattr(edu.exercises, name) is getattr(lesson05, name)
+
+
+def test_euler_polygons_converge_to_the_exact_trajectory():
+    polygons = ode.euler_polygons(steps=(2, 8, 32))
+    assert [len(p) for p in polygons.polygons.values()] == [3, 9, 33]
+    assert polygons.errors[2] > polygons.errors[8] > polygons.errors[32]
+    assert 3 < polygons.errors[8] / polygons.errors[32] < 5.5  # order 1: 4x the blocks, about 4x smaller error
+    assert np.allclose(polygons.exact[0], polygons.x0) and polygons.grid[0].shape == (17, 17)
+    ax = polygons.plot()
+    assert ax.get_title() and ax.get_xlabel() and ax.get_legend() is not None
+    with pytest.raises(ValueError, match="steps"):
+        ode.euler_polygons(steps=(0,))
+
+
+def test_one_step_prediction(trained, capsys):
+    assert lesson05.check_one_step_prediction(None, trained) is False
+    assert "No prediction recorded" in capsys.readouterr().out
+    truth = "yes" if trained.accuracy(1) >= 0.9 else "no"
+    assert lesson05.check_one_step_prediction(truth, trained) is True
+    assert lesson05.check_one_step_prediction(True, trained) is False

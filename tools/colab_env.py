@@ -59,6 +59,7 @@ def link_torch(source: Path, target: Path) -> list[str]:
     """Symlink torch, torchvision and their binary stack (triton, nvidia-*, cuda-*) from ``source`` into
     ``target`` (both site-packages), dist-info included, so pip sees them installed. Returns their requirements
     that are not linked (pure-Python ones such as sympy), for pip to install at Colab's versions."""
+    source = source.resolve()  # a relative link would point into the wrong folder (and dangle)
     linked, wanted = set(), []
     dists = [d for d in metadata.distributions(path=[str(source)]) if LINKED.match(normalized(d.metadata["Name"]))]
     if not any(normalized(d.metadata["Name"]) == "torch" for d in dists):
@@ -66,7 +67,7 @@ def link_torch(source: Path, target: Path) -> list[str]:
     for dist in dists:
         linked.add(normalized(dist.metadata["Name"]))
         for entry in {Path(f).parts[0] for f in dist.files or [] if not str(f).startswith("..")}:
-            if entry == "__pycache__" or (target / entry).exists():
+            if entry == "__pycache__" or (target / entry).is_symlink() or (target / entry).exists():
                 continue
             (target / entry).symlink_to(source / entry)
         wanted += dist.requires or []

@@ -2,7 +2,7 @@
 wrong and returns a bool. Solutions live in :mod:`resnet_edu.exercises.solutions`-style functions inside each
 lesson module (``solution_…``), so the notebooks stay free of spoilers."""
 
-from ._core import missing, verdict
+from ._core import missing, predicted, verdict
 from .lesson00 import *  # noqa: F403
 from .lesson01 import *  # noqa: F403
 from .lesson02 import *  # noqa: F403
@@ -14,4 +14,4 @@ from .lesson07 import *  # noqa: F403
 from .lesson08 import *  # noqa: F403
 from .lesson09 import *  # noqa: F403
 
-__all__ = ["missing", "verdict"]
+__all__ = ["missing", "predicted", "verdict"]

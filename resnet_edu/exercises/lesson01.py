@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
-from ._core import missing, verdict
+from ._core import missing, predicted, verdict
 
 __all__ = [
+    "check_degradation_prediction",
     "DIAGNOSIS_SCENARIOS",
     "check_diagnosis",
     "check_chance_loss",
@@ -109,4 +110,23 @@ def check_identity_layers(answer: object) -> bool:
         "Look at what each block computes with all weights zero. Plain: relu(BN(conv(relu(BN(conv(x)))))) — "
         "the convolutions output 0, BN maps 0 to its bias β = 0, so the block outputs 0 and the signal is lost. "
         "Residual: relu(F(x) + x) with F(x) = 0 — the shortcut still carries x. Only one family keeps its input.",
+    )
+
+
+def check_degradation_prediction(prediction: object, result: object) -> bool:
+    """Before training: will plain-56 end with a ``"higher"`` or ``"lower"`` training error than plain-20?
+    Checked against ``result`` (a :class:`~resnet_edu.degradation.DegradationResult`; training error measured on
+    the whole training set in eval mode)."""
+    try:
+        depths = result.depths  # type: ignore[attr-defined]
+        shallow, deep = (20 if 20 in depths else min(depths)), max(depths)
+        e_shallow, e_deep = result.train_error("plain", shallow), result.train_error("plain", deep)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        print("❌ Pass the result of edu.degradation.run(...) as the second argument.")
+        return False
+    side = "higher" if e_deep > e_shallow else "lower"
+    return predicted(
+        prediction, side, ("higher", "lower"),
+        f"plain-{deep} training error {e_deep:.1%}, plain-{shallow} {e_shallow:.1%}",
+        "More layers can only help on the training set if they find the identity; plain layers do not (§1).",
     )

@@ -10,11 +10,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._core import missing, verdict
+from ._core import missing, not_yet, predicted, verdict
 
 __all__ = [
+    "check_init_prediction",
     "check_block_output", "check_mean_gradient", "check_residual_unit",
     "solution_block_output", "solution_mean_gradient", "solution_residual_unit",
+    "SolutionResidualUnit",
 ]
 
 BLOCK_INPUT = (-1.5, 0.5, 2.0)
@@ -124,6 +126,15 @@ def check_mean_gradient(answer: object) -> bool:
 # --- exercise 3: write a residual unit that starts as the identity ---
 
 
+def _returns_input(unit: nn.Module) -> bool:
+    x = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
+    try:
+        out = unit(x)
+    except Exception:  # noqa: BLE001 - any failure means it is not the untouched template
+        return False
+    return isinstance(out, torch.Tensor) and out.shape == x.shape and bool(torch.equal(out, x))
+
+
 def check_residual_unit(unit: object) -> bool:
     """Exercise 3: an ``nn.Module`` on vectors of size 2 that is exactly the identity at init and can learn."""
     if missing(unit, "pass an instance of your residual unit, e.g. check_residual_unit(MyResidualUnit())."):
@@ -133,6 +144,9 @@ def check_residual_unit(unit: object) -> bool:
     if not isinstance(unit, nn.Module):
         return verdict(False, "", f"Expected an instance of an nn.Module subclass; got {type(unit).__name__}.")
     params = [p for p in unit.parameters() if p.requires_grad]
+    if not params and type(unit).__name__ == "MyResidualUnit" and _returns_input(unit):
+        return not_yet("the template still returns x with no layers: give F its layers in __init__ and return "
+                       "F(x) + x in forward, then run this cell again.")
     if not params:
         return verdict(False, "", "Your unit has no trainable parameters, so F can never learn anything. "
                        "Give F layers, e.g. nn.Linear(2, 8) → nn.ReLU() → nn.Linear(8, 2).")
@@ -164,19 +178,37 @@ def check_residual_unit(unit: object) -> bool:
                    "so F can grow into whatever correction the loss asks for.", "")
 
 
+class SolutionResidualUnit(nn.Module):
+    """Exercise 3's solution: F = Linear(2, 8) → ReLU → Linear(8, 2) with the last layer zeroed, plus x."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.relu, self.fc2 = nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)
+        nn.init.zeros_(self.fc2.weight)  # F(x) = 0 at init: the unit starts as the identity ...
+        nn.init.zeros_(self.fc2.bias)  # ... and fc1 keeps its random weights, so gradients still flow
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.relu(self.fc1(x))) + x  # H(x) = F(x) + x
+
+
 def solution_residual_unit() -> nn.Module:
-    """A solution: :class:`resnet_edu.identity.ResidualUnit` with ``zero_init=True``. Its code::
+    """An instance of :class:`SolutionResidualUnit` (print its code with ``inspect.getsource``)."""
+    return SolutionResidualUnit()
 
-        class MyResidualUnit(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.fc1, self.relu, self.fc2 = nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)
-                nn.init.zeros_(self.fc2.weight)
-                nn.init.zeros_(self.fc2.bias)
 
-            def forward(self, x):
-                return self.fc2(self.relu(self.fc1(x))) + x  # H(x) = F(x) + x
-    """
-    from ..identity import ResidualUnit
-
-    return ResidualUnit(2, 8, zero_init=True)
+def check_init_prediction(prediction: object, ident: object) -> bool:
+    """Before section 3: at initialisation, which stack of 20 units is *further* from the identity,
+    ``"plain"`` or ``"residual"``? Checked against ``ident`` (:class:`~resnet_edu.identity.IdentityLearning`)."""
+    try:
+        k = max(ident.ks)  # type: ignore[attr-defined]
+        plain, residual = ident.initial_loss("plain", k), ident.initial_loss("residual", k)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        print("❌ Pass the result of edu.identity.learn_identity(...) as the second argument.")
+        return False
+    side = "plain" if plain > residual else "residual"
+    return predicted(
+        prediction, side, ("plain", "residual"),
+        f"at init MSE(net(x), x) is {plain:.3g} for {k} plain units and {residual:.3g} for {k} residual units",
+        "Default-init branches are not zero: each adds its F(x) to the stream, and twenty of them add up. The plain "
+        "stack outputs almost nothing (MSE ≈ Var x = 1). Where each stack *ends* after training is another matter.",
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 
-from ._core import missing, verdict
+from ._core import missing, predicted, verdict
 
 __all__ = [
+    "check_mlp_prediction",
     "CHAIN_DEPTH",
     "CHAIN_SLOPE",
     "check_bn_plain_direction",
@@ -31,7 +32,8 @@ def solution_bn_plain_direction() -> str:
 
 def check_bn_plain_direction(answer: object) -> bool:
     """Exercise 1: with BatchNorm, at init, is plain-56's first-conv gradient "larger" or "smaller" than its last?"""
-    if missing(answer, 'answer = "larger" or "smaller" (first conv compared with last conv, plain-56 with BN).'):
+    if missing(answer, 'prediction = "larger" or "smaller" (first conv compared with last conv, plain-56 with BN), '
+                       "recorded before the depth study; the study's table shows the answer."):
         return False
     if not isinstance(answer, str):
         return verdict(False, "", f'Expected a string, "larger" or "smaller"; got {type(answer).__name__} {answer!r}.')
@@ -123,4 +125,22 @@ def check_branch_scale(answer: object) -> bool:
         "s = 1/√100 = 0.1 gives a few hundred, s = 1/100 about 1.",
         f"With s = {s:g} the output RMS is {rms:.3g}: still exploding. {why} Choose s so that 0.56·s·100 is a "
         "few units at most (for example 1/√100).",
+    )
+
+
+def check_mlp_prediction(prediction: object, study: object) -> bool:
+    """Before the MLP study: the plain MLP's forward signal settles at a constant size after a few layers. Does its
+    first-layer gradient ``"vanish"`` (≪ the last layer's) or ``"stay"`` comparable? Checked against ``study``."""
+    try:
+        ratio = study.ratio("plain")  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        print("❌ Pass the result of edu.gradients.mlp_study(...) as the second argument.")
+        return False
+    side = "vanish" if ratio < 1e-3 else "stay"
+    return predicted(
+        prediction, side, ("vanish", "stay"),
+        f"first-layer / last-layer gradient = {ratio:.2g}",
+        "The forward signal is held up by the biases (a fixed point), but the backward pass has no bias term: "
+        "every layer multiplies the gradient by about √(1/6) ≈ 0.41 (uniform weights of variance 1/(3·fan_in), half "
+        "the ReLUs open), and 0.41¹⁰⁰ ≈ 10⁻³⁹.",
     )

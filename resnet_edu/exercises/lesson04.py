@@ -32,7 +32,7 @@ def solution_identity_state_keys() -> int:
 
 def check_identity_state_keys(answer: object) -> bool:
     """Exercise 1: how many keys does ``self.shortcut = nn.Identity()`` add to the block's ``state_dict()``?"""
-    if missing(answer, "set answer to a number of keys, e.g. answer = 2"):
+    if missing(answer, "record a number of keys before §1, e.g. predicted_keys = 2; §1's output shows the answer."):
         return False
     if not isinstance(answer, int) or isinstance(answer, bool):
         return verdict(False, "", f"Give a whole number of keys (an int such as 0, 1 or 2); got {answer!r} "
@@ -56,7 +56,8 @@ def solution_save_survivors() -> set[str]:
 def check_save_survivors(answer: object) -> bool:
     """Exercise 2: which of ``"module"``, ``"lambda"``, ``"lambda_layer"`` survive ``torch.save(model)``?"""
     versions = _shortcuts().VERSIONS
-    if missing(answer, f"set answer to a set of version names from {versions}, e.g. answer = {{'name1', 'name2'}}"):
+    if missing(answer, f"record a set of version names from {versions} before §2, e.g. predicted_survivors = "
+                       "{'name1', 'name2'}; §2's output shows the answer."):
         return False
     if isinstance(answer, str):
         answer = {answer}

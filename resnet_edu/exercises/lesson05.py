@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from ._core import missing, verdict
+from ._core import missing, predicted, verdict
 
 __all__ = [
+    "check_one_step_prediction",
     "check_error_factors", "check_midpoint_step", "check_equal_budget",
     "solution_error_factors", "solution_midpoint_step", "solution_equal_budget",
 ]
@@ -34,7 +35,8 @@ def _measured_factors() -> dict[str, float]:
 def check_error_factors(answer: object) -> bool:
     """Exercise 1: predict how much smaller the error gets when N (the number of blocks) is multiplied by 4,
     for the Euler stack and for the RK4 stack. Answer ``{"euler": ..., "rk4": ...}``."""
-    if missing(answer, 'predict two numbers, e.g. answer = {"euler": 2, "rk4": 8}.'):
+    if missing(answer, 'record two numbers before the run, e.g. prediction = {"euler": 2, "rk4": 8}; the table shows '
+                       "the measured errors."):
         return False
     if not isinstance(answer, Mapping) or set(answer) != {"euler", "rk4"}:
         return verdict(False, "", f'Give a dict with the keys "euler" and "rk4"; got {answer!r}.')
@@ -167,3 +169,21 @@ def check_equal_budget(answer: object) -> bool:
 def solution_equal_budget() -> str:
     """RK4: 12 blocks of order 4 beat 48 blocks of order 1 by orders of magnitude (on a smooth f)."""
     return min((errors := _budget_errors()), key=errors.get)
+
+
+def check_one_step_prediction(prediction: object, result: object) -> bool:
+    """Before training: the net is trained with N = 8…32 blocks. Run with a single block (N = 1, h = 1), will it
+    still classify at least 90 % of the test points — ``"yes"`` or ``"no"``? Checked against ``result``."""
+    try:
+        acc = result.accuracy(1)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        print("❌ Pass the result of edu.ode.train_ode_net(...) as the second argument.")
+        return False
+    side = "yes" if acc >= 0.9 else "no"
+    return predicted(
+        prediction, side, ("yes", "no"),
+        f"with N = 1 the trained net classifies {acc:.1%} of the test points",
+        "One block is one straight jump x₁ = x₀ + 1·f(x₀): the learned field f only moves points correctly in small "
+        "steps along its curved flow, so one big step lands elsewhere (the other seeds in benchmarks/ode_seeds.py "
+        "show that a flow with nearly straight paths can survive it).",
+    )
