@@ -8,6 +8,10 @@ Fig. 6, the final errors of Table 6).
     .venv/bin/python benchmarks/degradation_seeds.py --scale gpu        # CIFAR-10 (digits if it is missing)
     .venv/bin/python benchmarks/degradation_seeds.py --time-gpu-epoch   # GPU recipe on random CIFAR-shaped data:
                                                                          # seconds per epoch → projected cell time
+    .venv/bin/python benchmarks/degradation_seeds.py --scale gpu --seeds 0 1 2 --depths 20 32 44 56 110
+                                                                         # lesson 01's GPU table, 3 seeds (+ResNet-110)
+    .venv/bin/python benchmarks/degradation_seeds.py --scale gpu --dry-run   # the GPU path on a tiny random
+                                                                         # "CIFAR-10", 1 epoch: runs on a CPU
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ def main() -> None:
     parser.add_argument("--scale", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--steps", type=int, default=None,
                         help="train every net for this many steps instead of the scale's recipe length")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="replace CIFAR-10 by 512 random images and train 1 epoch of batch 64 (code path only)")
     parser.add_argument("--time-gpu-epoch", action="store_true",
                         help="time one epoch of the GPU recipe per net on random CIFAR-shaped data (needs no dataset)")
     args = parser.parse_args()
@@ -41,6 +47,9 @@ def main() -> None:
     recipe = degradation.recipe_for(args.scale)
     if args.steps is not None:
         recipe = degradation.with_recipe(recipe, steps=args.steps, epochs=None)
+    if args.dry_run:
+        data.cifar10 = _random_cifar(512)  # the numbers it learns mean nothing
+        recipe = degradation.with_recipe(recipe, epochs=1, steps=None, batch_size=64, last=4)
     start = time.perf_counter()
     result = degradation.run(depths=depths, seed=tuple(args.seeds), scale=args.scale, recipe=recipe, progress=False)
     elapsed = time.perf_counter() - start
@@ -69,14 +78,19 @@ def main() -> None:
             print(f"  {kind}-{depth}: {1000 * fit.wall_time / fit.steps:.1f} ms per step")
 
 
-def time_gpu_epoch(depths: tuple[int, ...], n_train: int = 50_000) -> None:
-    """Seconds per epoch of every net under GPU_RECIPE, on random data shaped like CIFAR-10 (timing only)."""
+def _random_cifar(n_train: int):  # noqa: ANN202
+    """A stand-in for :func:`resnet_edu.data.cifar10`: random images shaped like CIFAR-10 (timing, code paths)."""
     def fake_cifar10(train: bool = True, **_: object) -> data.ImageData:
-        n = n_train if train else n_train // 5
+        n = n_train if train else max(1, n_train // 5)
         return data.ImageData(torch.randn(n, 3, 32, 32), torch.randint(0, 10, (n,)), "random CIFAR-shaped",
                               data.CIFAR10_CLASSES)
 
-    data.cifar10 = fake_cifar10  # timing only: the numbers it learns mean nothing
+    return fake_cifar10
+
+
+def time_gpu_epoch(depths: tuple[int, ...], n_train: int = 50_000) -> None:
+    """Seconds per epoch of every net under GPU_RECIPE, on random data shaped like CIFAR-10 (timing only)."""
+    data.cifar10 = _random_cifar(n_train)  # timing only: the numbers it learns mean nothing
     recipe = degradation.with_recipe(degradation.GPU_RECIPE, epochs=1)
     start = time.perf_counter()
     result = degradation.run(depths=depths, seed=0, scale="gpu", recipe=recipe, progress=False)

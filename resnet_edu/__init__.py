@@ -16,7 +16,7 @@ REPO_URL = "https://github.com/resnet-edu/resnet-edu"
 _MODULES = (
     "runtime", "nets", "data", "train", "gradients", "viz", "diagrams", "widgets", "exercises",
     "degradation", "identity", "shortcuts", "ode", "blocks", "variants", "ensembles", "shattered",
-    "landscape",
+    "landscape", "dynamics",
 )
 
 

@@ -115,10 +115,11 @@ def test_scale_picks_recipe_and_depths(monkeypatch):
     assert degradation.depths_for("cpu") == (8, 20, 56) and degradation.depths_for("gpu") == (20, 32, 44, 56)
     monkeypatch.setenv("RESNET_EDU_SCALE", "gpu")
     assert degradation.recipe_for() is GPU_RECIPE
-    # the paper's CIFAR-10 recipe (He et al. 2015, §4.2), compressed
+    # the paper's CIFAR-10 nets and augmentation (He et al. 2015, §4.2), a short annealed schedule at batch 512
     g, t = GPU_RECIPE, GPU_RECIPE.train
     assert (g.dataset, t.optimizer, t.lr, t.momentum, t.weight_decay, t.schedule, t.augment, t.batch_size) == (
-        "cifar10", "sgd", 0.1, 0.9, 1e-4, "step", True, 128)
+        "cifar10", "sgd", 0.4, 0.9, 5e-4, "linear", True, 512)
+    assert (t.epochs, t.warmup, t.nesterov, t.label_smoothing, g.last) == (15, 0.1, True, 0.0, 50)
 
 
 def _fake_cifar(train: bool = True, **_):
@@ -146,7 +147,7 @@ def test_gpu_code_path_on_cpu(monkeypatch):
     config = calls[0]  # the recipe's TrainConfig, passed whole with the run's seed
     assert config == recipe.train.replace(seed=0)
     assert (config.optimizer, config.schedule, config.augment, config.epochs, config.weight_decay) == (
-        "sgd", "step", True, 2, 1e-4)
+        "sgd", "linear", True, 2, 5e-4)
     assert result.runs["residual", 8, 0].steps == 2 * (32 // 16)
     assert result.runs["residual", 8, 0].evals[-1]["step"] == 4
     assert math.isfinite(result.train_loss("residual", 8))
