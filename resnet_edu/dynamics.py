@@ -549,7 +549,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> Path:
     only tensors, ints and bools, so :func:`load_checkpoint` can use ``torch.load(..., weights_only=True)``."""
     if not isinstance(model, _nets.CifarResNet):
         raise TypeError(f"model must be a CIFAR net from resnet_edu.nets.cifar_net; got {type(model).__name__}")
-    shape = {"depth": model.depth, "residual": bool(model.residual), "width": model.conv1.out_channels,
+    shape = {"depth": model.depth, "residual": bool(model.has_shortcuts), "width": model.conv1.out_channels,
              "in_channels": model.conv1.in_channels, "num_classes": model.fc.out_features}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     path = Path(path)

@@ -477,9 +477,7 @@ class StreamStudy:
 
     def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
         """Mean square per block for both kinds, stage boundaries marked (:func:`resnet_edu.viz.plot_stream`)."""
-        from .viz import plot_stream
-
-        return plot_stream(self, ax=ax)
+        return viz.plot_stream(self, ax=ax)
 
 
 def stream_study(depth: int = 56, batch_size: int = 32, size: int = 16, seed: int = 0) -> StreamStudy:

@@ -314,8 +314,8 @@ def learn_correction(
 
     F starts at 0 (H(x) = x); the only training signal is the loss on H(x) = F(x) + x, and F(x) ends at y − x.
     He et al. 2015, §3.1: the layers approximate the residual function F(x) = H(x) − x, not H(x) itself.
-    ``kind="plain"`` trains the same layers without the shortcut (:class:`PlainUnit`, PyTorch's default init),
-    which must produce y itself from what it outputs at init.
+    ``kind="plain"`` trains the same layers without the shortcut (:class:`resnet_edu.nets.PlainUnit`, PyTorch's
+    default init), which must produce y itself from what it outputs at init.
     """
     residual = check_kind(kind)
     x_t, y_t = _checks.vector("x", x), _checks.vector("y", y)

@@ -153,6 +153,10 @@ def plot_stream(study: Any, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
     ax.set_ylabel("mean square of the block's output")
     ax.set_title("The residual stream grows linearly with depth at init (BN); plain blocks stay put")
     ax.grid(True, alpha=0.3)
+    ax.legend()
+    return ax
+
+
 # --- lesson 02: identity mapping ---
 
 

@@ -361,7 +361,7 @@ def test_recorder_call_needs_a_step_index():
     recorder = dynamics.GradientRecorder(model, steps=3)
     with pytest.raises(ValueError, match="step must be an integer >= 0; got -1"):
         recorder(-1)
-    with pytest.raises(TypeError, match="step must be an integer; got '1'"):
+    with pytest.raises(TypeError, match=r"step must be an integer \(write 1 without quotes\); got '1'"):
         recorder("1")
 
 
