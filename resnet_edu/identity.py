@@ -42,12 +42,7 @@ def stack(kind: str, k: int, dim: int = 32, width: int = 64, init: str = "defaul
     _checks.choice("init", init, INITS)
     unit = nets.ResidualUnit if residual else nets.PlainUnit
     net = nn.Sequential(*[unit(dim, width) for _ in range(k)])
-    if init == "he":
-        for m in net.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
-    return net
+    return nets.he_init(net) if init == "he" else net
 
 
 # --- 1. a zero-initialised residual block is exactly the identity ---

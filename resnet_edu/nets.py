@@ -503,9 +503,14 @@ def mlp(
     layers += [MLPBlock(width, residual, batch_norm, activation, branch_scale) for _ in range(depth)]
     layers.append(nn.Linear(width, out_features))
     net = nn.Sequential(*layers)
-    if init == "he":
-        for m in net.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+    return he_init(net) if init == "he" else net
+
+
+def he_init(net: nn.Module) -> nn.Module:
+    """He et al. 2015b ("Delving Deep into Rectifiers", Eq. 10) for every Linear layer of ``net``: normal weights of
+    variance 2/fan_in, zero biases (lessons 02 and 03). Returns ``net``, changed in place."""
+    for m in net.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
     return net
