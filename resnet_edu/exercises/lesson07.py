@@ -5,9 +5,7 @@ Every truth a checker compares with is computed by running the package's own mod
 
 from __future__ import annotations
 
-import math
-
-from ._core import brief, missing, verdict
+from ._core import brief, missing, number, verdict
 
 __all__ = [
     "check_se_params", "check_eca_kernel", "check_best_shortcut",
@@ -23,23 +21,13 @@ def solution_se_params() -> int:
     return count_parameters(SqueezeExcitation(256, 16))
 
 
-def _whole(answer: object) -> float | None:
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        return None
-    try:
-        value = float(answer)
-    except OverflowError:  # an int too large for a float is not a count of parameters
-        return None
-    return value if math.isfinite(value) else None
-
-
 def check_se_params(answer: object) -> bool:
     """Exercise 1: how many parameters does a squeeze-and-excitation module add to a block with 256 channels?"""
     if missing(answer, "count FC 256→256/16 and FC 256/16→256, each with a bias (Hu et al. 2018, Fig. 3)."):
         return False
-    value = _whole(answer)
-    if value is None:
-        return verdict(False, "", f"Give a whole number of parameters; got {brief(answer)}.")
+    value = number(answer, "a whole number of parameters", "8464")
+    if value is None:  # number() has said why
+        return False
     right = solution_se_params()
     if value == right:
         return verdict(True, f"Right: {right:,} = 256·16 + 16 + 16·256 + 256. Over the 16 blocks of ResNet-50 this "
@@ -62,9 +50,9 @@ def check_eca_kernel(answer: object) -> bool:
     """Exercise 2: ECA's 1-D kernel size k for C = 512 channels (γ = 2, b = 1; Wang et al. 2020, Eq. 12)."""
     if missing(answer, "k = |log₂(C)/γ + b/γ| rounded to the nearest odd number, with γ = 2, b = 1."):
         return False
-    value = _whole(answer)
-    if value is None:
-        return verdict(False, "", f"Give a whole number (the kernel size); got {brief(answer)}.")
+    value = number(answer, "a whole number (the kernel size)", "3")
+    if value is None:  # number() has said why
+        return False
     right = solution_eca_kernel()
     if value == right:
         return verdict(True, f"Right: k = {right}: log₂ 512 = 9, (9 + 1)/2 = 5, odd. ECA-ResNet-50 adds only 86 "
