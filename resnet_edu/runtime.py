@@ -34,12 +34,34 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
-def seed_everything(seed: int = 0) -> int:
+SEED_ENV = "RESNET_EDU_SEED"
+
+
+def lesson_seed(default: int = 0) -> int:
+    """The seed a lesson runs on: ``RESNET_EDU_SEED`` when it is set, else ``default`` (the one seed switch).
+
+    ``RESNET_EDU_SEED=3 make test`` runs every notebook on seed 3; every random thing a lesson draws (weights, batch
+    order, directions, lesion sets) derives from the ``seed`` its set-up cell returns.
+    """
+    raw = os.environ.get(SEED_ENV, "").strip()
+    if not raw:
+        return _checks.seed(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{SEED_ENV} must be a whole number >= 0, e.g. {SEED_ENV}=3; got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{SEED_ENV} must be a whole number >= 0, e.g. {SEED_ENV}=3; got {raw!r}")
+    return _checks.seed(value)
+
+
+def seed_everything(seed: int | None = None) -> int:
     """Seed Python, NumPy and PyTorch so that two CPU runs give the same numbers.
 
-    Returns the seed, so a cell can write ``seed = edu.runtime.seed_everything(0)``.
+    ``seed=None`` (every lesson's set-up cell) takes :func:`lesson_seed`: ``RESNET_EDU_SEED`` or 0. Returns the seed,
+    so the set-up cell writes ``seed = edu.runtime.seed_everything()`` and the lesson passes ``seed`` on.
     """
-    seed = _checks.seed(seed)
+    seed = lesson_seed() if seed is None else _checks.seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
