@@ -713,8 +713,10 @@ def compare(variants: tuple[str, ...] = VARIANTS, width: int | None = None, step
         flops = count_flops(model, data.train.x[:1].cpu())
         with one_thread():
             result = _fit(model, data, steps, by_scale(cpu=0.05, gpu=0.1), v, False, device)
+        # steady-state training time per step: capture, warm-up and evaluations are not steps (FitResult.clock)
+        ms = result.ms_per_step() if len(result.clock) >= 2 else float("nan")
         rows.append(ComparisonRow(v, count_parameters(model), flops, result.evals[-1]["acc"],
-                                  result.final_loss(max(1, steps // 5)), 1000 * result.wall_time / steps))
+                                  result.final_loss(max(1, steps // 5)), ms))
     return Comparison(rows, steps, data.train.name)
 
 

@@ -211,6 +211,9 @@ def test_fast_path_decisions():
     assert "DistributedDataParallel" in train.fast_path_problem(sgd, cuda, 100, True, True)
     assert "4 steps are too few" in train.fast_path_problem(sgd, cuda, 4, False, True)
     assert "no torch.cuda.graph" in train.fast_path_problem(sgd, cuda, 100, False, False)
+    old = train.fast_path_problem(sgd, cuda, 100, False, True, version="2.4.1")  # fused SGD without a tensor lr
+    assert old == ("it needs torch 2.5 or newer (fused SGD with a tensor learning rate); this is torch 2.4.1")
+    assert train.fast_path_problem(sgd, cuda, 100, False, True, version="2.11.0+cu126") is None  # Colab's
     assert train.precision_for(cpu) == "fp32"
     assert train.precision_for(cuda, (9, 0)) == train.precision_for(cuda, (8, 0)) == "bf16"  # H100, A100
     assert train.precision_for(cuda, (7, 5)) == "fp16"  # T4
@@ -223,8 +226,8 @@ def fast_eager(model, tr, config, after_backward=None):
     loader = data.DeviceLoader(tr, config.batch_size, augment=config.augment, device=dev, seed=config.seed)
     total = config.total_steps(len(loader))
     result = train.FitResult(label="fast")
-    run = train._Run(config, total, dev, result, None, model, False, None, config.sync_every)
-    train._fast_loop(model, loader, config, run, after_backward, capture=False)
+    run = train.run._Run(config, total, dev, result, None, model, False, None, config.sync_every)
+    train.graphed.fast_loop(model, loader, config, run, after_backward, capture=False)
     run.close()
     return result
 
