@@ -126,7 +126,7 @@ POISONED = textwrap.dedent("""
             self.body, self.calls = nets.cifar_net(8, width=4, in_channels=1), 0
 
         def forward(self, x):
-            self.calls += 1
+            self.calls += self.training  # training steps only (fit first checks the outputs in eval mode)
             out = self.body(x)
             return out * float("nan") if rank == 1 and self.calls == 3 else out
 

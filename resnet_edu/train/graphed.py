@@ -195,7 +195,8 @@ def fast_loop(model: nn.Module, loader: DeviceLoader, config: TrainConfig, run: 
                     stepper.warm_up(step)
                 else:
                     stepper.capture(step)
-                    torch.cuda.synchronize(run.dev)
+                    if run.dev.type == "cuda":
+                        torch.cuda.synchronize(run.dev)
             except Exception as err:  # a model that syncs with the host, an op that cannot be captured, …
                 failure = f"{type(err).__name__}: {str(err)[:200]}"
             if failure is not None:  # raised outside the except block: no traceback keeps the graph alive
