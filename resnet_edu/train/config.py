@@ -17,7 +17,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How a net is trained: every knob of :func:`fit` in one frozen object that validates itself.
+    """How a net is trained: every knob of :func:`~resnet_edu.train.fit` in one frozen object that validates itself.
 
     Exactly one of ``steps`` (optimizer steps) or ``epochs`` (passes over the data). ``lr`` defaults to 0.1 for SGD
     and 1e-3 for Adam. ``schedule`` multiplies ``lr`` step by step:
@@ -149,7 +149,8 @@ class TrainConfig:
 
 @dataclass
 class FitResult:
-    """What :func:`fit` measured: per-step training ``loss``/``acc``, per-eval metrics, wall time, divergence.
+    """What :func:`~resnet_edu.train.fit` measured: per-step training ``loss``/``acc``, per-eval metrics, wall time,
+    divergence.
 
     ``fast`` tells whether the captured CUDA-graph step ran; ``capture_time`` is its one-off cost (warm-up steps and
     capture, seconds, included in ``wall_time``); ``clock`` holds (step, seconds since the start) at every read of
