@@ -299,3 +299,19 @@ def test_shard_splits_evenly(digits8):
     parts = [train.shard(tr, r, 3) for r in range(3)]
     assert {len(p) for p in parts} == {len(tr) // 3}
     assert torch.equal(parts[1].y, tr.y[1:len(tr) // 3 * 3:3])
+
+
+def test_lesson01_shows_the_real_training_lines():
+    """Lesson 01 cell 7 prints the training lines of the loop fit runs, read from its source (issue 20, item 5)."""
+    import json
+    from pathlib import Path
+
+    lines = train.training_lines()
+    assert any(".backward()" in line for line in lines), lines
+    assert [k for k in ("logits = ", "cross_entropy(", "zero_grad(", ".backward()", "opt.step()")
+            if not any(k in line for line in lines)] == []
+    assert all(line in __import__("inspect").getsource(train.standard_loop) for line in lines)
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "01_degradation.ipynb"
+    cells = json.loads(notebook.read_text())["cells"]
+    cell = next(c for c in cells if c.get("id") == "162ae34b")
+    assert "edu.train.training_lines()" in "".join(cell["source"])
