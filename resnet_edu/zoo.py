@@ -1,4 +1,5 @@
-"""The family of residual blocks (lesson 07): every variant is H(x) = F(x) + shortcut(x) with *one* change.
+"""The block catalogue (core, like timm's ``layers/``): every variant is H(x) = F(x) + shortcut(x) with *one*
+change. Lesson 07 trains them (:mod:`resnet_edu.variants`); this module only builds them and imports no training code.
 
 =================  =====================================================  =========================================
 variant            the one change                                          paper
@@ -24,15 +25,14 @@ by a scaled, gated or 1×1-conv one (He et al. 2016, Table 1, Fig. 2).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from . import _checks
-from .data import ImageData
-from .gradients import GradientProfile
 from .nets import (
+    MAX_WIDTH,
     BasicBlock,
     Bottleneck,
     BuildingBlock,
@@ -41,12 +41,12 @@ from .nets import (
     _conv3x3,
     _init_weights,
     _shortcut,
+    check_depth,
     cifar_net,
-    count_parameters,
 )
-from .runtime import by_scale, one_thread, scale, seeded
-from .train import FitResult
 
+MAX_STAGE_BLOCKS = 64  # the most blocks per stage a builder accepts (ConvNeXt-XL has 27; a bound, raise it)
+_LIFT_BLOCKS = "Set resnet_edu.zoo.MAX_STAGE_BLOCKS higher if you really want a deeper stage."
 VARIANTS = ("resnet", "bottleneck", "preact", "se", "eca", "resnext", "wide", "resnet_d", "inverted", "convnext")
 SHORTCUT_KINDS = ("identity", "scaled", "gated", "conv1x1")
 
@@ -62,7 +62,9 @@ class PreActBlock(nn.Module):
     The change from :class:`resnet_edu.nets.BasicBlock`: the ReLU after ⊕ is gone (the activations moved in front of
     the convolutions), so the shortcut path from block to block is a pure identity (He et al. 2016, Eq. 4).
     ``zero_init=True`` zeroes the last conv, so F(x) = 0 and the block is exactly the identity, for *every* x.
-    ``shortcut`` is "A" (parameter-free) or "B" (1×1 projection) when the shape changes (He et al. 2015, §3.3).
+    ``shortcut`` is "A" (parameter-free) or "B" (1×1 projection) when the shape changes (He et al. 2015, §3.3); a
+    shortcut that changes the shape reads the *pre-activated* input BN-ReLU(x), as He et al. 2016's code and timm's
+    ``PreActBasicBlock`` do, so that it sees normalised features like F does.
     """
 
     expansion = 1
@@ -84,11 +86,15 @@ class PreActBlock(nn.Module):
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """F(x) = conv(ReLU(BN(conv(ReLU(BN(x))))))."""
-        out = self.conv1(self.relu(self.bn1(x)))
-        return self.conv2(self.relu(self.bn2(out)))
+        return self._residual(self.relu(self.bn1(x)))
+
+    def _residual(self, pre: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.relu(self.bn2(self.conv1(pre))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.residual(x) + self.shortcut(x)  # H(x) = F(x) + x — no ReLU after the addition
+        pre = self.relu(self.bn1(x))  # the pre-activation, shared by F and a shape-changing shortcut
+        shortcut = x if isinstance(self.shortcut, nn.Identity) else self.shortcut(pre)
+        return self._residual(pre) + shortcut  # H(x) = F(x) + x — no ReLU after the addition
 
 
 def _check_block_args(in_channels: object, channels: object, stride: object) -> None:
@@ -184,18 +190,9 @@ class ResNeXtBottleneck(Bottleneck):
 
     def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: nn.Module | None = None,
                  groups: int | None = None, base_width: int | None = None) -> None:
-        super().__init__(in_channels, channels, stride, shortcut)
-        g = _checks.integer("groups", self.groups if groups is None else groups, low=1)
-        w = _checks.integer("base_width", self.base_width if base_width is None else base_width, low=1)
-        width = channels * w // 64 * g
-        if width < g:
-            raise ValueError(f"channels={channels} gives {width} channels in the 3×3 conv, fewer than its {g} groups;"
-                             " use more channels, fewer groups or a larger base_width")
-        self.conv1 = _conv1x1(in_channels, width)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, 3, stride, padding=1, groups=g, bias=False)  # the change: g groups
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = _conv1x1(width, channels * self.expansion)
+        super().__init__(in_channels, channels, stride, shortcut,  # the change: g groups, w channels per group
+                         groups=self.groups if groups is None else groups,
+                         base_width=self.base_width if base_width is None else base_width)
 
 
 class WideBottleneck(ResNeXtBottleneck):
@@ -336,14 +333,8 @@ def wide_resnet50_2(num_classes: int = 1000) -> ResNet:
 def resnet50d(num_classes: int = 1000) -> ResNet:
     """ResNet-50-D (He et al. 2019, Fig. 2: ResNet-B's strides, ResNet-C's deep stem, ResNet-D's shortcut):
     25,576,264 parameters ("25M" in Table 5; the same layout as timm's ``resnet50d``)."""
-    model = ResNet(Bottleneck, (3, 4, 6, 3), num_classes)
-    model.conv1 = _deep_stem()  # ResNet-C; bn1/relu/maxpool of ResNet follow it unchanged
-    for block in model.modules():
-        if isinstance(block, Bottleneck) and not isinstance(block.downsample, nn.Identity):
-            conv = block.downsample[0]
-            block.downsample = resnet_d_shortcut(conv.in_channels, conv.out_channels, conv.stride[0])
-    _init_weights(model, zero_init_residual=False)
-    return model
+    # ResNet-C's stem (bn1/relu/maxpool of ResNet follow it unchanged) and ResNet-D's shortcut, built in place
+    return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, stem=_deep_stem(), downsample=resnet_d_shortcut)
 
 
 class MobileNetV2(nn.Module):
@@ -387,7 +378,16 @@ class ConvNeXt(nn.Module):
     def __init__(self, depths: tuple[int, ...] = (3, 3, 9, 3), dims: tuple[int, ...] = (96, 192, 384, 768),
                  num_classes: int = 1000) -> None:
         super().__init__()
-        _checks.integer("num_classes", num_classes, low=1)
+        depths, dims = _checks.sequence("depths", depths), _checks.sequence("dims", dims)
+        if len(depths) != len(dims):
+            raise ValueError(f"depths and dims must have one entry per stage each; got {len(depths)} depths and "
+                             f"{len(dims)} dims")
+        for depth in depths:
+            _checks.integer("every entry of depths", depth, low=1, high=MAX_STAGE_BLOCKS, lift=_LIFT_BLOCKS)
+        for dim in dims:
+            _checks.integer("every entry of dims", dim, low=1, high=MAX_WIDTH,
+                            lift="Set resnet_edu.nets.MAX_WIDTH higher if you really need more.")
+        _checks.integer("num_classes", num_classes, low=1, high=100_000)
         self.stem = nn.Sequential(nn.Conv2d(3, dims[0], 4, 4), LayerNorm2d(dims[0], eps=1e-6))
         stages = []
         for i, (depth, dim) in enumerate(zip(depths, dims)):
@@ -423,33 +423,46 @@ def block(variant: str, in_channels: int, out_channels: int, stride: int = 1) ->
     """
     _checks.choice("variant", variant, VARIANTS)
     _check_block_args(in_channels, out_channels, stride)
-    if variant in ("bottleneck", "se", "eca", "resnext", "wide", "resnet_d") and out_channels % 4:
+    return _block(variant, in_channels, out_channels, stride)
+
+
+def _bottleneck_channels(variant: str, out_channels: int) -> int:
+    if out_channels % 4:
         raise ValueError(f"a {variant} block needs out_channels divisible by 4 (the bottleneck expansion); "
                          f"got {out_channels}")
-    channels = out_channels // 4
-    proj = _shortcut(in_channels, out_channels, stride, "B", True)
-    if variant == "resnet":
-        return BasicBlock(in_channels, out_channels, stride, proj)
-    if variant == "preact":
-        return PreActBlock(in_channels, out_channels, stride)
-    if variant == "bottleneck":
-        return Bottleneck(in_channels, channels, stride, proj)
-    if variant == "se":
-        return SEBottleneck(in_channels, channels, stride, proj, reduction=4)
-    if variant == "eca":
-        return ECABottleneck(in_channels, channels, stride, proj)
-    if variant == "resnext":
-        return ResNeXtBottleneck(in_channels, channels, stride, proj, groups=4, base_width=32)
-    if variant == "wide":
-        return WideBottleneck(in_channels, channels, stride, proj)
-    if variant == "resnet_d":
-        return Bottleneck(in_channels, channels, stride, resnet_d_shortcut(in_channels, out_channels, stride))
-    if variant == "inverted":
-        return InvertedResidual(in_channels, out_channels, stride)
-    if (in_channels, stride) != (out_channels, 1):
+    return out_channels // 4
+
+
+def _convnext_block(c_in: int, c_out: int, stride: int, _proj: nn.Module) -> nn.Module:
+    if (c_in, stride) != (c_out, 1):
         raise ValueError("a ConvNeXt block keeps its shape: in_channels must equal out_channels and stride be 1 "
-                         f"(ConvNeXt downsamples between stages); got {in_channels}->{out_channels}, stride {stride}")
-    return ConvNeXtBlock(out_channels)
+                         f"(ConvNeXt downsamples between stages); got {c_in}->{c_out}, stride {stride}")
+    return ConvNeXtBlock(c_out)
+
+
+# variant → factory(in_channels, out_channels, stride, proj): proj is the option-B projection (or nn.Identity when
+# the shape stays), built by _block for every variant in the same order, so a net's random initial weights depend
+# only on the variant and the seed; the pre-activation, ResNet-D, inverted and ConvNeXt blocks bring their own.
+_BLOCKS: dict[str, Callable[[int, int, int, nn.Module], nn.Module]] = {
+    "resnet": lambda c_in, c_out, s, proj: BasicBlock(c_in, c_out, s, proj),
+    "bottleneck": lambda c_in, c_out, s, proj: Bottleneck(c_in, _bottleneck_channels("bottleneck", c_out), s, proj),
+    "preact": lambda c_in, c_out, s, _proj: PreActBlock(c_in, c_out, s),
+    "se": lambda c_in, c_out, s, proj: SEBottleneck(c_in, _bottleneck_channels("se", c_out), s, proj, reduction=4),
+    "eca": lambda c_in, c_out, s, proj: ECABottleneck(c_in, _bottleneck_channels("eca", c_out), s, proj),
+    "resnext": lambda c_in, c_out, s, proj: ResNeXtBottleneck(c_in, _bottleneck_channels("resnext", c_out), s, proj,
+                                                              groups=4, base_width=32),
+    "wide": lambda c_in, c_out, s, proj: WideBottleneck(c_in, _bottleneck_channels("wide", c_out), s, proj),
+    "resnet_d": lambda c_in, c_out, s, _proj: Bottleneck(c_in, _bottleneck_channels("resnet_d", c_out), s,
+                                                         resnet_d_shortcut(c_in, c_out, s)),
+    "inverted": lambda c_in, c_out, s, _proj: InvertedResidual(c_in, c_out, s),
+    "convnext": _convnext_block,
+}
+
+
+def _block(variant: str, in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """:func:`block` without its argument checks (for callers that checked them at their own entry)."""
+    proj = _shortcut(in_channels, out_channels, stride, "B", True)
+    return _BLOCKS[variant](in_channels, out_channels, stride, proj)
 
 
 class SmallNet(nn.Module):
@@ -461,11 +474,11 @@ class SmallNet(nn.Module):
     def __init__(self, variant: str, width: int = 16, blocks: int = 1, in_channels: int = 3,
                  num_classes: int = 10) -> None:
         super().__init__()
-        _checks.choice("variant", variant, VARIANTS)
+        _checks.choice("variant", variant, VARIANTS)  # every check of this net and its blocks, once, here
         _checks.integer("width", width, low=4, high=512)
         _checks.integer("blocks", blocks, low=1, high=50)
-        _checks.integer("in_channels", in_channels, low=1)
-        _checks.integer("num_classes", num_classes, low=1)
+        _checks.integer("in_channels", in_channels, low=1, high=MAX_WIDTH)
+        _checks.integer("num_classes", num_classes, low=1, high=100_000)
         self.variant = variant
         self.stem = nn.Sequential(_conv3x3(in_channels, width), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
         stages, c_in = [], width
@@ -476,7 +489,7 @@ class SmallNet(nn.Module):
                 layers.append(_convnext_downsample(c_in, c_out) if stride == 2 else _conv1x1(c_in, c_out))
                 c_in, stride = c_out, 1
             for j in range(blocks):
-                layers.append(block(variant, c_in, c_out, stride if j == 0 else 1))
+                layers.append(_block(variant, c_in, c_out, stride if j == 0 else 1))
                 c_in = c_out
             stages.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*stages)
@@ -509,10 +522,11 @@ class PreActCifarNet(nn.Module):
     def __init__(self, depth: int, width: int = 16, in_channels: int = 3, num_classes: int = 10,
                  zero_init: bool = False) -> None:
         super().__init__()
-        from .nets import check_depth
-
         check_depth(depth)
         _checks.integer("width", width, low=1, high=512)
+        _checks.integer("in_channels", in_channels, low=1, high=MAX_WIDTH)
+        _checks.integer("num_classes", num_classes, low=1, high=100_000)
+        _checks.flag("zero_init", zero_init)
         n = (depth - 2) // 6
         self.conv1 = _conv3x3(in_channels, width)
         layers, c_in = [], width
@@ -594,242 +608,3 @@ def shortcut_study_net(kind: str, depth: int = 56, width: int = 16, in_channels:
             if isinstance(m, BuildingBlock) and isinstance(m.downsample, nn.Identity):
                 m.downsample = _study_shortcut(kind, m.conv2.out_channels)
     return model
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Experiments of lesson 07: one comparison, why the identity matters, pre- vs post-activation at depth
-# --------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Task:
-    """The data every experiment of one lesson run shares: training and test images and the scale that chose them."""
-
-    train: ImageData
-    test: ImageData
-    scale: str
-
-    def __str__(self) -> str:
-        return f"{self.scale} scale: {self.train} / {len(self.test)} test images"
-
-
-def task(size: int | None = None) -> Task:
-    """CPU scale: scikit-learn's digits at ``size`` (default 8, 3 channels, no download). GPU scale: CIFAR-10 at
-    32×32 when it is on disk or downloadable; otherwise the digits, and a printed line says so (never silently)."""
-    from .data import DatasetUnavailable, cifar10, digits
-
-    if size is not None:
-        _checks.integer("size", size, low=8, high=64)
-    if scale() == "gpu" and size is None:
-        try:
-            return Task(cifar10(train=True), cifar10(train=False), "gpu")
-        except DatasetUnavailable as err:
-            print(f"CIFAR-10 is unavailable, so the digits stand in for it: {err}")
-    size = size or 8
-    return Task(digits(size, channels=3), digits(size, channels=3, train=False), scale())
-
-
-def _fit(model: nn.Module, data: Task, steps: int, lr: float, label: str, progress: bool,
-         device: torch.device | str | None, eval_every: int | None = None) -> FitResult:
-    """The one place this module calls the trainer (SGD, momentum 0.9, constant lr, batch 64 on the CPU scale)."""
-    from .train import TrainConfig, fit
-
-    config = TrainConfig(steps=steps, batch_size=by_scale(cpu=64, gpu=128), lr=lr, eval_every=eval_every or steps,
-                         seed=0, augment=data.scale == "gpu" and data.train.x.shape[-1] == 32,
-                         schedule=by_scale("constant", "cosine"))
-    return fit(model, data.train, config, eval_data=data.test, progress=progress, device=device, label=label)
-
-
-@dataclass
-class ComparisonRow:
-    """One variant in :class:`Comparison`: test accuracy, parameters, FLOPs per image, milliseconds per step."""
-
-    variant: str
-    params: int
-    flops: int
-    accuracy: float
-    train_loss: float
-    ms_per_step: float
-
-
-@dataclass
-class Comparison:
-    """Every variant in the same :func:`small_net`, trained with the same recipe for the same number of steps."""
-
-    rows: list[ComparisonRow]
-    steps: int
-    data: str
-
-    def row(self, variant: str) -> ComparisonRow:
-        for r in self.rows:
-            if r.variant == variant:
-                return r
-        raise ValueError(f"variant {variant!r} was not compared; this comparison has {[r.variant for r in self.rows]}")
-
-    def __str__(self) -> str:
-        lines = [f"{self.steps} steps on {self.data}",
-                 f"{'variant':<11} {'test acc':>8} {'train loss':>10} {'params':>9} {'MFLOPs/img':>10} {'ms/step':>8}"]
-        lines += [f"{r.variant:<11} {r.accuracy:>8.3f} {r.train_loss:>10.3f} {r.params:>9,} {r.flops / 1e6:>10.2f} "
-                  f"{r.ms_per_step:>8.1f}" for r in self.rows]
-        return "\n".join(lines)
-
-    def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
-        """Test accuracy against FLOPs per image (log scale), one labelled point per variant."""
-        from .viz import axes
-
-        ax = axes(ax, figsize=(7, 4))
-        for r in self.rows:
-            ax.scatter(r.flops / 1e6, r.accuracy, s=30 + r.params / 2000, alpha=0.7, label=r.variant)
-            ax.annotate(r.variant, (r.flops / 1e6, r.accuracy), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        ax.set_xscale("log")
-        ax.set_xlabel("MFLOPs per image (FlopCounterMode; marker area ~ parameters)")
-        ax.set_ylabel("test accuracy")
-        ax.set_title(f"Same net, same {self.steps} steps: accuracy vs compute")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
-        return ax
-
-
-def compare(variants: tuple[str, ...] = VARIANTS, width: int | None = None, steps: int | None = None,
-            data: Task | None = None, seed: int = 0, device: torch.device | str | None = None,
-            progress: bool = True) -> Comparison:
-    """Train :func:`small_net` of each variant with the same recipe and number of steps on ``data``
-    (default :func:`task`); measure test accuracy, parameters, FLOPs per image and time per step."""
-    from tqdm.auto import tqdm
-
-    from .blocks import count_flops
-
-    variants = _checks.sequence("variants", variants, unique=True)
-    for v in variants:
-        _checks.choice("variant", v, VARIANTS)
-    width = _checks.integer("width", width if width is not None else by_scale(cpu=16, gpu=32), low=4, high=256)
-    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=30, gpu=2000), low=1)
-    _checks.seed(seed)
-    data = data or task()
-    rows = []
-    for v in tqdm(variants, desc="variants", disable=not progress, leave=False):
-        with seeded(seed):
-            model = small_net(v, width, 1, data.train.in_channels, data.train.num_classes)
-        flops = count_flops(model, data.train.x[:1].cpu())
-        with one_thread():
-            result = _fit(model, data, steps, by_scale(cpu=0.05, gpu=0.1), v, False, device)
-        rows.append(ComparisonRow(v, count_parameters(model), flops, result.evals[-1]["acc"],
-                                  result.final_loss(max(1, steps // 5)), 1000 * result.wall_time / steps))
-    return Comparison(rows, steps, data.train.name)
-
-
-@dataclass
-class ShortcutStudy:
-    """The same deep CIFAR ResNet trained with each kind of shortcut (He et al. 2016, Table 1)."""
-
-    depth: int
-    results: dict[str, FitResult]
-
-    def final_loss(self, kind: str) -> float:
-        """Mean training loss over the last fifth of the run."""
-        if kind not in self.results:
-            raise ValueError(f"kind {kind!r} was not trained; this study has {list(self.results)}")
-        r = self.results[kind]
-        return r.final_loss(max(1, r.steps // 5))
-
-    def accuracy(self, kind: str) -> float:
-        return self.results[kind].evals[-1]["acc"] if self.results[kind].evals else float("nan")
-
-    def __str__(self) -> str:
-        lines = [f"ResNet-{self.depth}, {next(iter(self.results.values())).steps} steps, each shortcut h(x):",
-                 f"{'h(x)':<9} {'final train loss':>16} {'test acc':>9}"]
-        lines += [f"{k:<9} {self.final_loss(k):>16.3f} {self.accuracy(k):>9.3f}" for k in self.results]
-        return "\n".join(lines)
-
-    def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
-        from .viz import plot_curves
-
-        labels = {"identity": "h(x) = x", "scaled": "h(x) = 0.5·x", "gated": "h(x) = (1 − g(x))·x",
-                  "conv1x1": "h(x) = W·x (1×1 conv)"}
-        ax = plot_curves({labels[k]: r for k, r in self.results.items()}, ax=ax, smooth=10,
-                         title=f"ResNet-{self.depth}: only the identity shortcut keeps training easy")
-        return ax
-
-
-def shortcut_study(kinds: tuple[str, ...] = SHORTCUT_KINDS, depth: int | None = None, width: int | None = None,
-                   steps: int | None = None, data: Task | None = None, seed: int = 0,
-                   device: torch.device | str | None = None, progress: bool = True) -> ShortcutStudy:
-    """Train :func:`shortcut_study_net` once per shortcut kind, same seed and recipe (He et al. 2016, Table 1)."""
-    from tqdm.auto import tqdm
-
-    kinds = _checks.sequence("kinds", kinds, unique=True)
-    for k in kinds:
-        _checks.choice("kind", k, SHORTCUT_KINDS)
-    depth = depth if depth is not None else by_scale(cpu=32, gpu=110)
-    width = _checks.integer("width", width if width is not None else by_scale(cpu=8, gpu=16), low=1, high=256)
-    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=40, gpu=2000), low=1)
-    _checks.seed(seed)
-    data = data or task()
-    results = {}
-    for k in tqdm(kinds, desc="shortcuts", disable=not progress, leave=False):
-        with seeded(seed):
-            model = shortcut_study_net(k, depth, width, data.train.in_channels, data.train.num_classes)
-        with one_thread():
-            results[k] = _fit(model, data, steps, by_scale(cpu=0.1, gpu=0.1), k, False, device)
-    return ShortcutStudy(depth, results)
-
-
-@dataclass
-class PreactStudy:
-    """Post-activation (original) vs pre-activation CIFAR ResNet at one depth: training and gradient profiles."""
-
-    depth: int
-    results: dict[str, FitResult]
-    profiles: dict[str, GradientProfile]
-
-    def final_loss(self, kind: str) -> float:
-        r = self.results[kind]
-        return r.final_loss(max(1, r.steps // 5))
-
-    def __str__(self) -> str:
-        lines = [f"ResNet-{self.depth}: {'':<6} {'final train loss':>16} {'grad first/last conv at init':>29}"]
-        lines += [f"{k:<20} {self.final_loss(k):>16.3f} {self.profiles[k].ratio('conv'):>29.3g}" for k in self.results]
-        return "\n".join(lines)
-
-    def plot(self):  # noqa: ANN201 (matplotlib Figure)
-        import matplotlib.pyplot as plt
-
-        from .viz import plot_curves
-
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
-        plot_curves(self.results, ax=left, smooth=10, title=f"ResNet-{self.depth}: training loss")
-        for k, p in self.profiles.items():
-            p.plot(ax=right, label=f"{k} ({p.ratio('conv'):.2g}×)", markersize=3)
-        right.set_title("gradient norm per layer at init (legend: first/last)")
-        fig.tight_layout()
-        return fig
-
-
-def preact_study(depth: int | None = None, width: int | None = None, steps: int | None = None,
-                 data: Task | None = None, seed: int = 0, device: torch.device | str | None = None,
-                 progress: bool = True) -> PreactStudy:
-    """Train ``nets.cifar_net(depth)`` (post-activation) and :func:`preact_cifar_net` (pre-activation) with the same
-    recipe, and measure both gradient profiles at init on lesson 03's probe batch (He et al. 2016, §4, Fig. 6)."""
-    from tqdm.auto import tqdm
-
-    from .gradients import gradient_profile
-    from .nets import check_depth
-
-    depth = check_depth(depth if depth is not None else 110)
-    width = _checks.integer("width", width if width is not None else by_scale(cpu=8, gpu=16), low=1, high=256)
-    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=25, gpu=2000), low=1)
-    _checks.seed(seed)
-    data = data or task()
-    c, k = data.train.in_channels, data.train.num_classes
-    builders = {"post-activation": lambda: cifar_net(depth, width=width, in_channels=c, num_classes=k),
-                "pre-activation": lambda: preact_cifar_net(depth, width, c, k)}
-    results, profiles = {}, {}
-    x, y = data.train.x[:64].cpu(), data.train.y[:64].cpu()
-    for name, build in tqdm(builders.items(), desc="depth", disable=not progress, leave=False):
-        with seeded(seed):
-            model = build()
-        with one_thread():
-            profiles[name] = gradient_profile(model, x, y, label=name)
-            model.zero_grad(set_to_none=True)
-            results[name] = _fit(model, data, steps, 0.1, name, False, device)
-    return PreactStudy(depth, results, profiles)

@@ -1,0 +1,294 @@
+"""Lesson 07's experiments: every variant in the same small net, why the shortcut stays the identity, pre- vs
+post-activation at depth.
+
+The blocks and nets themselves are the catalogue :mod:`resnet_edu.zoo` (PreAct, SE, ECA, ResNeXt, Wide, ResNet-D,
+inverted residual, ConvNeXt, their published builders, :func:`~resnet_edu.zoo.small_net`); this module re-exports the
+names lesson 07 calls as ``edu.variants.<name>`` and adds what trains them:
+
+* :func:`compare` → :class:`Comparison`: each variant's :func:`~resnet_edu.zoo.small_net`, same recipe, same steps;
+* :func:`shortcut_study` → :class:`ShortcutStudy`: identity vs scaled, gated and 1×1-conv shortcuts (He et al. 2016,
+  Table 1);
+* :func:`preact_study` → :class:`PreactStudy`: post- vs pre-activation CIFAR ResNets at depth (He et al. 2016, §4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import _checks
+from .data import ImageData
+from .gradients import GradientProfile
+from .nets import cifar_net, count_flops, count_parameters
+from .runtime import by_scale, one_thread, scale, seeded
+from .train import FitResult
+from .zoo import (  # noqa: F401  (re-exported: lesson 07 calls them as edu.variants.<name>)
+    ECA,
+    SHORTCUT_KINDS,
+    VARIANTS,
+    ConvNeXt,
+    ConvNeXtBlock,
+    ECABottleneck,
+    GatedShortcut,
+    InvertedResidual,
+    LayerNorm2d,
+    MobileNetV2,
+    PreActBlock,
+    PreActCifarNet,
+    ResNeXtBottleneck,
+    ScaledShortcut,
+    SEBottleneck,
+    SmallNet,
+    SqueezeExcitation,
+    WideBottleneck,
+    block,
+    convnext_tiny,
+    eca_kernel_size,
+    eca_resnet50,
+    mobilenet_v2,
+    preact_cifar_net,
+    resnet50d,
+    resnet_d_shortcut,
+    resnext50_32x4d,
+    se_resnet50,
+    shortcut_study_net,
+    small_net,
+    wide_resnet50_2,
+)
+
+# --------------------------------------------------------------------------------------------------------------
+# Experiments of lesson 07: one comparison, why the identity matters, pre- vs post-activation at depth
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Task:
+    """The data every experiment of one lesson run shares: training and test images and the scale that chose them."""
+
+    train: ImageData
+    test: ImageData
+    scale: str
+
+    def __str__(self) -> str:
+        return f"{self.scale} scale: {self.train} / {len(self.test)} test images"
+
+
+def task(size: int | None = None) -> Task:
+    """CPU scale: scikit-learn's digits at ``size`` (default 8, 3 channels, no download). GPU scale: CIFAR-10 at
+    32×32 when it is on disk or downloadable; otherwise the digits, and a printed line says so (never silently)."""
+    from .data import DatasetUnavailable, cifar10, digits
+
+    if size is not None:
+        _checks.integer("size", size, low=8, high=64)
+    if scale() == "gpu" and size is None:
+        try:
+            return Task(cifar10(train=True), cifar10(train=False), "gpu")
+        except DatasetUnavailable as err:
+            print(f"CIFAR-10 is unavailable, so the digits stand in for it: {err}")
+    size = size or 8
+    return Task(digits(size, channels=3), digits(size, channels=3, train=False), scale())
+
+
+def _fit(model: nn.Module, data: Task, steps: int, lr: float, label: str, progress: bool,
+         device: torch.device | str | None, eval_every: int | None = None) -> FitResult:
+    """The one place this module calls the trainer (SGD, momentum 0.9, constant lr, batch 64 on the CPU scale)."""
+    from .train import TrainConfig, fit
+
+    config = TrainConfig(steps=steps, batch_size=by_scale(cpu=64, gpu=128), lr=lr, eval_every=eval_every or steps,
+                         seed=0, augment=data.scale == "gpu" and data.train.x.shape[-1] == 32,
+                         schedule=by_scale("constant", "cosine"))
+    return fit(model, data.train, config, eval_data=data.test, progress=progress, device=device, label=label)
+
+
+@dataclass
+class ComparisonRow:
+    """One variant in :class:`Comparison`: test accuracy, parameters, FLOPs per image, milliseconds per step."""
+
+    variant: str
+    params: int
+    flops: int
+    accuracy: float
+    train_loss: float
+    ms_per_step: float
+
+
+@dataclass
+class Comparison:
+    """Every variant in the same :func:`small_net`, trained with the same recipe for the same number of steps."""
+
+    rows: list[ComparisonRow]
+    steps: int
+    data: str
+
+    def row(self, variant: str) -> ComparisonRow:
+        """The row of ``variant`` (one of the compared variants)."""
+        rows = {r.variant: r for r in self.rows}
+        return rows[_checks.choice("variant (one that was compared)", variant, rows)]
+
+    def __str__(self) -> str:
+        lines = [f"{self.steps} steps on {self.data}",
+                 f"{'variant':<11} {'test acc':>8} {'train loss':>10} {'params':>9} {'MFLOPs/img':>10} {'ms/step':>8}"]
+        lines += [f"{r.variant:<11} {r.accuracy:>8.3f} {r.train_loss:>10.3f} {r.params:>9,} {r.flops / 1e6:>10.2f} "
+                  f"{r.ms_per_step:>8.1f}" for r in self.rows]
+        return "\n".join(lines)
+
+    def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
+        """Test accuracy against FLOPs per image (log scale), one labelled point per variant."""
+        from .viz import axes
+
+        ax = axes(ax, figsize=(7, 4))
+        for r in self.rows:
+            ax.scatter(r.flops / 1e6, r.accuracy, s=30 + r.params / 2000, alpha=0.7, label=r.variant)
+            ax.annotate(r.variant, (r.flops / 1e6, r.accuracy), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel("MFLOPs per image (FlopCounterMode; marker area ~ parameters)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"Same net, same {self.steps} steps: accuracy vs compute")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, ncol=2)
+        return ax
+
+
+def compare(variants: tuple[str, ...] = VARIANTS, width: int | None = None, steps: int | None = None,
+            data: Task | None = None, seed: int = 0, device: torch.device | str | None = None,
+            progress: bool = True) -> Comparison:
+    """Train :func:`small_net` of each variant with the same recipe and number of steps on ``data``
+    (default :func:`task`); measure test accuracy, parameters, FLOPs per image and time per step."""
+    from tqdm.auto import tqdm
+
+    variants = _checks.sequence("variants", variants, unique=True)
+    for v in variants:
+        _checks.choice("variant", v, VARIANTS)
+    width = _checks.integer("width", width if width is not None else by_scale(cpu=16, gpu=32), low=4, high=256)
+    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=30, gpu=2000), low=1)
+    _checks.seed(seed)
+    data = data or task()
+    rows = []
+    for v in tqdm(variants, desc="variants", disable=not progress, leave=False):
+        with seeded(seed):
+            model = small_net(v, width, 1, data.train.in_channels, data.train.num_classes)
+        flops = count_flops(model, data.train.x[:1].cpu())
+        with one_thread():
+            result = _fit(model, data, steps, by_scale(cpu=0.05, gpu=0.1), v, False, device)
+        rows.append(ComparisonRow(v, count_parameters(model), flops, result.evals[-1]["acc"],
+                                  result.final_loss(max(1, steps // 5)), 1000 * result.wall_time / steps))
+    return Comparison(rows, steps, data.train.name)
+
+
+@dataclass
+class ShortcutStudy:
+    """The same deep CIFAR ResNet trained with each kind of shortcut (He et al. 2016, Table 1)."""
+
+    depth: int
+    results: dict[str, FitResult]
+
+    def final_loss(self, kind: str) -> float:
+        """Mean training loss over the last fifth of the run."""
+        if kind not in self.results:
+            raise ValueError(f"kind {kind!r} was not trained; this study has {list(self.results)}")
+        r = self.results[kind]
+        return r.final_loss(max(1, r.steps // 5))
+
+    def accuracy(self, kind: str) -> float:
+        return self.results[kind].evals[-1]["acc"] if self.results[kind].evals else float("nan")
+
+    def __str__(self) -> str:
+        lines = [f"ResNet-{self.depth}, {next(iter(self.results.values())).steps} steps, each shortcut h(x):",
+                 f"{'h(x)':<9} {'final train loss':>16} {'test acc':>9}"]
+        lines += [f"{k:<9} {self.final_loss(k):>16.3f} {self.accuracy(k):>9.3f}" for k in self.results]
+        return "\n".join(lines)
+
+    def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
+        from .viz import plot_curves
+
+        labels = {"identity": "h(x) = x", "scaled": "h(x) = 0.5·x", "gated": "h(x) = (1 − g(x))·x",
+                  "conv1x1": "h(x) = W·x (1×1 conv)"}
+        ax = plot_curves({labels[k]: r for k, r in self.results.items()}, ax=ax, smooth=10,
+                         title=f"ResNet-{self.depth}: only the identity shortcut keeps training easy")
+        return ax
+
+
+def shortcut_study(kinds: tuple[str, ...] = SHORTCUT_KINDS, depth: int | None = None, width: int | None = None,
+                   steps: int | None = None, data: Task | None = None, seed: int = 0,
+                   device: torch.device | str | None = None, progress: bool = True) -> ShortcutStudy:
+    """Train :func:`shortcut_study_net` once per shortcut kind, same seed and recipe (He et al. 2016, Table 1)."""
+    from tqdm.auto import tqdm
+
+    kinds = _checks.sequence("kinds", kinds, unique=True)
+    for k in kinds:
+        _checks.choice("kind", k, SHORTCUT_KINDS)
+    depth = depth if depth is not None else by_scale(cpu=32, gpu=110)
+    width = _checks.integer("width", width if width is not None else by_scale(cpu=8, gpu=16), low=1, high=256)
+    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=40, gpu=2000), low=1)
+    _checks.seed(seed)
+    data = data or task()
+    results = {}
+    for k in tqdm(kinds, desc="shortcuts", disable=not progress, leave=False):
+        with seeded(seed):
+            model = shortcut_study_net(k, depth, width, data.train.in_channels, data.train.num_classes)
+        with one_thread():
+            results[k] = _fit(model, data, steps, by_scale(cpu=0.1, gpu=0.1), k, False, device)
+    return ShortcutStudy(depth, results)
+
+
+@dataclass
+class PreactStudy:
+    """Post-activation (original) vs pre-activation CIFAR ResNet at one depth: training and gradient profiles."""
+
+    depth: int
+    results: dict[str, FitResult]
+    profiles: dict[str, GradientProfile]
+
+    def final_loss(self, kind: str) -> float:
+        r = self.results[kind]
+        return r.final_loss(max(1, r.steps // 5))
+
+    def __str__(self) -> str:
+        lines = [f"ResNet-{self.depth}: {'':<6} {'final train loss':>16} {'grad first/last conv at init':>29}"]
+        lines += [f"{k:<20} {self.final_loss(k):>16.3f} {self.profiles[k].ratio('conv'):>29.3g}" for k in self.results]
+        return "\n".join(lines)
+
+    def plot(self):  # noqa: ANN201 (matplotlib Figure)
+        import matplotlib.pyplot as plt
+
+        from .viz import plot_curves
+
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+        plot_curves(self.results, ax=left, smooth=10, title=f"ResNet-{self.depth}: training loss")
+        for k, p in self.profiles.items():
+            p.plot(ax=right, label=f"{k} ({p.ratio('conv'):.2g}×)", markersize=3)
+        right.set_title("gradient norm per layer at init (legend: first/last)")
+        fig.tight_layout()
+        return fig
+
+
+def preact_study(depth: int | None = None, width: int | None = None, steps: int | None = None,
+                 data: Task | None = None, seed: int = 0, device: torch.device | str | None = None,
+                 progress: bool = True) -> PreactStudy:
+    """Train ``nets.cifar_net(depth)`` (post-activation) and :func:`preact_cifar_net` (pre-activation) with the same
+    recipe, and measure both gradient profiles at init on lesson 03's probe batch (He et al. 2016, §4, Fig. 6)."""
+    from tqdm.auto import tqdm
+
+    from .gradients import gradient_profile
+    from .nets import check_depth
+
+    depth = check_depth(depth if depth is not None else 110)
+    width = _checks.integer("width", width if width is not None else by_scale(cpu=8, gpu=16), low=1, high=256)
+    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=25, gpu=2000), low=1)
+    _checks.seed(seed)
+    data = data or task()
+    c, k = data.train.in_channels, data.train.num_classes
+    builders = {"post-activation": lambda: cifar_net(depth, width=width, in_channels=c, num_classes=k),
+                "pre-activation": lambda: preact_cifar_net(depth, width, c, k)}
+    results, profiles = {}, {}
+    x, y = data.train.x[:64].cpu(), data.train.y[:64].cpu()
+    for name, build in tqdm(builders.items(), desc="depth", disable=not progress, leave=False):
+        with seeded(seed):
+            model = build()
+        with one_thread():
+            profiles[name] = gradient_profile(model, x, y, label=name)
+            model.zero_grad(set_to_none=True)
+            results[name] = _fit(model, data, steps, 0.1, name, False, device)
+    return PreactStudy(depth, results, profiles)
