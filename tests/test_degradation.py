@@ -93,7 +93,7 @@ def test_bad_recipe():
         Recipe(dataset="mnist")
     with pytest.raises(ValueError, match="unknown Recipe fields"):
         with_recipe(CPU_RECIPE, step=3)
-    with pytest.raises(ValueError, match="Recipe.width must be a positive integer"):
+    with pytest.raises(ValueError, match="Recipe.width must be an integer >= 1"):
         Recipe(width=0)
     with pytest.raises(ValueError, match="kind must be 'plain'"):
         degradation.train_one("dense", 8, 0, TINY, None, None)

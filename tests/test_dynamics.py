@@ -160,7 +160,7 @@ def test_after_backward_sees_the_gradients_before_the_optimizer_step():
 @pytest.mark.parametrize(
     "kwargs,error,message",
     [
-        (dict(model="net", steps=5), TypeError, "model must be a torch.nn.Module; got str"),
+        (dict(model="net", steps=5), TypeError, r"model must be an nn.Module; got 'net' \(str\)"),
         (dict(steps=0), ValueError, "steps must be an integer >= 1; got 0"),
         (dict(steps=2.5), TypeError, "steps must be an integer; got 2.5"),
         (dict(steps=5, every=0), ValueError, "every must be an integer >= 1; got 0"),
@@ -287,7 +287,7 @@ def test_checkpoint_errors(tmp_path):
 def test_train_pair_bad_arguments():
     with pytest.raises(ValueError, match="depth must be 6n\\+2"):
         dynamics.train_pair(depth=10)
-    with pytest.raises(TypeError, match="recipe must be a resnet_edu.degradation.Recipe"):
+    with pytest.raises(TypeError, match="recipe must be a resnet_edu.recipes.Recipe"):
         dynamics.train_pair(recipe={"steps": 3})
     with pytest.raises(ValueError, match="scale must be one of"):
         dynamics.train_pair(scale="tpu")

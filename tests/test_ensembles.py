@@ -108,7 +108,7 @@ def test_train_nets_gives_trained_eval_mode_nets(nets):
     (dict(nets=["plain-20"]), ValueError, r"\(kind, depth\) pairs"),
     (dict(nets=[]), ValueError, "nets must hold at least 1 value"),
     (dict(scale="tpu"), ValueError, "scale must be one of 'cpu', 'gpu'"),
-    (dict(recipe="fast"), TypeError, "recipe must be a resnet_edu.degradation.Recipe"),
+    (dict(recipe="fast"), TypeError, "recipe must be a resnet_edu.recipes.Recipe"),
     (dict(seed=-1), ValueError, "seed must be an integer >= 0"),
 ])
 def test_train_nets_refuses_bad_arguments(kwargs, error, message):
