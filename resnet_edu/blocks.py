@@ -239,7 +239,7 @@ class StageTable:
         return self.total_flops / 2e9
 
     def row(self, stage: str) -> StageRow:
-        """The row of ``stage`` (one of :attr:`rows`' stages, e.g. "conv2_x")."""
+        """The row of ``stage`` (one of the table's stages, e.g. "conv2_x")."""
         rows = {r.stage: r for r in self.rows}
         return rows[_checks.choice("stage", stage, rows)]
 

@@ -340,9 +340,9 @@ class ODENet(nn.Module):
         return self.stack(steps).trajectory(x)
 
     def forward(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
-        """Class scores after N = ``steps`` Euler blocks (default :attr:`steps`). The blocks are not built as modules
+        """Class scores after N = ``steps`` Euler blocks (default ``self.steps``). The blocks are not built as modules
         per call and the input is checked for shape and dtype only (no host sync), so training stays a tight loop;
-        :meth:`stack` gives the same computation as N modules."""
+        ``stack()`` gives the same computation as N modules."""
         n = self.steps if steps is None else _steps(steps)
         x, h = _points(x, finite=False), self.T / n
         for _ in range(n):
