@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_edu import runtime
+from resnet_edu import gradients, runtime, shortcuts
 
 
 def test_device_is_a_torch_device():
@@ -66,3 +66,15 @@ def test_seeded_is_repeatable_and_leaves_the_callers_stream_alone():
         b = torch.rand(2)
     assert torch.equal(a, b)
     assert torch.equal(torch.rand(3), expected_next)
+
+
+@pytest.mark.parametrize("name,build", [
+    ("gradients.cifar_profile", lambda: gradients.cifar_profile(20, "plain")),
+    ("shortcuts.make_block", lambda: shortcuts.make_block(seed=5)),
+])
+def test_seeded_builders_leave_the_global_rng_alone(name, build):
+    torch.manual_seed(123)
+    expected = torch.rand(1)
+    torch.manual_seed(123)
+    build()
+    assert torch.equal(torch.rand(1), expected), f"{name} consumed the global random stream (it must draw in seeded())"
