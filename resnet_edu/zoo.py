@@ -278,7 +278,8 @@ class ConvNeXtBlock(nn.Module):
 
     def __init__(self, dim: int, layer_scale: float = 1e-6) -> None:
         super().__init__()
-        _checks.integer("dim", dim, low=1)
+        _checks.integer("dim", dim, low=1, high=MAX_WIDTH, lift="Set resnet_edu.nets.MAX_WIDTH higher if you really "
+                        "need more.")
         _checks.number("layer_scale", layer_scale)
         self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
