@@ -93,7 +93,7 @@ class PreActBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.relu(self.bn1(x))  # the pre-activation, shared by F and a shape-changing shortcut
-        shortcut = x if isinstance(self.shortcut, nn.Identity) else self.shortcut(pre)
+        shortcut = self.shortcut(x if isinstance(self.shortcut, nn.Identity) else pre)  # x, or a projection of pre
         return self._residual(pre) + shortcut  # H(x) = F(x) + x — no ReLU after the addition
 
 
@@ -441,9 +441,9 @@ def _convnext_block(c_in: int, c_out: int, stride: int, _proj: nn.Module) -> nn.
     return ConvNeXtBlock(c_out)
 
 
-# variant → factory(in_channels, out_channels, stride, proj): proj is the option-B projection (or nn.Identity when
-# the shape stays), built by _block for every variant in the same order, so a net's random initial weights depend
-# only on the variant and the seed; the pre-activation, ResNet-D, inverted and ConvNeXt blocks bring their own.
+# variant → factory(in_channels, out_channels, stride, proj): proj is the option-B projection (nn.Identity when the
+# shape stays). _block builds it first for every variant, also for the pre-activation, ResNet-D, inverted and
+# ConvNeXt blocks that bring their own shortcut, so that every small net draws its random weights in one fixed order.
 _BLOCKS: dict[str, Callable[[int, int, int, nn.Module], nn.Module]] = {
     "resnet": lambda c_in, c_out, s, proj: BasicBlock(c_in, c_out, s, proj),
     "bottleneck": lambda c_in, c_out, s, proj: Bottleneck(c_in, _bottleneck_channels("bottleneck", c_out), s, proj),
@@ -475,7 +475,7 @@ class SmallNet(nn.Module):
     def __init__(self, variant: str, width: int = 16, blocks: int = 1, in_channels: int = 3,
                  num_classes: int = 10) -> None:
         super().__init__()
-        _checks.choice("variant", variant, VARIANTS)  # every check of this net and its blocks, once, here
+        _checks.choice("variant", variant, VARIANTS)  # checked once here: the blocks are built without block()
         _checks.integer("width", width, low=4, high=512)
         _checks.integer("blocks", blocks, low=1, high=50)
         _checks.integer("in_channels", in_channels, low=1, high=MAX_WIDTH)
