@@ -62,9 +62,9 @@ class PreActBlock(nn.Module):
     The change from :class:`resnet_edu.nets.BasicBlock`: the ReLU after ⊕ is gone (the activations moved in front of
     the convolutions), so the shortcut path from block to block is a pure identity (He et al. 2016, Eq. 4).
     ``zero_init=True`` zeroes the last conv, so F(x) = 0 and the block is exactly the identity, for *every* x.
-    ``shortcut`` is "A" (parameter-free) or "B" (1×1 projection) when the shape changes (He et al. 2015, §3.3); a
-    shortcut that changes the shape reads the *pre-activated* input BN-ReLU(x), as He et al. 2016's code and timm's
-    ``PreActBasicBlock`` do, so that it sees normalised features like F does.
+    ``shortcut`` is "A" (parameter-free) or "B" (1×1 projection) when the shape changes (He et al. 2015, §3.3). The
+    projection is a conv like those of F, so it reads the *pre-activated* input BN-ReLU(x), as He et al. 2016's code
+    and timm's ``PreActBasicBlock`` do; the identity and the parameter-free option A carry x itself.
     """
 
     expansion = 1
@@ -81,6 +81,7 @@ class PreActBlock(nn.Module):
         self.conv2 = _conv3x3(channels, channels)
         self.relu = nn.ReLU()
         self.shortcut = _shortcut(in_channels, channels, stride, shortcut, batch_norm=False)
+        self.projects = isinstance(self.shortcut, nn.Sequential)  # option B: a 1×1 conv, which reads BN-ReLU(x)
         if zero_init:
             nn.init.zeros_(self.conv2.weight)
 
@@ -92,8 +93,8 @@ class PreActBlock(nn.Module):
         return self.conv2(self.relu(self.bn2(self.conv1(pre))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = self.relu(self.bn1(x))  # the pre-activation, shared by F and a shape-changing shortcut
-        shortcut = self.shortcut(x if isinstance(self.shortcut, nn.Identity) else pre)  # x, or a projection of pre
+        pre = self.relu(self.bn1(x))  # the pre-activation, shared by F and a projection shortcut
+        shortcut = self.shortcut(pre if self.projects else x)
         return self._residual(pre) + shortcut  # H(x) = F(x) + x — no ReLU after the addition
 
 

@@ -15,7 +15,7 @@ def test_zoo_imports_no_training_code():
 
 
 def test_preact_projection_reads_the_pre_activated_input():
-    # He et al. 2016's code and timm's PreActBasicBlock: a shape-changing shortcut gets BN-ReLU(x), not x
+    # He et al. 2016's code and timm's PreActBasicBlock: the projection shortcut gets BN-ReLU(x), not x
     torch.manual_seed(0)
     block = zoo.PreActBlock(8, 16, stride=2, shortcut="B").eval()
     with torch.no_grad():
@@ -25,8 +25,11 @@ def test_preact_projection_reads_the_pre_activated_input():
         assert torch.allclose(block(x), block.residual(x) + block.shortcut(pre))
         assert not torch.allclose(block(x), block.residual(x) + block.shortcut(x))
     same = zoo.PreActBlock(8, 8).eval()  # the identity shortcut still carries x itself
+    option_a = zoo.PreActBlock(8, 16, stride=2, shortcut="A").eval()  # and so does the parameter-free option A
     with torch.no_grad():
         assert torch.allclose(same(x) - same.residual(x), x)
+        assert torch.allclose(option_a(x) - option_a.residual(x), option_a.shortcut(x))
+    assert block.projects and not same.projects and not option_a.projects
 
 
 def test_grouped_bottlenecks_are_built_once_with_torchvision_shapes():
