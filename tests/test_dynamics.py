@@ -160,7 +160,7 @@ def test_after_backward_sees_the_gradients_before_the_optimizer_step():
 @pytest.mark.parametrize(
     "kwargs,error,message",
     [
-        (dict(model="net", steps=5), TypeError, r"model must be an nn.Module; got 'net' \(str\)"),
+        (dict(model="net", steps=5), TypeError, "model must be an nn.Module; got 'net' (str)"),
         (dict(steps=0), ValueError, "steps must be an integer >= 1; got 0"),
         (dict(steps=2.5), TypeError, "steps must be an integer; got 2.5"),
         (dict(steps=5, every=0), ValueError, "every must be an integer >= 1; got 0"),

@@ -242,7 +242,7 @@ def test_exercise_plain_deletion(nets, capsys):
 
 def test_gpu_scale_without_cifar_trains_the_cpu_nets(monkeypatch, capsys):
     train, test = edu.data.digits(size=8), edu.data.digits(size=8, train=False)
-    monkeypatch.setattr(E._degradation, "load_data", lambda recipe: (train, test, TINY))  # CIFAR-10 missing
+    monkeypatch.setattr(E._recipes, "load_data", lambda recipe: (train, test, TINY))  # CIFAR-10 missing
     monkeypatch.setattr(E, "CPU_NETS", (("plain", 8), ("residual", 8)))
     nets = E.train_nets(scale="gpu", progress=False)
     assert list(nets.models) == ["plain-8", "residual-8"] and nets.recipe is TINY
