@@ -240,8 +240,7 @@ class DeviceLoader:
         drop_last: bool = True,
         seed: int | None = 0,
     ) -> None:
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+        _checks.integer("batch_size", batch_size, low=1)
         if batch_size > len(data) and drop_last:
             raise ValueError(f"batch_size {batch_size} is larger than the dataset ({len(data)} examples)")
         from .runtime import device as best_device

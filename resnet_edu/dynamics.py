@@ -33,8 +33,8 @@ from torch import nn
 
 from . import _checks
 from . import data as _data
-from . import degradation as _degradation
 from . import nets as _nets
+from . import recipes as _recipes
 from . import runtime as _runtime
 from . import train as _train
 from . import viz as _viz
@@ -44,7 +44,7 @@ KINDS = _nets.KINDS  # ("plain", "residual")
 KIND_COLORS = _viz.KIND_COLORS  # plain red, residual blue, as in every lesson
 
 # The digits at 8×8, width 8, SGD with momentum like the GPU recipe: two 56-layer nets in seconds on one CPU thread.
-CPU_RECIPE = _degradation.Recipe(
+CPU_RECIPE = _recipes.Recipe(
     dataset="digits", image_size=8, width=8, last=50,
     train=_train.TrainConfig(steps=200, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4,
                              schedule="cosine"),
@@ -54,7 +54,7 @@ CPU_RECIPE = _degradation.Recipe(
 # and annealed to zero (one-cycle, Smith & Topin 2019), Nesterov momentum, weight decay 5e-4, label smoothing 0.1
 # (Szegedy et al. 2016), flipped test images averaged in, 40 epochs: aimed at ResNet-56 ≥ 92 % test within 8 min for
 # the whole notebook on one H100 with the fast trainer (unmeasured: see benchmarks/lesson08_gpu.py).
-GPU_RECIPE = _degradation.Recipe(
+GPU_RECIPE = _recipes.Recipe(
     dataset="cifar10", image_size=32, width=16, last=50,
     train=_train.TrainConfig(epochs=40, batch_size=512, optimizer="sgd", lr=0.4, momentum=0.9, nesterov=True,
                              weight_decay=5e-4, schedule="onecycle", warmup=0.15, augment=True, label_smoothing=0.1,
@@ -63,7 +63,7 @@ GPU_RECIPE = _degradation.Recipe(
 DEPTH = 56
 
 
-def recipe_for(scale: str | None = None) -> _degradation.Recipe:
+def recipe_for(scale: str | None = None) -> _recipes.Recipe:
     """Lesson 08's recipe at a scale: ``CPU_RECIPE`` for ``"cpu"``, ``GPU_RECIPE`` for ``"gpu"`` (default: current)."""
     scale = _runtime.scale() if scale is None else _checks.choice("scale", scale, (*_runtime.SCALES, None))
     return GPU_RECIPE if scale == "gpu" else CPU_RECIPE
@@ -87,8 +87,7 @@ class GradientRecorder:
     """
 
     def __init__(self, model: nn.Module, steps: int, every: int = 1, label: str = "") -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        _checks.module("model", model)
         self.steps = _checks.integer("steps", steps, low=1)
         self.every = _checks.integer("every", every, low=1)
         layers = weight_layers(model)
@@ -257,7 +256,7 @@ class Comparison:
     Fig. 6). ``runs[kind]`` is a :class:`Run`; ``log_dir`` holds the TensorBoard logs when there are any."""
 
     depth: int
-    recipe: _degradation.Recipe
+    recipe: _recipes.Recipe
     dataset: str
     runs: dict[str, Run] = field(default_factory=dict)
     log_dir: str | None = None
@@ -370,7 +369,7 @@ def train_pair(
     depth: int = DEPTH,
     seed: int = 0,
     scale: str | None = None,
-    recipe: _degradation.Recipe | None = None,
+    recipe: _recipes.Recipe | None = None,
     every: int | None = None,
     log_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
@@ -387,9 +386,9 @@ def train_pair(
     _checks.flag("progress", progress)
     if recipe is None:
         recipe = recipe_for(scale)
-    elif not isinstance(recipe, _degradation.Recipe):
-        raise TypeError(f"recipe must be a resnet_edu.degradation.Recipe or None; got {type(recipe).__name__}")
-    train, test, used = _degradation.load_data(recipe)
+    else:
+        _recipes.check_recipe(recipe)
+    train, test, used = _recipes.load_data(recipe)
     recipe = recipe if used is recipe else CPU_RECIPE  # no CIFAR-10: lesson 08's own digits recipe
     total = recipe.train.total_steps(len(train) // recipe.train.batch_size)
     every = max(1, total // 200) if every is None else _checks.integer("every", every, low=1)
@@ -404,9 +403,9 @@ def train_pair(
     return result
 
 
-def _train_one(kind: str, depth: int, seed: int, recipe: _degradation.Recipe, train: _data.ImageData,
+def _train_one(kind: str, depth: int, seed: int, recipe: _recipes.Recipe, train: _data.ImageData,
                test: _data.ImageData, total: int, every: int, log_dir: str | None, progress: bool) -> Run:
-    model = _degradation.build(kind, depth, seed, recipe, train)  # both nets start from the same random state
+    model = _recipes.build(kind, depth, seed, recipe, train)  # both nets start from the same random state
     label = f"{kind}-{depth}"
     recorder = GradientRecorder(model, total, every, label=label)
     init_norms = torch.stack([w.detach().norm() for w in recorder.weights])
@@ -443,8 +442,7 @@ def log_gradients(history: GradientHistory, log_dir: str | os.PathLike[str]) -> 
 @torch.no_grad()
 def predict(model: nn.Module, data: _data.ImageData, batch_size: int = 1000) -> torch.Tensor:
     """Predicted class of every image of ``data`` (eval mode, restored afterwards), as a CPU tensor."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    _checks.module("model", model)
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device

@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 
 from . import _checks
 from . import data as _data
-from . import degradation as _degradation
 from . import nets as _nets
+from . import recipes as _recipes
 from . import runtime as _runtime
 from . import train as _train
 from .viz import KIND_COLORS
@@ -60,7 +60,7 @@ class TrainedNets:
     fits: dict[str, _train.FitResult]
     train: _data.ImageData
     test: _data.ImageData
-    recipe: _degradation.Recipe
+    recipe: _recipes.Recipe
 
     def __getitem__(self, name: str) -> nn.Module:
         if name not in self.models:
@@ -87,16 +87,16 @@ class TrainedNets:
         return f"trained on {self.train.name} ({self.recipe.describe()}): test accuracy {accs}"
 
 
-def gpu_recipe() -> _degradation.Recipe:
+def gpu_recipe() -> _recipes.Recipe:
     """Lesson 01's CIFAR-10 recipe (He et al. 2015, §4.2), shortened to 5 epochs per net."""
-    return _degradation.with_recipe(_degradation.GPU_RECIPE, epochs=5)
+    return _recipes.with_recipe(_recipes.GPU_RECIPE, epochs=5)
 
 
 def train_nets(
     nets: Sequence[tuple[str, int]] | None = None,
     seed: int = 0,
     scale: str | None = None,
-    recipe: _degradation.Recipe | None = None,
+    recipe: _recipes.Recipe | None = None,
     progress: bool = True,
 ) -> TrainedNets:
     """Train the nets ``nets`` — (kind, depth) pairs — with one recipe and seed, and return them (lesson 09).
@@ -115,10 +115,10 @@ def train_nets(
         _nets.check_depth(spec[1])
     seed = _checks.seed(seed)
     if recipe is None:
-        recipe = gpu_recipe() if scale == "gpu" else _degradation.CPU_RECIPE
-    elif not isinstance(recipe, _degradation.Recipe):
-        raise TypeError(f"recipe must be a resnet_edu.degradation.Recipe or None; got {type(recipe).__name__}")
-    train, test, used = _degradation.load_data(recipe)
+        recipe = gpu_recipe() if scale == "gpu" else _recipes.CPU_RECIPE
+    else:
+        _recipes.check_recipe(recipe)
+    train, test, used = _recipes.load_data(recipe)
     if nets is None and used.dataset != recipe.dataset:  # no CIFAR-10: the CPU nets, which train on digits
         print(f"… so the CPU scale's nets are trained instead: {', '.join(label(*spec) for spec in CPU_NETS)}")
         specs = CPU_NETS
@@ -136,10 +136,10 @@ def train_nets(
     return TrainedNets(models, fits, train, test, recipe)
 
 
-def _train_one(kind: str, depth: int, seed: int, recipe: _degradation.Recipe, train: _data.ImageData,
+def _train_one(kind: str, depth: int, seed: int, recipe: _recipes.Recipe, train: _data.ImageData,
                test: _data.ImageData, progress: bool) -> tuple[nn.Module, _train.FitResult]:
     """Build ``kind``-``depth`` from ``seed`` and train it with ``recipe`` as lesson 01 does; return it in eval mode."""
-    model = _degradation.build(kind, depth, seed, recipe, train)
+    model = _recipes.build(kind, depth, seed, recipe, train)
     config = recipe.train.replace(seed=seed, eval_every=0)  # one evaluation, at the end
     fit = _train.fit(model, train, config, eval_data=test, progress=progress, label=f"{kind}-{depth}")
     return model.eval(), fit

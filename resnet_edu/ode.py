@@ -290,9 +290,10 @@ class Points:
         return f"Points({self.name or 'unnamed'}: {len(self)} points, {int(self.y.sum())} of class 1)"
 
 
-def _points(x: object) -> torch.Tensor:
-    """Points of the plane for :class:`ODENet`: a float tensor of shape (n, 2)."""
-    x = _checks.tensor("x", x, ndim=2, expected="points of the plane, shape (n, 2)")
+def _points(x: object, finite: bool = True) -> torch.Tensor:
+    """Points of the plane for :class:`ODENet`: a float tensor of shape (n, 2) (finite entries unless
+    ``finite=False``, which checks only the shape and dtype and so needs no device sync)."""
+    x = _checks.tensor("x", x, ndim=2, finite=finite, expected="points of the plane, shape (n, 2)")
     if x.shape[1] != 2 or not x.is_floating_point():
         raise ValueError(f"x must be float points of the plane, shape (n, 2); got {tuple(x.shape)} {x.dtype}")
     return x
@@ -339,7 +340,14 @@ class ODENet(nn.Module):
         return self.stack(steps).trajectory(x)
 
     def forward(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
-        return self.readout(self.stack(steps)(_points(x)))
+        """Class scores after N = ``steps`` Euler blocks (default ``self.steps``). The blocks are not built as modules
+        per call and the input is checked for shape and dtype only (no host sync), so training stays a tight loop;
+        ``stack()`` gives the same computation as N modules."""
+        n = self.steps if steps is None else _steps(steps)
+        x, h = _points(x, finite=False), self.T / n
+        for _ in range(n):
+            x = euler_step(self.f, x, h)  # x_{t+1} = x_t + h f(x_t): block t, the same f in every block
+        return self.readout(x)
 
 
 @dataclass

@@ -261,12 +261,13 @@ def depth_explorer(depth: int = 56, residual: bool = True, bn: bool = True, max_
 def step_explorer(result: Any, steps: int | None = None, max_steps: int = 48) -> SliderApp:
     """Lesson 05's slider app: N (``steps``, 1…``max_steps``) → decision boundary, trajectories and accuracy of
     the trained net (a :class:`resnet_edu.ode.FlowResult`) run with N Euler blocks. Returns a :class:`SliderApp`;
-    each redraw prints ``rendered steps=N (… ms)``."""
+    each redraw prints ``rendered steps=N (… ms)``.
+
+    ``result`` is read only through what :class:`resnet_edu.viz.StepFigure` draws (``model.steps``, ``view(N)``,
+    …), so this core module never imports the lesson module ``ode``."""
     import ipywidgets as W
 
-    from .ode import FlowResult
-
-    if not isinstance(result, FlowResult):
+    if not (callable(getattr(result, "view", None)) and hasattr(getattr(result, "model", None), "steps")):
         raise TypeError(f"result must be what edu.ode.train_ode_net() returns (a FlowResult); got "
                         f"{type(result).__name__}")
     max_steps = _checks.integer("max_steps", max_steps, low=1, high=viz.MAX_SLIDER_STEPS,

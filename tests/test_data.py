@@ -108,8 +108,10 @@ def test_device_loader_epoch_shuffle_and_seed():
     again = list(data.DeviceLoader(d, batch_size=100, device="cpu", seed=1))
     assert torch.equal(batches[0][1], again[0][1])
     assert not torch.equal(batches[0][1], d.y[:100])  # shuffled
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1; got 0"):
         data.DeviceLoader(d, batch_size=0)
+    with pytest.raises(TypeError, match="batch_size must be an integer; got True"):
+        data.DeviceLoader(d, batch_size=True)  # a bool is not a batch size of 1
 
 
 def test_augment_crop_flip_keeps_shape_and_moves_pixels():

@@ -160,7 +160,7 @@ def test_after_backward_sees_the_gradients_before_the_optimizer_step():
 @pytest.mark.parametrize(
     "kwargs,error,message",
     [
-        (dict(model="net", steps=5), TypeError, "model must be a torch.nn.Module; got str"),
+        (dict(model="net", steps=5), TypeError, "model must be an nn.Module; got 'net' (str)"),
         (dict(steps=0), ValueError, "steps must be an integer >= 1; got 0"),
         (dict(steps=2.5), TypeError, "steps must be an integer; got 2.5"),
         (dict(steps=5, every=0), ValueError, "every must be an integer >= 1; got 0"),
@@ -287,7 +287,7 @@ def test_checkpoint_errors(tmp_path):
 def test_train_pair_bad_arguments():
     with pytest.raises(ValueError, match="depth must be 6n\\+2"):
         dynamics.train_pair(depth=10)
-    with pytest.raises(TypeError, match="recipe must be a resnet_edu.degradation.Recipe"):
+    with pytest.raises(TypeError, match="recipe must be a resnet_edu.recipes.Recipe"):
         dynamics.train_pair(recipe={"steps": 3})
     with pytest.raises(ValueError, match="scale must be one of"):
         dynamics.train_pair(scale="tpu")
@@ -295,22 +295,14 @@ def test_train_pair_bad_arguments():
         dynamics.train_pair(progress="yes")
 
 
-def _fake_cifar(train: bool = True, **_):
-    g = torch.Generator().manual_seed(0 if train else 1)
-    n = 64 if train else 20
-    return data.ImageData(torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g),
-                          f"CIFAR-10 ({'train' if train else 'test'})", data.CIFAR10_CLASSES)
-
-
-def test_gpu_recipe_code_path_on_a_fake_cifar(monkeypatch):
+def test_gpu_recipe_code_path_on_a_fake_cifar(fake_cifar):
     """Lesson 08's GPU recipe (SGD, augmentation, epochs) at toy size on a fake CIFAR-10, so the path executes."""
-    monkeypatch.setattr(data, "cifar10", _fake_cifar)
     recipe = degradation.with_recipe(dynamics.GPU_RECIPE, epochs=2, batch_size=16, width=4)
     result = dynamics.train_pair(depth=8, scale="gpu", recipe=recipe, progress=False)
     assert result.dataset == "CIFAR-10" and result.recipe == recipe
     run = result.runs["residual"]
     assert run.fit.steps == 2 * (64 // 16) and run.history.norms.shape[0] == 8
-    assert dynamics.confusion_matrix(run.model, _fake_cifar(train=False)).matrix.sum() == 20
+    assert dynamics.confusion_matrix(run.model, fake_cifar(train=False)).matrix.sum() == 20
     g, t = dynamics.GPU_RECIPE, dynamics.GPU_RECIPE.train
     assert (g.dataset, t.optimizer, t.augment, t.schedule) == ("cifar10", "sgd", True, "onecycle")
 

@@ -108,7 +108,7 @@ def test_train_nets_gives_trained_eval_mode_nets(nets):
     (dict(nets=["plain-20"]), ValueError, r"\(kind, depth\) pairs"),
     (dict(nets=[]), ValueError, "nets must hold at least 1 value"),
     (dict(scale="tpu"), ValueError, "scale must be one of 'cpu', 'gpu'"),
-    (dict(recipe="fast"), TypeError, "recipe must be a resnet_edu.degradation.Recipe"),
+    (dict(recipe="fast"), TypeError, "recipe must be a resnet_edu.recipes.Recipe"),
     (dict(seed=-1), ValueError, "seed must be an integer >= 0"),
 ])
 def test_train_nets_refuses_bad_arguments(kwargs, error, message):
@@ -242,7 +242,7 @@ def test_exercise_plain_deletion(nets, capsys):
 
 def test_gpu_scale_without_cifar_trains_the_cpu_nets(monkeypatch, capsys):
     train, test = edu.data.digits(size=8), edu.data.digits(size=8, train=False)
-    monkeypatch.setattr(E._degradation, "load_data", lambda recipe: (train, test, TINY))  # CIFAR-10 missing
+    monkeypatch.setattr(E._recipes, "load_data", lambda recipe: (train, test, TINY))  # CIFAR-10 missing
     monkeypatch.setattr(E, "CPU_NETS", (("plain", 8), ("residual", 8)))
     nets = E.train_nets(scale="gpu", progress=False)
     assert list(nets.models) == ["plain-8", "residual-8"] and nets.recipe is TINY

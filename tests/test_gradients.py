@@ -77,15 +77,10 @@ def test_probe_batch_is_fixed_digits():
         G.probe_batch(32, 4)
 
 
-def test_cifar_profile_is_deterministic_and_leaves_global_rng_alone():
-    torch.manual_seed(123)
-    before = torch.rand(1)
-    torch.manual_seed(123)
+def test_cifar_profile_is_deterministic():  # and leaves the global RNG alone: tests/test_runtime.py
     a = G.cifar_profile(20, "plain")
-    after = torch.rand(1)
     b = G.cifar_profile(20, "plain")
     assert a.norms == b.norms and len(a) == 20 and a.label == "plain-20"
-    assert torch.equal(before, after), "building the profiled net must not consume the global random stream"
     assert G.cifar_profile(20, "residual", batch_norm=False).label == "ResNet-20 (no BN)"
 
 
