@@ -171,7 +171,15 @@ def _cifar10_torchvision(folder: Path, train: bool, download: bool) -> tuple[np.
     where = (f"Put cifar-10-python.tar.gz or its extracted folder cifar-10-batches-py/ in {folder}, or an "
              f"image-folder export as {folder / 'cifar10'}/train/<class>/*.png and .../test/<class>/*.png, "
              "or set RESNET_EDU_DATA to the folder that holds it")
-    archive = (folder / "cifar-10-python.tar.gz").is_file()  # torchvision extracts a present archive, offline
+    tarball = folder / CIFAR10.filename
+    archive = False
+    if not had and tarball.is_file():  # torchvision extracts an intact archive offline; a damaged one it downloads
+        from torchvision.datasets.utils import check_integrity
+
+        archive = check_integrity(str(tarball), CIFAR10.tgz_md5)
+        if not (archive or download):
+            raise DatasetUnavailable(f"{tarball} is damaged or incomplete (its MD5 checksum is not CIFAR-10's). "
+                                     "Delete it and copy it again, or download it anew with download=True.")
     if not (had or archive or download):
         raise DatasetUnavailable(f"CIFAR-10 is not in {folder}. {where}; or download it (170 MB) into {folder} "
                                  "with download=True.")

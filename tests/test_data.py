@@ -242,3 +242,9 @@ def test_image_data_labels_must_have_a_class_name():
     with pytest.raises(ValueError, match="ImageData.classes must not repeat"):
         data.ImageData(x, torch.tensor([0, 1]), "x", ("a", "a"))
     assert data.ImageData(x, torch.tensor([0, 1]), "x", ["a", "b", "c"]).classes == ("a", "b", "c")
+
+
+def test_a_damaged_cifar_archive_is_named_not_downloaded_over(tmp_path):
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"half a download")
+    with pytest.raises(data.DatasetUnavailable, match="cifar-10-python.tar.gz is damaged or incomplete"):
+        data.cifar10(root=tmp_path)
