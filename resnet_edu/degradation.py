@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
+from . import _checks
 from . import data as _data
 from . import nets as _nets
 from . import runtime as _runtime
@@ -160,8 +161,10 @@ class DegradationResult:
 
         from .viz import KIND_COLORS, moving_average
 
+        if smooth is not None:
+            smooth = _checks.integer("smooth", smooth, low=1)  # a moving-average window in steps
         steps = len(self.curve("plain", self.depths[0]))
-        smooth = smooth or max(1, steps // 20)
+        smooth = max(1, steps // 20) if smooth is None else smooth
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
         shades = [0.45 + 0.5 * i / max(1, len(self.depths) - 1) for i in range(len(self.depths))]
         maps = {"plain": plt.cm.Reds, "residual": plt.cm.Blues}  # KIND_COLORS' hues, darker = deeper

@@ -281,7 +281,9 @@ class Comparison:
         return float(self.runs[kind].weight_growth[history.positions[which]])
 
     def ratio_during_training(self, kind: str, skip: float = 0.1) -> float:
-        """Median first/last gradient ratio over the recorded steps after the first ``skip`` fraction of training."""
+        """Median first/last gradient ratio over the recorded steps after the first ``skip`` fraction of training
+        (0 ≤ ``skip`` < 1: 0 takes every recorded step, 0.5 the second half)."""
+        skip = _checks.number("skip", skip, low=0, high=1, high_inclusive=False)
         ratio = self.history(kind).ratio()
         return float(np.median(ratio[int(skip * len(ratio)):]))
 
@@ -336,9 +338,11 @@ class Comparison:
         """Training accuracy (moving average over batches) and test accuracy (points) of both nets."""
         from .viz import axes, moving_average
 
+        if smooth is not None:
+            smooth = _checks.integer("smooth", smooth, low=1)  # a moving-average window in steps
         ax = axes(ax, figsize=(8, 4))
         for kind, run in self.runs.items():
-            window = smooth or max(1, run.fit.steps // 20)
+            window = max(1, run.fit.steps // 20) if smooth is None else smooth
             ax.plot(range(1, run.fit.steps + 1), moving_average(run.fit.acc, window), color=KIND_COLORS[kind],
                     alpha=0.7, label=f"{run.label}: training (moving average of {window})")
             ax.plot([e["step"] for e in run.fit.evals], [e["acc"] for e in run.fit.evals], "o--",
@@ -443,16 +447,24 @@ def log_gradients(history: GradientHistory, log_dir: str | os.PathLike[str]) -> 
 def predict(model: nn.Module, data: _data.ImageData, batch_size: int = 1000) -> torch.Tensor:
     """Predicted class of every image of ``data`` (eval mode, restored afterwards), as a CPU tensor."""
     _checks.module("model", model)
+    data = _data.image_data("data", data)
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
     out = []
-    for start in range(0, len(data), batch_size):
-        x = data.x[start:start + batch_size].to(dev)
-        with _train._autocast(dev):
-            out.append(model(x).argmax(1).cpu())
-    model.train(was_training)
-    return torch.cat(out)
+    try:
+        for start in range(0, len(data), batch_size):
+            x = data.x[start:start + batch_size].to(dev)
+            with _train._autocast(dev):
+                scores = model(x)
+            if scores.dim() != 2 or scores.shape[1] != data.num_classes:
+                raise ValueError(f"model gives scores of shape {tuple(scores.shape)}, but data ({data.name}) has "
+                                 f"{data.num_classes} classes: the net must output one score per class, (N, "
+                                 f"{data.num_classes}); build it with num_classes={data.num_classes}")
+            out.append(scores.argmax(1).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
 def _image(data: _data.ImageData, i: int) -> np.ndarray:
@@ -496,6 +508,23 @@ class Confusion:
     classes: tuple[str, ...]
     label: str = ""
 
+    def __post_init__(self) -> None:
+        matrix = np.asarray(self.matrix)
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 2:
+            raise ValueError(f"matrix must be a square table of counts with a row and a column per class (at least "
+                             f"2); got shape {matrix.shape}")
+        if not np.issubdtype(matrix.dtype, np.integer) or (matrix < 0).any():
+            raise ValueError(f"matrix must hold counts (non-negative integers); got {matrix.dtype} values from "
+                             f"{matrix.min()} to {matrix.max()}")
+        if matrix.sum() == 0:
+            raise ValueError("matrix counts no image at all (every entry is 0), so there is no accuracy to show; "
+                             "make it from data with at least one image")
+        classes = _checks.sequence("classes", self.classes, unique=True)
+        if len(classes) != len(matrix):
+            raise ValueError(f"classes must name each row of the matrix: {len(matrix)} rows but {len(classes)} "
+                             f"names")
+        self.matrix, self.classes = matrix, tuple(str(c) for c in classes)
+
     @property
     def accuracy(self) -> float:
         return float(np.trace(self.matrix) / self.matrix.sum())
@@ -528,7 +557,8 @@ class Confusion:
 
 
 def confusion_matrix(model: nn.Module, data: _data.ImageData, label: str = "") -> Confusion:
-    """Count true × predicted classes of ``model`` on ``data`` (lesson 08)."""
+    """Count true × predicted classes of ``model`` on ``data`` (lesson 08). The net must give one score per class of
+    ``data`` (a net with more outputs would put predictions outside the table)."""
     predicted = predict(model, data)
     k = data.num_classes
     matrix = torch.bincount(data.y.cpu() * k + predicted, minlength=k * k).view(k, k).numpy()
@@ -542,17 +572,30 @@ def confusion_matrix(model: nn.Module, data: _data.ImageData, label: str = "") -
 _SHAPE_KEYS = ("depth", "residual", "width", "in_channels", "num_classes")
 
 
-def save_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> Path:
+def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Save a CIFAR net (:func:`resnet_edu.nets.cifar_net`) as its ``state_dict`` plus the numbers that rebuild it:
-    only tensors, ints and bools, so :func:`load_checkpoint` can use ``torch.load(..., weights_only=True)``."""
+    only tensors, ints and bools, so :func:`load_checkpoint` can use ``torch.load(..., weights_only=True)``.
+
+    A file already at ``path`` is kept (``FileExistsError``) unless ``overwrite=True``, which replaces it and says so.
+    """
     if not isinstance(model, _nets.CifarResNet):
         raise TypeError(f"model must be a CIFAR net from resnet_edu.nets.cifar_net; got {type(model).__name__}")
+    _checks.flag("overwrite", overwrite)
+    if not isinstance(path, (str, os.PathLike)) or str(path) == "":
+        raise TypeError(f"path must be a file path (a string or pathlib.Path); got {path!r}")
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file path such as {path / 'model.pt'}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it, or choose another path")
     shape = {"depth": model.depth, "residual": bool(model.has_shortcuts), "width": model.conv1.out_channels,
              "in_channels": model.conv1.in_channels, "num_classes": model.fc.out_features}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    path = Path(path)
+    replacing = path.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"shape": shape, "state_dict": state}, path)
+    if replacing:
+        print(f"Overwrote the checkpoint at {path} (overwrite=True).")
     return path
 
 
@@ -562,13 +605,23 @@ def load_checkpoint(path: str | os.PathLike[str], device: torch.device | str | N
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: save one first with save_checkpoint(model, path)")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(saved, dict) or set(saved) != {"shape", "state_dict"} or set(saved["shape"]) != set(_SHAPE_KEYS):
-        raise ValueError(f"{path} is not a checkpoint written by resnet_edu.dynamics.save_checkpoint")
+    fix = "Delete it and save the net again with resnet_edu.dynamics.save_checkpoint(model, path)."
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)  # never runs pickled code
+    except Exception as err:  # garbage, truncated, or pickled objects weights_only refuses: torch's text advises
+        raise ValueError(f"{path} does not read as a checkpoint ({type(err).__name__}): it is damaged, cut short, "
+                         f"or not a resnet_edu checkpoint. {fix}") from None  # weights_only=False; we never do
+    if (not isinstance(saved, dict) or set(saved) != {"shape", "state_dict"} or not isinstance(saved["shape"], dict)
+            or set(saved["shape"]) != set(_SHAPE_KEYS) or not isinstance(saved["state_dict"], dict)):
+        raise ValueError(f"{path} is not a checkpoint written by resnet_edu.dynamics.save_checkpoint. {fix}")
     shape = saved["shape"]
-    model = _nets.cifar_net(shape["depth"], residual=shape["residual"], width=shape["width"],
-                            in_channels=shape["in_channels"], num_classes=shape["num_classes"])
-    model.load_state_dict(saved["state_dict"])
+    try:
+        model = _nets.cifar_net(shape["depth"], residual=shape["residual"], width=shape["width"],
+                                in_channels=shape["in_channels"], num_classes=shape["num_classes"])
+        model.load_state_dict(saved["state_dict"])
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{path} holds a net that does not rebuild ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0]}). {fix}") from None
     dev = _runtime.device() if device is None else _checks.device(device)
     model.to(dev)
     if dev.type == "cuda":

@@ -390,7 +390,11 @@ class PathGradients:
         return max(range(self.n + 1), key=lambda k: self.total[k])
 
     def share(self, up_to: int) -> float:
-        """Fraction of the summed gradient magnitude carried by paths of length ≤ ``up_to``."""
+        """Fraction of the summed gradient magnitude carried by paths of length ≤ ``up_to`` (0 … n)."""
+        up_to = _checks.integer("up_to (a path length)", up_to, low=0)
+        if up_to > self.n:
+            raise ValueError(f"up_to (a path length) must be between 0 and {self.n}: paths through {self.n} blocks are "
+                             f"at most {self.n} long (share({self.n}) is 1); got {up_to}")
         return sum(self.total[: up_to + 1]) / sum(self.total)
 
     def __str__(self) -> str:
@@ -444,6 +448,7 @@ def path_gradients(
     through F only (the other n − k: through the shortcut only) and a random batch, and measure ‖∂L/∂x₀‖ per
     example at the input x₀ of the first block. ``model`` is a trained residual CIFAR net (eval mode)."""
     net = _cifar_resnet(model)
+    data = _data.image_data("data", data)
     samples = _checks.integer("samples", samples, low=1, high=1000)
     batch_size = _checks.integer("batch_size", batch_size, low=1)
     if batch_size > len(data):

@@ -192,8 +192,7 @@ def landscape(
     for name, model in models.items():
         if not isinstance(model, nn.Module):
             raise TypeError(f"models[{name!r}] must be a torch.nn.Module; got {type(model).__name__}")
-    if not isinstance(data, _data.ImageData):
-        raise TypeError(f"data must be a resnet_edu.data.ImageData; got {type(data).__name__}")
+    data = _data.image_data("data", data)
     span = _checks.number("span", span, low=0, high=10, low_inclusive=False)
     points_1d = _checks.integer("points_1d", points_1d, low=3, high=201)
     points_2d = _checks.integer("points_2d", points_2d, low=3, high=101, lift="A finer grid takes minutes per net.")

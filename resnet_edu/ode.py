@@ -43,17 +43,20 @@ StepRule = Callable[[Field, torch.Tensor, float], torch.Tensor]
 
 def euler_step(f: Field, x: torch.Tensor, h: float) -> torch.Tensor:
     """Forward Euler: x + h·f(x) — exactly a residual block with F = h·f. Order 1, one evaluation of f."""
+    h = _checks.number("h (the step size)", h)
     return x + h * f(x)  # x_{t+1} = x_t + h f(x_t)
 
 
 def midpoint_step(f: Field, x: torch.Tensor, h: float) -> torch.Tensor:
     """Explicit midpoint rule (RK2): a half Euler step to look ahead, then a full step with the slope found there.
     Order 2, two evaluations of f."""
+    h = _checks.number("h (the step size)", h)
     return x + h * f(x + 0.5 * h * f(x))
 
 
 def rk4_step(f: Field, x: torch.Tensor, h: float) -> torch.Tensor:
     """Classical Runge–Kutta (RK4): a weighted mean of four slopes. Order 4, four evaluations of f."""
+    h = _checks.number("h (the step size)", h)
     k1 = f(x)
     k2 = f(x + 0.5 * h * k1)
     k3 = f(x + 0.5 * h * k2)

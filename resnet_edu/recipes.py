@@ -74,7 +74,8 @@ def load_data(recipe: Recipe) -> tuple[_data.ImageData, _data.ImageData, Recipe]
     """Training and test data for ``recipe``; CIFAR-10 missing → a printed notice and the digits recipe instead."""
     if recipe.dataset == "cifar10":
         try:
-            train, test = _data.cifar10(train=True), _data.cifar10(train=False)
+            # a GPU-scale lesson asks for the download (under the data root), as DESIGN.md says: present or downloadable
+            train, test = _data.cifar10(train=True, download=True), _data.cifar10(train=False, download=True)
         except _data.DatasetUnavailable as err:
             print(f"Notice: CIFAR-10 is not available, so this runs on the offline digits instead.\n  {err}")
             recipe = CPU_RECIPE

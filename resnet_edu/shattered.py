@@ -74,11 +74,17 @@ def input_gradients(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def autocorrelation(values: torch.Tensor | Sequence[float], lag: int = 1) -> float:
     """Lag-``lag`` autocorrelation of a sequence (mean removed): about 1 for a smooth curve (brown noise), about 0
-    for white noise (Balduzzi et al. Fig. 2)."""
-    g = torch.as_tensor(values, dtype=torch.float64).flatten()
-    lag = _checks.integer("lag", lag, low=1, high=max(1, len(g) - 2))
-    if not bool(torch.isfinite(g).all()):
-        raise ValueError("values contain NaN or inf; every entry must be finite")
+    for white noise (Balduzzi et al. Fig. 2). Needs at least 3 values (and ``lag`` ≤ their number − 2): with fewer,
+    the mean removed leaves nothing to correlate (two values always give −0.5)."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().flatten()
+    g = _checks.vector("values", values, dtype=torch.float64, example="[0.1, 0.3, 0.2, 0.5]")
+    if len(g) < 3:
+        raise ValueError(f"values must hold at least 3 numbers for an autocorrelation; got {len(g)}")
+    lag = _checks.integer("lag", lag, low=1)
+    if lag > len(g) - 2:
+        raise ValueError(f"lag must be at most {len(g) - 2} for {len(g)} values (a lag needs at least 2 pairs of "
+                         f"values to correlate); got {lag}")
     g = g - g.mean()
     energy = float((g * g).sum())
     if energy == 0.0:

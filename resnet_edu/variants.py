@@ -84,7 +84,7 @@ def task(size: int | None = None) -> Task:
         _checks.integer("size", size, low=8, high=64)
     if scale() == "gpu" and size is None:
         try:
-            return Task(cifar10(train=True), cifar10(train=False), "gpu")
+            return Task(cifar10(train=True, download=True), cifar10(train=False, download=True), "gpu")
         except DatasetUnavailable as err:
             print(f"CIFAR-10 is unavailable, so the digits stand in for it: {err}")
     size = size or 8

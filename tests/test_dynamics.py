@@ -284,6 +284,44 @@ def test_checkpoint_errors(tmp_path):
         dynamics.load_checkpoint(tmp_path / "other.pt")
 
 
+def test_save_checkpoint_never_overwrites_without_being_asked(tmp_path, capsys):
+    """Issue 22: a second save onto the same path refused unless overwrite=True, which says that it replaced it."""
+    first, second = nets.cifar_net(8, width=4, in_channels=1), nets.cifar_net(8, width=4, in_channels=1)
+    torch.nn.init.constant_(second.fc.bias, 1.0)
+    path = dynamics.save_checkpoint(first, tmp_path / "net.pt")
+    with pytest.raises(FileExistsError, match="net.pt already exists; pass overwrite=True to replace it"):
+        dynamics.save_checkpoint(second, path)
+    assert torch.equal(dynamics.load_checkpoint(path, device="cpu").fc.bias, first.fc.bias)  # the first is intact
+    assert capsys.readouterr().out == ""
+    dynamics.save_checkpoint(second, path, overwrite=True)
+    assert f"Overwrote the checkpoint at {path}" in capsys.readouterr().out
+    assert torch.equal(dynamics.load_checkpoint(path, device="cpu").fc.bias, second.fc.bias)
+    with pytest.raises(TypeError, match="overwrite must be True or False"):
+        dynamics.save_checkpoint(second, path, overwrite="yes")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        dynamics.save_checkpoint(second, tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "pickled object", "wrong shape entries", "empty"])
+def test_a_checkpoint_that_does_not_read_names_the_file_and_what_to_do(tmp_path, kind):
+    path = dynamics.save_checkpoint(nets.cifar_net(8, width=4), tmp_path / "net.pt")
+    if kind == "garbage":
+        path.write_bytes(b"\x00garbage" * 50)
+    elif kind == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif kind == "pickled object":
+        torch.save({"shape": {k: 1 for k in dynamics._SHAPE_KEYS}, "state_dict": {}, "x": _Pickled()}, path)
+    elif kind == "wrong shape entries":
+        torch.save({"shape": {k: 1 for k in dynamics._SHAPE_KEYS}, "state_dict": {}}, path)
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(ValueError) as info:
+        dynamics.load_checkpoint(path, device="cpu")
+    message = str(info.value)
+    assert str(path) in message and "Delete it and save the net again" in message
+    assert "weights_only=False" not in message and "pickle" not in message.lower() and info.value.__cause__ is None
+
+
 def test_train_pair_bad_arguments():
     with pytest.raises(ValueError, match="depth must be 6n\\+2"):
         dynamics.train_pair(depth=10)
@@ -362,3 +400,7 @@ def test_runs_dir_lives_under_the_data_root(monkeypatch, tmp_path):
     assert dynamics.runs_dir() == tmp_path / "runs" / "08_train_cifar10"
     with pytest.raises(ValueError, match="plain folder name"):
         dynamics.runs_dir("../x")
+
+
+class _Pickled:  # a class torch.load(weights_only=True) refuses
+    pass

@@ -115,6 +115,8 @@ CLI_CASES = [
     (["--image-size", "16"], "--image-size applies to --dataset digits only"),
     (["--dataset", "digits", "--data", "/tmp"], "--data applies to --dataset cifar10 only"),
     (["--dataset", "digits", "--no-augment"], "--no-augment applies to --dataset cifar10 only"),
+    (["--dataset", "digits", "--download"], "--download applies to --dataset cifar10 only"),
+    (["--data", "/nonexistent/cifar-typo"], "CIFAR-10 is not in"),
     (["--dataset", "digits", "--save", ""], "--save needs a file name"),
     (["--dataset", "digits", "--save", "/no/such/folder/w.pt"], "the folder /no/such/folder does not exist"),
     (["--dataset", "digits", "--optimizer", "adam", "--nesterov"], "nesterov=True needs optimizer='sgd'"),

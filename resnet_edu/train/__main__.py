@@ -56,14 +56,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         try:
             if args.dataset == "cifar10":
-                train_data, test_data = _data.cifar10(args.data, train=True), _data.cifar10(args.data, train=False)
+                train_data, test_data = (_data.cifar10(args.data, train=True, download=args.download),
+                                          _data.cifar10(args.data, train=False, download=args.download))
             else:
                 size = args.image_size or 8
                 train_data, test_data = _data.digits(size, train=True), _data.digits(size, train=False)
             torch.manual_seed(args.seed)  # the same initial weights on every rank (DDP broadcasts rank 0's anyway)
             model = _nets.cifar_net(args.depth, residual=not args.plain, width=args.width,
                                     in_channels=train_data.in_channels, num_classes=train_data.num_classes)
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, _data.DatasetUnavailable) as err:
             parser.error(str(err))
         name = f"{'plain' if args.plain else 'ResNet'}-{args.depth}"
         say(f"{name} on {train_data.name}, {config.describe()}, device {dev}"
@@ -98,6 +99,8 @@ def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace, worl
         parser.error("--data applies to --dataset cifar10 only (the digits come with scikit-learn)")
     if args.dataset == "digits" and args.no_augment:
         parser.error("--no-augment applies to --dataset cifar10 only (the digits are never augmented)")
+    if args.dataset == "digits" and args.download:
+        parser.error("--download applies to --dataset cifar10 only (the digits come with scikit-learn)")
     if args.save is None:
         return
     if not args.save.strip():
@@ -152,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=("cifar10", "digits"), default="cifar10")
     p.add_argument("--data", default=None, help="cifar10 only: data root (default: $RESNET_EDU_DATA or "
                    "~/.cache/resnet_edu)")
+    p.add_argument("--download", action="store_true", help="cifar10 only: download it (170 MB) into the data root "
+                   "when it is missing (default: say where to put it and stop)")
     p.add_argument("--image-size", type=positive, default=None, help="digits only: resize to this size (default 8)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=positive, default=None, help="passes over the data (default 1)")
