@@ -23,7 +23,7 @@ help:
 	@echo "make test  - set up and run every check: ruff, pytest tests/, every notebook (nbval) here and in a"
 	@echo "             Colab-like environment, the browser test (JupyterLab 4 and Colab's classic Notebook)"
 	@echo "make seeds - run every notebook on seeds 0-5 and print, per check cell, pass/fail and its smallest"
-	@echo "             margin (not part of make test; SEEDS_ARGS='--seeds 0 1 --jobs 2' narrows or widens it)"
+	@echo "             margin (not part of make test; SEEDS_ARGS='--seeds 0-1 --jobs 2' narrows or widens it)"
 	@echo "make colab-links REPO=owner/name - point every Colab badge and set-up cell at a fork (no REPO: only"
 	@echo "             rewrite each notebook's badge and set-up cell, e.g. after adding a notebook)"
 

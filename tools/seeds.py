@@ -1,7 +1,7 @@
 """Run every lesson on several seeds and report, per check cell, pass/fail and its smallest margin (`make seeds`).
 
     python tools/seeds.py                        # every notebook in notebooks/, seeds 0-5
-    python tools/seeds.py --seeds 0 1 notebooks/02_identity_mapping.ipynb --jobs 2
+    python tools/seeds.py --seeds 0,1 --jobs 2 notebooks/02_identity_mapping.ipynb
 
 Each (notebook, seed) runs top to bottom in a fresh kernel with ``RESNET_EDU_SEED=<seed>`` and
 ``RESNET_EDU_MARGINS=1``; a failing cell does not stop the run, so every check cell is reported. A *check cell* is a
@@ -80,6 +80,21 @@ def check_cells(nb: dict) -> list[CellResult]:
     return results
 
 
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"0-5"`` → (0, 1, 2, 3, 4, 5); ``"0,3,7"`` → (0, 3, 7)."""
+    try:
+        if "-" in text:
+            first, last = (int(part) for part in text.split("-"))
+            seeds = tuple(range(first, last + 1))
+        else:
+            seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must look like 0-5 or 0,3,7; got {text!r}") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be whole numbers >= 0, at least one; got {text!r}")
+    return seeds
+
+
 def run_one(path: str, seed: int, timeout: int) -> dict:
     """Execute one notebook on one seed in a fresh kernel; its check cells as plain dicts, and the wall time."""
     import nbformat
@@ -128,14 +143,12 @@ def report(runs: list[dict], seeds: tuple[int, ...]) -> tuple[str, bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every notebooks/*.ipynb)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--seeds", type=parse_seeds, default=SEEDS, help="e.g. 0-5 (the default) or 0,3,7")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks run side by side (default 1)")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds one cell may take")
     parser.add_argument("--json", type=Path, help="also write every run's cells and margins here")
     args = parser.parse_args(argv)
     paths = [str(Path(p)) for p in args.notebooks] or sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
-    if any(s < 0 for s in args.seeds):
-        parser.error("seeds must be whole numbers >= 0")
     start = time.perf_counter()
     jobs = [(p, s) for p in paths for s in args.seeds]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
