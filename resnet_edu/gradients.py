@@ -126,8 +126,10 @@ def probe_batch(batch_size: int = 32, size: int = 16, index: int = 0) -> tuple[t
     if isinstance(size, int) and not isinstance(size, bool) and size < 8:
         raise ValueError(f"size must be an integer >= 8 (the digits are 8x8); got {size!r}")
     _checks.integer("size", size, low=8, high=256, lift="Larger images only slow the profile down.")
-    _checks.integer("index", index, low=0, high=1438 // batch_size - 1,
-                    lift=f"The 1,438 training digits hold {1438 // batch_size} batches of {batch_size}.")
+    _checks.integer("index", index, low=0)
+    if index >= 1438 // batch_size:
+        raise ValueError(f"index must be at most {1438 // batch_size - 1}: the 1,438 training digits hold "
+                         f"{1438 // batch_size} batches of {batch_size}; got {index}")
     return _digits_batch(batch_size, size, index)
 
 
