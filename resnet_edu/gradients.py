@@ -192,7 +192,7 @@ class DepthStudy:
         """First-conv over last-conv gradient norm of the ``kind`` net at ``depth`` (geometric mean over draws)."""
         first = self.profile(kind, depth).ratio("conv")
         ratios = self.draw_ratios.get((kind, depth), [first])
-        return math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        return first if len(ratios) == 1 else math.exp(sum(math.log(r) for r in ratios) / len(ratios))
 
     @property
     def draws(self) -> int:
