@@ -174,8 +174,8 @@ def expect(
     if log and any(b is not None and b <= 0 for b in (low, high)):
         raise ValueError(f"log=True compares ratios in decades and needs positive bounds; got low={low}, high={high}")
     slacks = []
-    if log and x <= 0:
-        slacks.append(-math.inf)  # a ratio that is not positive misses every positive bound
+    if log and x <= 0:  # log10(high / 0) = +inf: an exact 0 is as far below a ceiling as it gets, and misses a floor
+        slacks.append(-math.inf if low is not None else math.inf)
     elif log:
         slacks += [math.log10(x / b) for b in (low,) if b is not None]
         slacks += [math.log10(b / x) for b in (high,) if b is not None]

@@ -4,6 +4,7 @@ report margins (``runtime.expect``) that ``tools/seeds.py`` (``make seeds``) col
 import ast
 import inspect
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -140,6 +141,7 @@ def test_expect_fails_like_an_assert_with_the_reason(monkeypatch):
         runtime.expect("on the bound", 2.0, low=2.0)  # the bound itself fails: the claim is strict
     with pytest.raises(AssertionError):
         runtime.expect("ratio", 0.0, low=1e2, log=True)
+    assert runtime.expect("loss fell to exactly 0", 0.0, high=1e-4, log=True) == math.inf  # below any ceiling
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
