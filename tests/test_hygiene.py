@@ -52,7 +52,7 @@ def test_notebook_starts_with_the_skeleton(path):
 def test_notebook_has_check_cells_and_exercises(path):
     cells = json.loads(path.read_text())["cells"]
     code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
-    assert any("assert " in c for c in code), f"{path.name} has no check cell (assert)"
+    assert any("assert " in c or "expect(" in c for c in code), f"{path.name} has no check cell (assert/expect)"
     if path.name != "00_start_here.ipynb":
         assert sum("edu.exercises.check_" in c for c in code) >= 2, f"{path.name} needs >= 2 exercise checkers"
         hidden = [c for c in cells if c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
