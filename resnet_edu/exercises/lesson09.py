@@ -223,15 +223,16 @@ def _forward_lesioned(net: nn.Module, x: torch.Tensor, stage: str, index: int) -
 
 
 def check_lesion(answer: object) -> bool:
-    """Exercise: ``answer`` is your function ``lesion(model, stage, index)`` that returns a copy of ``model`` with
+    """Exercise: ``answer`` is your function ``delete_block(model, stage, index)`` that returns a copy of ``model`` with
     block ``index`` of ``model.<stage>`` (e.g. ``"layer1"``, 1) deleted — replaced by ``nn.Identity()`` — and
     leaves ``model`` itself unchanged. The checker runs it on a ResNet-20 with random weights and compares the
     output with the reference lesion, for three blocks."""
-    if missing(answer, "write lesion(model, stage, index) in the cell above, then answer = lesion (the function)."):
+    if missing(answer, "write delete_block(model, stage, index) in the cell above and pass it: "
+                       "check_lesion(delete_block)."):
         return False
     if not callable(answer) or isinstance(answer, type):
-        return verdict(False, "", f"Pass your function itself, e.g. answer = lesion; got {type(answer).__name__} "
-                                  f"{brief(answer)}.")
+        return verdict(False, "", f"Pass your function itself, e.g. check_lesion(delete_block); got "
+                                  f"{type(answer).__name__} {brief(answer)}.")
     net, x = _probe_net()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     intact = _forward(net, x)
@@ -242,7 +243,7 @@ def check_lesion(answer: object) -> bool:
             print("✏️  not finished yet: your function raises NotImplementedError.")
             return False
         except Exception as err:  # noqa: BLE001 - the learner's code: explain, never crash
-            return verdict(False, "", f"lesion(model, {stage!r}, {index}) raised {type(err).__name__}: {err}")
+            return verdict(False, "", f"delete_block(model, {stage!r}, {index}) raised {type(err).__name__}: {err}")
         if result is None:
             return verdict(False, "", "your function returned None: end it with `return` and the lesioned copy.")
         if not isinstance(result, nn.Module):
@@ -261,7 +262,7 @@ def check_lesion(answer: object) -> bool:
         except Exception as err:  # noqa: BLE001
             return verdict(False, "", f"the returned net raised {type(err).__name__} on a batch: {err}")
         if out.shape != intact.shape or not torch.allclose(out, _forward_lesioned(net, x, stage, index), atol=1e-5):
-            return verdict(False, "", f"lesion(model, {stage!r}, {index}): "
+            return verdict(False, "", f"delete_block(model, {stage!r}, {index}): "
                                       + (f"output shape {tuple(out.shape)}, expected {tuple(intact.shape)}."
                                          if out.shape != intact.shape else _lesion_mistake(net, x, out, stage, index)))
     return verdict(True, "Right: for three blocks your copy computes exactly the net with that block replaced by "

@@ -131,10 +131,10 @@ def check_autocorrelation(answer: object) -> bool:
     """Exercise: ``answer`` is your function ``lag1(g)`` that returns the lag-1 autocorrelation of a 1-D tensor ``g``
     as a number. The checker runs it on white noise, brown noise, brown noise shifted by 50, white noise × 1000 and
     an alternating sequence, and compares with the definition (mean removed, normalised by the sum of squares)."""
-    if missing(answer, "write lag1(g) in the cell above, then answer = lag1 (the function)."):
+    if missing(answer, "write lag1(g) in the cell above and pass it: check_autocorrelation(lag1)."):
         return False
     if not callable(answer) or isinstance(answer, type):
-        return verdict(False, "", f"Pass your function itself, e.g. answer = lag1; got {type(answer).__name__} "
+        return verdict(False, "", f"Pass your function itself, e.g. check_autocorrelation(lag1); got {type(answer).__name__} "
                                   f"{brief(answer)}.")
     series, values = _series(), {}
     for name, g in series.items():
