@@ -134,8 +134,8 @@ def check_autocorrelation(answer: object) -> bool:
     if missing(answer, "write lag1(g) in the cell above and pass it: check_autocorrelation(lag1)."):
         return False
     if not callable(answer) or isinstance(answer, type):
-        return verdict(False, "", f"Pass your function itself, e.g. check_autocorrelation(lag1); got {type(answer).__name__} "
-                                  f"{brief(answer)}.")
+        return verdict(False, "", f"Pass your function itself, e.g. check_autocorrelation(lag1); got "
+                                  f"{type(answer).__name__} {brief(answer)}.")
     series, values = _series(), {}
     for name, g in series.items():
         try:
