@@ -131,15 +131,18 @@ class GradientRecorder:
                 count.fill_(step + 1)
                 return
             count.fill_(step)
-        norms = torch.stack(torch._foreach_norm(grads)).to(buffer.dtype).view(1, -1)
+        # One fused norm for the gradients and for the relative update ‖ΔW‖/‖W‖ per step since the last recorded
+        # step (the weights seen here are those before this step's update): what the optimizer actually did to each
+        # layer, weight decay and momentum included.
+        weights = [w.detach() for w in self.weights]
+        layers = len(weights)
+        every_norm = torch.stack(torch._foreach_norm(grads + torch._foreach_sub(weights, self._previous)
+                                                     + self._previous))
+        norms = every_norm[:layers].to(buffer.dtype).view(1, -1)
+        change, size = every_norm[layers:2 * layers], every_norm[2 * layers:].clamp_min(1e-12)
         row = torch.clamp(count // self.every, max=self.rows - 1).view(1)
         keep = (count % self.every == 0) & (count < self.steps)  # a device bool: no Python branch on the step
         buffer.index_copy_(0, row, torch.where(keep, norms, buffer.index_select(0, row)))
-        # The relative update ‖ΔW‖/‖W‖ per step since the last recorded step (the weights seen here are those before
-        # this step's update): what the optimizer actually did to each layer, weight decay and momentum included.
-        weights = [w.detach() for w in self.weights]
-        change = torch.stack(torch._foreach_norm(torch._foreach_sub(weights, self._previous)))
-        size = torch.stack(torch._foreach_norm(self._previous)).clamp_min(1e-12)
         relative = torch.where(count > 0, change / size / self.every, float("nan")).to(buffer.dtype).view(1, -1)
         self._updates.index_copy_(0, row, torch.where(keep, relative, self._updates.index_select(0, row)))
         for previous, w in zip(self._previous, weights):

@@ -1,4 +1,4 @@
-"""Lesson 09, resnet_edu.landscape (Li et al. 2018): filter-normalised directions, the evaluated slices and grids,
+"""Lesson 10, resnet_edu.landscape (Li et al. 2018): filter-normalised directions, the evaluated slices and grids,
 the measurements the lesson asserts on (centre, rise, non-convexity), plots and argument checks."""
 
 import matplotlib

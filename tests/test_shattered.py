@@ -1,4 +1,4 @@
-"""Lesson 09, resnet_edu.shattered (Balduzzi et al. 2017): the line of inputs, input gradients, autocorrelation,
+"""Lesson 10, resnet_edu.shattered (Balduzzi et al. 2017): the line of inputs, input gradients, autocorrelation,
 the depth study, and exercise 3's checker."""
 
 import matplotlib
