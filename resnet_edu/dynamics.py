@@ -136,7 +136,7 @@ class GradientRecorder:
         # layer, weight decay and momentum included.
         weights = [w.detach() for w in self.weights]
         layers = len(weights)
-        every_norm = torch.stack(torch._foreach_norm(grads + torch._foreach_sub(weights, self._previous)
+        every_norm = torch.stack(torch._foreach_norm(grads + list(torch._foreach_sub(weights, self._previous))
                                                      + self._previous))
         norms = every_norm[:layers].to(buffer.dtype).view(1, -1)
         change, size = every_norm[layers:2 * layers], every_norm[2 * layers:].clamp_min(1e-12)
