@@ -27,8 +27,10 @@ help:
 	@echo "make colab-links REPO=owner/name - point every Colab badge and set-up cell at a fork (no REPO: only"
 	@echo "             rewrite each notebook's badge and set-up cell, e.g. after adding a notebook)"
 
+# The venv's bin/ goes first on the PATH that the server and its kernels inherit, so that programs the lessons start
+# (lesson 08's %tensorboard) are found without activating the venv.
 lab: setup graphviz
-	$(BIN)/jupyter lab $(LAB_FLAGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter lab $(LAB_FLAGS)
 
 # The two notebook runs (here and Colab-like) go side by side: each runs one kernel at a time, on one core mostly.
 test: setup colab-env graphviz lint unit

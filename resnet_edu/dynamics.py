@@ -99,10 +99,14 @@ class GradientRecorder:
         self.label = label
         self._buffer: torch.Tensor | None = None  # allocated on the first call, on the gradients' device
         self._count: torch.Tensor | None = None
+        self._updates: torch.Tensor | None = None  # ‖ΔW‖/‖W‖ per recorded row and layer
+        self._previous: list[torch.Tensor] | None = None  # the weights at the last recorded step
 
     def _allocate(self, device: torch.device) -> None:
         self._buffer = torch.full((self.rows, len(self.weights)), float("nan"), device=device)
+        self._updates = torch.full((self.rows, len(self.weights)), float("nan"), device=device)
         self._count = torch.zeros((), dtype=torch.long, device=device)
+        self._previous = [w.detach().clone() for w in self.weights]
 
     def __call__(self, step: int) -> None:
         """Record the current gradients of 0-based training step ``step``.
@@ -126,10 +130,22 @@ class GradientRecorder:
                 count.fill_(step + 1)
                 return
             count.fill_(step)
-        norms = torch.stack(torch._foreach_norm(grads)).to(buffer.dtype).view(1, -1)
+        # One fused norm for the gradients and for the relative update ‖ΔW‖/‖W‖ per step since the last recorded
+        # step (the weights seen here are those before this step's update): what the optimizer actually did to each
+        # layer, weight decay and momentum included.
+        weights = [w.detach() for w in self.weights]
+        layers = len(weights)
+        every_norm = torch.stack(torch._foreach_norm(grads + list(torch._foreach_sub(weights, self._previous))
+                                                     + self._previous))
+        norms = every_norm[:layers].to(buffer.dtype).view(1, -1)
+        change, size = every_norm[layers:2 * layers], every_norm[2 * layers:].clamp_min(1e-12)
         row = torch.clamp(count // self.every, max=self.rows - 1).view(1)
         keep = (count % self.every == 0) & (count < self.steps)  # a device bool: no Python branch on the step
         buffer.index_copy_(0, row, torch.where(keep, norms, buffer.index_select(0, row)))
+        relative = torch.where(count > 0, change / size / self.every, float("nan")).to(buffer.dtype).view(1, -1)
+        self._updates.index_copy_(0, row, torch.where(keep, relative, self._updates.index_select(0, row)))
+        for previous, w in zip(self._previous, weights):
+            previous.copy_(torch.where(keep, w, previous))
         count.add_(1)
 
     @property
@@ -143,7 +159,8 @@ class GradientRecorder:
         if filled == 0:
             raise RuntimeError("nothing recorded yet: pass the recorder to fit(..., after_backward=recorder)")
         norms = self._buffer[:filled].float().cpu().numpy()
-        return GradientHistory(self.names, [r * self.every for r in range(filled)], norms, self.label)
+        updates = self._updates[:filled].float().cpu().numpy()
+        return GradientHistory(self.names, [r * self.every for r in range(filled)], norms, self.label, updates)
 
 
 def _capturing(tensor: torch.Tensor) -> bool:
@@ -159,11 +176,13 @@ class GradientHistory:
     steps: list[int]
     norms: np.ndarray  # (len(steps), len(names))
     label: str = ""
+    updates: np.ndarray | None = None  # ‖ΔW‖/‖W‖ per step (row 0: NaN, nothing before it); same shape as norms
 
     def __post_init__(self) -> None:
-        if self.norms.shape != (len(self.steps), len(self.names)):
-            raise ValueError(f"norms must have shape (steps, layers) = ({len(self.steps)}, {len(self.names)}); "
-                             f"got {self.norms.shape}")
+        for name, value in (("norms", self.norms), ("updates", self.updates)):
+            if value is not None and value.shape != (len(self.steps), len(self.names)):
+                raise ValueError(f"{name} must have shape (steps, layers) = ({len(self.steps)}, {len(self.names)}); "
+                                 f"got {value.shape}")
 
     @property
     def positions(self) -> dict[str, int]:
@@ -280,6 +299,33 @@ class Comparison:
             raise ValueError(f"which must be 'first', 'middle' or 'last'; got {which!r}")
         return float(self.runs[kind].weight_growth[history.positions[which]])
 
+    def relative_update(self, kind: str, which: str = "first", skip: float = 0.1) -> float:
+        """Median ‖ΔW‖/‖W‖ per step of the ``"first"``, ``"middle"`` or ``"last"`` weight layer over the recorded
+        steps after the first ``skip`` fraction of training: the layer's effective step size, measured."""
+        history = self.history(kind)
+        if which not in history.positions:
+            raise ValueError(f"which must be 'first', 'middle' or 'last'; got {which!r}")
+        values = history.updates[:, history.positions[which]]
+        return float(np.nanmedian(values[max(1, int(skip * len(values))):]))
+
+    def plot_updates(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
+        """‖ΔW‖/‖W‖ per step of every weight layer (median after the first 10 % of training), input side first, for
+        both nets: how far the optimizer actually moves each layer relative to its size."""
+        from .viz import axes
+
+        ax = axes(ax, figsize=(8, 4))
+        for kind, run in self.runs.items():
+            values = run.history.updates[max(1, len(run.history.steps) // 10):]
+            ax.plot(range(1, len(run.history.names) + 1), np.nanmedian(values, axis=0), "o-", ms=3,
+                    color=KIND_COLORS[kind], label=run.label)
+        ax.set_yscale("log")
+        ax.set_xlabel("weight layer (1 = next to the input)")
+        ax.set_ylabel("‖ΔW‖ / ‖W‖ per step (median)")
+        ax.set_title("Relative update of every layer during training")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        return ax
+
     def ratio_during_training(self, kind: str, skip: float = 0.1) -> float:
         """Median first/last gradient ratio over the recorded steps after the first ``skip`` fraction of training
         (0 ≤ ``skip`` < 1: 0 takes every recorded step, 0.5 the second half)."""
@@ -359,6 +405,25 @@ class Comparison:
     def plot(self):  # noqa: ANN201 (matplotlib Figure)
         """The three views side by side is too wide; this draws the heatmaps (see also plot_layers/plot_accuracy)."""
         return self.plot_heatmaps()
+
+
+def find_tensorboard() -> str | None:
+    """Make ``%tensorboard`` find the ``tensorboard`` program of *this* Python (lesson 08) and return its path.
+
+    The notebook magic starts ``tensorboard`` from the kernel's PATH, which lacks the virtual environment's ``bin/``
+    when JupyterLab was started without activating it (then it prints "Could not find `tensorboard`"). When the
+    program is not on PATH but sits next to ``sys.executable``, this sets ``TENSORBOARD_BINARY`` (which the magic
+    reads first) and prepends that folder to PATH. Returns None when there is no ``tensorboard`` program at all."""
+    import shutil
+    import sys
+
+    here = Path(sys.executable).parent / ("tensorboard.exe" if os.name == "nt" else "tensorboard")
+    found = shutil.which("tensorboard")
+    if found is None and here.exists():
+        os.environ["TENSORBOARD_BINARY"] = str(here)
+        os.environ["PATH"] = os.pathsep.join([str(here.parent), os.environ.get("PATH", "")])
+        found = str(here)
+    return found
 
 
 def runs_dir(name: str = "08_train_cifar10") -> Path:

@@ -5,12 +5,13 @@ through its branch F or skipped along its shortcut, so the number of paths of le
 (Veit et al. 2016, §3, Eq. 3–4). Two experiments of the paper, run on a trained plain net and its ResNet twin:
 
 * :func:`lesion_study` — delete one block at a time, then k random blocks, and measure the test accuracy (§4,
-  Fig. 3 and 5): a ResNet degrades smoothly, a plain net collapses to chance whichever block goes. Only blocks whose
+  Fig. 3 and 5): a ResNet loses little for most blocks and declines step by step with k, a plain net collapses to
+  chance whichever block goes. Only blocks whose
   input and output shapes agree can be deleted (:func:`deletable_blocks`): the downsampling blocks cannot.
 * :func:`path_gradients` — the gradient that flows along paths of each length k (§5, Fig. 6): in the backward pass,
   k random blocks pass the gradient only through F, the other n − k only through the shortcut.
 
-:func:`train_nets` trains the nets once (lesson 01's recipe); lesson 09's loss landscape reuses the pair of one depth.
+:func:`train_nets` trains the nets once (lesson 01's recipe); lesson 10 trains the pair of one depth for its landscape.
 :func:`lesion_explorer` is the interactive version: tick blocks to delete, both nets are re-evaluated.
 """
 
@@ -78,6 +79,14 @@ class TrainedNets:
         raise ValueError("no plain net and ResNet of the same depth were trained; the nets are "
                          f"{', '.join(self.models)}")
 
+    @property
+    def deepest(self) -> str:
+        """The name of the deepest ResNet trained (``"residual-56"`` at both scales)."""
+        residual = [name for name in self.models if name.startswith("residual-")]
+        if not residual:
+            raise ValueError(f"no ResNet was trained; the nets are {', '.join(self.models)}")
+        return max(residual, key=lambda name: int(name.rsplit("-", 1)[1]))
+
     def accuracy(self, name: str) -> float:
         """Test accuracy of one trained net with all its blocks."""
         return _train.evaluate(self[name], self.test)["acc"]
@@ -99,7 +108,7 @@ def train_nets(
     recipe: _recipes.Recipe | None = None,
     progress: bool = True,
 ) -> TrainedNets:
-    """Train the nets ``nets`` — (kind, depth) pairs — with one recipe and seed, and return them (lesson 09).
+    """Train the nets ``nets`` — (kind, depth) pairs — with one recipe and seed, and return them (lessons 09 and 10).
 
     Defaults by scale: on the CPU plain-20, ResNet-20 and ResNet-56 with lesson 01's digits recipe (8×8, width 8,
     Adam, 100 steps: seconds each); on a GPU plain-56 and ResNet-56 on CIFAR-10 (:func:`gpu_recipe`; on digits,
@@ -236,6 +245,16 @@ class LesionResult:
             raise ValueError(f"k must be one of the measured 0 … {max(runs)}; got {k!r}")
         return sum(runs[k]) / len(runs[k])
 
+    def median_single(self, net: str) -> float:
+        """The median accuracy over the single deletions of ``net`` (the upper median for an even count)."""
+        ordered = sorted(self.single[self._net(net)])
+        return ordered[len(ordered) // 2]
+
+    def worst_block(self, net: str) -> int:
+        """The block (index into :func:`blocks`) whose deletion costs ``net`` the most accuracy."""
+        accs = self.single[self._net(net)]
+        return self.deletable[net][accs.index(min(accs))]
+
     def drop(self, net: str) -> list[float]:
         """Accuracy lost by deleting each single block: baseline − accuracy (same order as ``deletable[net]``)."""
         return [self.baseline[self._net(net)] - a for a in self.single[net]]
@@ -244,8 +263,7 @@ class LesionResult:
         """Accuracy per net: nothing deleted, the best and worst single deletion, the median, and k random blocks."""
         rows = [f"{'net':>12} {'intact':>7} {'one block deleted: worst':>25} {'median':>7} {'best':>6}"]
         for net, accs in self.single.items():
-            ordered = sorted(accs)
-            median = ordered[len(ordered) // 2]
+            ordered, median = sorted(accs), self.median_single(net)
             rows.append(f"{net:>12} {self.baseline[net]:7.1%} {ordered[0]:25.1%} {median:7.1%} {ordered[-1]:6.1%}")
         return "\n".join(rows)
 

@@ -404,3 +404,108 @@ def test_runs_dir_lives_under_the_data_root(monkeypatch, tmp_path):
 
 class _Pickled:  # a class torch.load(weights_only=True) refuses
     pass
+
+
+def test_recorder_measures_the_relative_update_of_every_layer():
+    """‖ΔW‖/‖W‖ per step, per layer: what the optimizer did between two recorded steps, divided by the interval."""
+    model = small_net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    recorder = dynamics.GradientRecorder(model, steps=6, every=2)
+    snapshots = []
+    for step, (x, y) in enumerate(batches(6)):
+        backward(model, x, y)
+        recorder(step)
+        if step % 2 == 0:
+            snapshots.append([m.weight.detach().clone() for _, m in weight_layers(model)])
+        opt.step()
+    updates = recorder.history().updates
+    assert updates.shape == (3, len(snapshots[0])) and np.isnan(updates[0]).all()  # nothing before step 0
+    for row in (1, 2):
+        expected = [float((w - v).norm() / v.norm() / 2) for w, v in zip(snapshots[row], snapshots[row - 1])]
+        np.testing.assert_allclose(updates[row], expected, rtol=1e-4)
+
+
+def test_comparison_reports_relative_updates(pair):
+    for kind in ("plain", "residual"):
+        assert 0 < pair.relative_update(kind, "first") < 1 and 0 < pair.relative_update(kind, "last") < 1
+    assert pair.plot_updates().get_yscale() == "log"
+    with pytest.raises(ValueError, match="which must be 'first', 'middle' or 'last'; got 'top'"):
+        pair.relative_update("plain", "top")
+
+
+def test_find_tensorboard_sets_the_binary_when_bin_is_not_on_path(monkeypatch, tmp_path):
+    """Issue 20: under `make lab` without an activated venv, %tensorboard printed "Could not find `tensorboard`"."""
+    import sys
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    program = fake_bin / "tensorboard"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(fake_bin / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path / "elsewhere"))
+    monkeypatch.delenv("TENSORBOARD_BINARY", raising=False)
+    import os
+
+    assert dynamics.find_tensorboard() == str(program)
+    assert os.environ["TENSORBOARD_BINARY"] == str(program)
+    assert os.environ["PATH"].split(os.pathsep)[0] == str(fake_bin)
+    program.unlink()
+    monkeypatch.setenv("PATH", str(tmp_path / "elsewhere"))
+    monkeypatch.delenv("TENSORBOARD_BINARY")
+    assert dynamics.find_tensorboard() is None and "TENSORBOARD_BINARY" not in os.environ
+
+
+def test_make_lab_puts_the_venv_bin_first_on_path():
+    """The kernel inherits the Jupyter server's PATH: `make lab` must put the venv's bin/ (tensorboard) on it."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shown = subprocess.run(["make", "-n", "-o", "setup", "-o", "graphviz", "lab"], cwd=root, capture_output=True,
+                           text=True, check=True).stdout
+    line = next(row for row in shown.splitlines() if "jupyter lab" in row)
+    assert line.startswith(f'PATH="{root / ".venv" / "bin"}:'), line
+
+
+@pytest.mark.parametrize(("answer", "says"), [
+    ("1511", "without quotes"), (10**400, "too large"), (True, "bool"), ("0.5", "without quotes"),
+    (float("inf"), "infinite"), ([1.0], "collection"),
+])
+def test_lesson08_checkers_read_numbers_like_06_07_09(pair, answer, says, capsys):
+    from resnet_edu import exercises
+
+    run = pair.runs["residual"]
+    assert exercises.check_gradient_ratio(answer, pair) is False
+    assert says in capsys.readouterr().out
+    assert exercises.check_images_per_second(answer, run) is False
+    assert says in capsys.readouterr().out
+
+
+def test_images_per_second_with_a_zero_wall_time_never_raises(pair, capsys):
+    """Issue 22: a run too short to time has wall_time 0; the checker explains instead of dividing by zero."""
+    import copy
+    import dataclasses
+
+    from resnet_edu import exercises
+
+    run = copy.copy(pair.runs["residual"])
+    run.fit = dataclasses.replace(run.fit, wall_time=0.0)
+    assert math.isnan(exercises.solution_images_per_second(run))
+    assert exercises.check_images_per_second(100.0, run) is False
+    assert "too short to time" in capsys.readouterr().out
+
+
+def test_explosion_prediction_quotes_the_run(pair, capsys):
+    from resnet_edu import exercises
+
+    start, during = pair.ratio_at_start("plain"), pair.ratio_during_training("plain")
+    truth = "collapse" if during < start / 100 else "last"
+    other = "last" if truth == "collapse" else "collapse"
+    assert exercises.check_explosion_prediction(truth, pair) is True
+    assert f"{start:,.0f} at step 0" in capsys.readouterr().out
+    assert exercises.check_explosion_prediction(other, pair) is False
+    assert exercises.check_explosion_prediction(None, pair) is False and "No prediction" in capsys.readouterr().out
+    assert exercises.check_explosion_prediction("maybe", pair) is False
+    assert exercises.check_explosion_prediction("collapse", "not a result") is False
+    assert "second argument" in capsys.readouterr().out
