@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 REPO_URL = "https://github.com/resnet-edu/resnet-edu"
 
 _MODULES = (
-    "runtime", "nets", "data", "train", "gradients", "viz", "diagrams", "widgets", "exercises",
+    "runtime", "nets", "data", "train", "gradients", "viz", "diagrams", "widgets", "static", "exercises",
     "degradation", "identity", "shortcuts", "ode", "blocks", "variants", "ensembles", "shattered",
     "landscape", "dynamics",
 )
