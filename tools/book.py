@@ -33,6 +33,8 @@ BUILD = REPO / "build" / "book"
 CONF = REPO / "book"
 BOOK_ENV = {"RESNET_EDU_STATIC": "1", "RESNET_EDU_SCALE": "cpu", "PYTHONHASHSEED": "0"}
 CELL_TIMEOUT = 900
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"  # as tools/colab.py writes it
+LOCAL_BADGE = "colab-badge.svg"  # book/colab-badge.svg: the book loads nothing from elsewhere
 
 INTRO = """\
 # resnet-edu: ResNets, explained by running them
@@ -102,6 +104,9 @@ def errors(nb: Any) -> list[str]:
                 found.append(f"code cell {number}: {out.get('ename')}: {out.get('evalue')}")
             elif "Traceback (most recent call last)" in out.get("text", ""):
                 found.append(f"code cell {number}: a traceback printed on {out.get('name')}")
+            elif str(out.get("data", {}).get("text/plain", "")).startswith("VBox("):
+                found.append(f"code cell {number}: a slider app shown as a live widget, which a static page "
+                             "cannot run (was RESNET_EDU_STATIC=1 set?)")
     return found
 
 
@@ -146,10 +151,14 @@ def prepare(executed_dir: Path, src: Path) -> list[Path]:
         if problems:
             raise SystemExit(f"[book] {path.name} has errors in its outputs, so the book is not built: "
                              + "; ".join(problems))
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = cell.source.replace(BADGE_IMAGE, LOCAL_BADGE)
         first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
         nb.cells.insert(min(1, first_code), download_cell(path, src))
         nbformat.write(nb, str(src / path.name))
         pages.append(src / path.name)
+    (src / LOCAL_BADGE).write_bytes((CONF / LOCAL_BADGE).read_bytes())
     stems = [p.stem for p in pages]
     toctree = "\n".join(["```{toctree}", ":hidden:", ":maxdepth: 1", "", *stems, "```", ""])
     import importlib.util
