@@ -32,3 +32,5 @@ html_copy_source = False
 # their text instead, and loads no widget script. The lessons' sliders are static HTML there (resnet_edu.static).
 nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 nb_ipywidgets_js: dict = {}
+# The figures are drawn on white: the light theme by default (an empty mode is a console error in the theme).
+html_context = {"default_mode": "light"}

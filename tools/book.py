@@ -115,7 +115,7 @@ def download_cell(path: Path, src: Path) -> Any:
 
     relative = os.path.relpath(path, src)
     return nbformat.v4.new_markdown_cell(
-        f"{{download}}`⬇ Download this lesson as a notebook (.ipynb) <{relative}>` · run it on Colab with the badge "
+        f"{{download}}`Download this lesson as a notebook (.ipynb) <{relative}>` · run it on Colab with the badge "
         "above, or locally with `make lab`.")
 
 

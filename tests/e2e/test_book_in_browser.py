@@ -96,6 +96,8 @@ def test_book_page(name: str, browser, book_url: str, book_report: list[str]) ->
             else None)
     page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
     page.on("requestfailed", lambda req: problems.append(f"failed request: {req.url} ({req.failure})"))
+    loaded: list[int] = []  # bytes of every response: the page's weight as a reader's browser fetches it
+    page.on("requestfinished", lambda req: loaded.append(req.sizes()["responseBodySize"]))
     page.on("response", lambda res: problems.append(f"HTTP {res.status}: {res.url}") if res.status >= 400
             else None)
     try:
@@ -109,7 +111,8 @@ def test_book_page(name: str, browser, book_url: str, book_report: list[str]) ->
         assert page.locator("div.output.traceback, .output_error").count() == 0, \
             f"[{name}] the page shows an error output"
         images = page.evaluate("document.images.length")
-        line = f"{name}: {page_file.stat().st_size / 1e6:.2f} MB HTML, {images} images"
+        line = (f"{name}: {sum(loaded) / 1e6:.2f} MB loaded in {len(loaded)} files (HTML "
+                f"{page_file.stat().st_size / 1e6:.2f} MB), {images} images")
         if name != "index":
             assert page.locator("a[href^='https://colab.research.google.com/github/']").count() >= 1, \
                 f"[{name}] no Open-in-Colab badge on the page"
