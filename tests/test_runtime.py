@@ -66,3 +66,16 @@ def test_seeded_is_repeatable_and_leaves_the_callers_stream_alone():
         b = torch.rand(2)
     assert torch.equal(a, b)
     assert torch.equal(torch.rand(3), expected_next)
+
+
+def test_lesson_seed_reads_the_one_switch(monkeypatch):
+    monkeypatch.delenv("RESNET_EDU_SEED", raising=False)
+    assert runtime.lesson_seed() == 0 and runtime.lesson_seed(5) == 5
+    assert runtime.seed_everything() == 0
+    monkeypatch.setenv("RESNET_EDU_SEED", " 3 ")
+    assert runtime.lesson_seed(5) == 3 and runtime.seed_everything() == 3
+    assert runtime.seed_everything(7) == 7  # an explicit seed wins over the switch
+    for bad in ("abc", "1.5", "-1"):
+        monkeypatch.setenv("RESNET_EDU_SEED", bad)
+        with pytest.raises(ValueError, match="RESNET_EDU_SEED must be a whole number >= 0"):
+            runtime.lesson_seed()
