@@ -135,3 +135,12 @@ def test_book_refuses_errors_tracebacks_and_live_apps():
                     nbformat.v4.new_output("display_data", data={"text/plain": "VBox(children=(HTML(value=''),))"})]
     found = book.errors(nbformat.v4.new_notebook(cells=[cell]))
     assert len(found) == 3 and "AssertionError" in found[0] and "live widget" in found[2]
+
+
+def test_book_execution_fails_on_a_failed_check_cell(tmp_path):
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("assert 1 + 1 == 3, '❌ not what you saw'")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    with pytest.raises(CellExecutionError, match="not what you saw"):
+        book.execute(nb, tmp_path / "x.ipynb")
