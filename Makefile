@@ -27,7 +27,8 @@ BOOK_ENV := RESNET_EDU_STATIC=1 MPLBACKEND=module://matplotlib_inline.backend_in
 help:
 	@echo "make lab   - set up (venv, packages, Graphviz) and open the lessons in JupyterLab"
 	@echo "make test  - set up and run every check: ruff, pytest tests/, every notebook (nbval) here and in a"
-	@echo "             Colab-like environment, the browser test (JupyterLab 4 and Colab's classic Notebook)"
+	@echo "             Colab-like environment, the browser test (JupyterLab 4 and Colab's classic Notebook, and every"
+	@echo "             page of the web book)"
 	@echo "make book  - build the web book (every lesson executed at CPU scale, sliders pre-rendered) into"
 	@echo "             build/book/html/; open it with: python -m http.server -d build/book/html"
 	@echo "make colab-links REPO=owner/name - point every Colab badge and set-up cell at a fork (no REPO: only"
