@@ -144,3 +144,28 @@ def test_book_execution_fails_on_a_failed_check_cell(tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     with pytest.raises(CellExecutionError, match="not what you saw"):
         book.execute(nb, tmp_path / "x.ipynb")
+
+
+def test_nbval_plugin_saves_passing_notebooks_with_outputs_and_not_failing_ones(tmp_path):
+    import os
+    import subprocess
+
+    ok = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# ok"),
+                                         nbformat.v4.new_code_cell("print(6 * 7)")])
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("assert False, '❌'"),
+                                          nbformat.v4.new_code_cell("print('after')")])
+    for name, nb in (("ok.ipynb", ok), ("bad.ipynb", bad)):
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, str(tmp_path / name))
+    out = tmp_path / "executed"
+    out.mkdir()
+    (out / "bad.ipynb").write_text("stale")
+    env = {**os.environ, "RESNET_EDU_STATIC": "1", "RESNET_EDU_SCALE": "cpu"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "tools.book_outputs", "--book-outputs", str(out),
+                          "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", str(tmp_path / "ok.ipynb"),
+                          str(tmp_path / "bad.ipynb")], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert "1 failed" in run.stdout, run.stdout[-2000:]
+    assert not (out / "bad.ipynb").exists(), "a notebook with a failed cell is not saved (and a stale copy goes)"
+    saved = nbformat.read(str(out / "ok.ipynb"), as_version=4)
+    assert saved.cells[1].outputs[0]["text"] == "42\n" and saved.cells[1].execution_count == 1
+    assert book.reusable(out / "ok.ipynb", ok) == ""
