@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import html
 import itertools
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -87,21 +88,31 @@ def reachable(controls: list[Control], limit: int = MAX_STATES) -> tuple[list[tu
     initial one, for the largest k that fits (at least the initial state)."""
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise ValueError(f"limit must be a positive int; got {limit!r}")
-    everything = list(itertools.product(*(range(len(c.values)) for c in controls)))
-    if len(everything) <= limit:
-        return everything, len(everything)
+    sizes = [len(c.values) for c in controls]
+    total = math.prod(sizes)
+    if total <= limit:
+        return list(itertools.product(*(range(n) for n in sizes))), total
     initial = tuple(c.initial for c in controls)
-
-    def changed(state: tuple[int, ...]) -> int:
-        return sum(a != b for a, b in zip(state, initial))
-
     kept = [initial]
-    for k in range(1, len(controls) + 1):
-        within = [s for s in everything if changed(s) <= k]
-        if len(within) > limit:
+    for k in range(1, len(controls) + 1):  # add the states that change exactly k controls, while they fit
+        ring = [state for which in itertools.combinations(range(len(controls)), k)
+                for state in _changing(initial, sizes, which)]
+        if len(kept) + len(ring) > limit:
             break
-        kept = within
-    return kept, len(everything)
+        kept += ring
+    return sorted(kept), total
+
+
+def _changing(initial: tuple[int, ...], sizes: list[int], which: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Every state that differs from ``initial`` in exactly the controls ``which``."""
+    choices = [[v for v in range(sizes[i]) if v != initial[i]] for i in which]
+    states = []
+    for values in itertools.product(*choices):
+        state = list(initial)
+        for i, v in zip(which, values):
+            state[i] = v
+        states.append(tuple(state))
+    return states
 
 
 def key(state: tuple[int, ...]) -> str:

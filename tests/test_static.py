@@ -67,6 +67,9 @@ def test_reachable_is_every_state_when_few_and_the_nearest_ones_when_many():
     assert all(sum(s) <= 2 for s in states) and (0,) * 8 in states
     states, _ = static.reachable(boxes, limit=5)
     assert states == [(0,) * 8], "at least the initial state"
+    many = [static.control_of(f"b{i}", W.Checkbox(value=i == 0)) for i in range(40)]  # 2**40 states
+    states, total = static.reachable(many)
+    assert total == 2**40 and len(states) == 1 + 40 and (1,) + (0,) * 39 in states, "never enumerates them all"
     with pytest.raises(ValueError, match="limit must be a positive int"):
         static.reachable(boxes, limit=0)
 
