@@ -16,7 +16,8 @@ REPO_URL = "https://github.com/resnet-edu/resnet-edu"
 
 # The toolkit every lesson uses. A core module never imports a lesson module (tests/test_hygiene.py parses every
 # import to check it); when two lessons need the same thing, it moves down into core.
-CORE = ("_checks", "runtime", "data", "nets", "recipes", "zoo", "train", "gradients", "viz", "diagrams", "widgets")
+CORE = ("_checks", "runtime", "data", "nets", "recipes", "zoo", "train", "gradients", "viz", "diagrams", "widgets",
+        "static")
 # One lesson's experiments each (the README's lesson map), and the exercise checkers; they may import core.
 LESSONS = ("degradation", "identity", "shortcuts", "ode", "blocks", "variants", "dynamics", "ensembles", "shattered",
            "landscape", "exercises")

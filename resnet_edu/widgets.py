@@ -49,6 +49,7 @@ class SliderApp:
         if savefig_kwargs is not None and not isinstance(savefig_kwargs, dict):
             raise TypeError(f"savefig_kwargs must be a dict or None; got {type(savefig_kwargs).__name__}")
         self.controls = controls
+        self.title = title
         self.render = render
         self.savefig_kwargs = {"bbox_inches": "tight"} if savefig_kwargs is None else dict(savefig_kwargs)
         self.output = W.Output()
@@ -113,9 +114,14 @@ class SliderApp:
         return times
 
     def show(self) -> SliderApp:
-        """Display the app and draw its first state."""
+        """Display the app and draw its first state; for the web book (``RESNET_EDU_STATIC=1``) a static page
+        with every state pre-rendered instead (:mod:`resnet_edu.static`)."""
         from IPython.display import display
 
+        from . import static
+
+        if static.enabled():
+            return static.show(self)
         display(self.widget)
         self.update()
         return self
