@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ._core import brief, missing, verdict
+from ._core import check_number as _check_number  # the shared number checker (not a learner-facing check_)
 
 __all__ = [
     "check_stage_shape", "check_bottleneck_params", "check_basic_block", "check_resnet20",
@@ -86,20 +87,18 @@ def solution_bottleneck_params() -> int:
 
 def check_bottleneck_params(answer: object) -> bool:
     """Exercise 2: the number of parameters of a Bottleneck with 256 channels in and out (64 inside)."""
-    if missing(answer, "count the weights of 1×1 256→64, 3×3 64→64, 1×1 64→256 (no biases) plus BN's γ and β."):
-        return False
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not _finite(answer):
-        return verdict(False, "", f"Give a whole number of parameters; got {brief(answer)}.")
     right = solution_bottleneck_params()
     convs = 256 * 64 + 9 * 64 * 64 + 64 * 256
-    if answer == right:
-        return verdict(True, f"Right: {right:,} = {convs:,} conv weights + {right - convs} BN parameters — 17× fewer "
-                             "than a BasicBlock of two 3×3 convs at 256 channels (1,180,672).", "")
-    if answer == convs:
-        return verdict(False, "", f"{convs:,} counts the convolutions; add BN's γ and β for each of 64 + 64 + 256 "
-                                  "channels.")
-    return verdict(False, "", f"{brief(answer)} is not it. A k×k conv from a to b channels has k·k·a·b weights (no "
-                              "bias before BN); each BN has 2 parameters per channel.")
+    return _check_number(
+        answer, right, [(convs, "{answer} counts the convolutions; add BN's γ and β for each of 64 + 64 + 256 "
+                                "channels.")],
+        hint="count the weights of 1×1 256→64, 3×3 64→64, 1×1 64→256 (no biases) plus BN's γ and β.",
+        what="a whole number of parameters", example="70000",
+        right_text=f"Right: {{right}} = {convs:,} conv weights + {right - convs} BN parameters — 17× fewer than a "
+                   "BasicBlock of two 3×3 convs at 256 channels (1,180,672).",
+        wrong_text="{answer} is not it. A k×k conv from a to b channels has k·k·a·b weights (no bias before BN); each "
+                   "BN has 2 parameters per channel.",
+    )
 
 
 # --- exercise 3: your own BasicBlock ---

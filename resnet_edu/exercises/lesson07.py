@@ -5,7 +5,8 @@ Every truth a checker compares with is computed by running the package's own mod
 
 from __future__ import annotations
 
-from ._core import brief, missing, number, verdict
+from ._core import brief, missing, verdict
+from ._core import check_number as _check_number  # the shared number checker (not a learner-facing check_)
 
 __all__ = [
     "check_se_params", "check_eca_kernel", "check_best_shortcut",
@@ -23,20 +24,16 @@ def solution_se_params() -> int:
 
 def check_se_params(answer: object) -> bool:
     """Exercise 1: how many parameters does a squeeze-and-excitation module add to a block with 256 channels?"""
-    if missing(answer, "count FC 256→256/16 and FC 256/16→256, each with a bias (Hu et al. 2018, Fig. 3)."):
-        return False
-    value = number(answer, "a whole number of parameters", "8464")
-    if value is None:  # number() has said why
-        return False
-    right = solution_se_params()
-    if value == right:
-        return verdict(True, f"Right: {right:,} = 256·16 + 16 + 16·256 + 256. Over the 16 blocks of ResNet-50 this "
-                             "adds about 2.5M parameters (25.6M → 28.1M) for 0.01 GFLOPs.", "")
-    if value == 2 * 256 * 16:
-        return verdict(False, "", f"{int(value):,} counts the weights; the two FC layers also have biases "
-                                  "(16 and 256).")
-    return verdict(False, "", f"{value:g} is not it: squeeze to 256/16 = 16 numbers, excite back to 256; an FC layer "
-                              "a→b has a·b weights and b biases.")
+    return _check_number(
+        answer, solution_se_params(), [(2 * 256 * 16, "{answer} counts the weights; the two FC layers also have "
+                                                       "biases (16 and 256).")],
+        hint="count FC 256→256/16 and FC 256/16→256, each with a bias (Hu et al. 2018, Fig. 3).",
+        what="a whole number of parameters", example="8464",
+        right_text="Right: {right} = 256·16 + 16 + 16·256 + 256. Over the 16 blocks of ResNet-50 this adds about "
+                   "2.5M parameters (25.6M → 28.1M) for 0.01 GFLOPs.",
+        wrong_text="{answer} is not it: squeeze to 256/16 = 16 numbers, excite back to 256; an FC layer a→b has a·b "
+                   "weights and b biases.",
+    )
 
 
 def solution_eca_kernel() -> int:
@@ -48,18 +45,15 @@ def solution_eca_kernel() -> int:
 
 def check_eca_kernel(answer: object) -> bool:
     """Exercise 2: ECA's 1-D kernel size k for C = 512 channels (γ = 2, b = 1; Wang et al. 2020, Eq. 12)."""
-    if missing(answer, "k = |log₂(C)/γ + b/γ| rounded to the nearest odd number, with γ = 2, b = 1."):
-        return False
-    value = number(answer, "a whole number (the kernel size)", "3")
-    if value is None:  # number() has said why
-        return False
-    right = solution_eca_kernel()
-    if value == right:
-        return verdict(True, f"Right: k = {right}: log₂ 512 = 9, (9 + 1)/2 = 5, odd. ECA-ResNet-50 adds only 86 "
-                             "parameters in total (one 1-D kernel per block).", "")
-    if value % 2 == 0:
-        return verdict(False, "", f"{value:g} is even; the kernel must be odd so that it is centred on a channel.")
-    return verdict(False, "", f"{value:g} is not it: compute (log₂ 512 + 1) / 2 and round to an odd number.")
+    return _check_number(
+        answer, solution_eca_kernel(),
+        [(lambda k: k % 2 == 0, "{answer} is even; the kernel must be odd so that it is centred on a channel.")],
+        hint="k = |log₂(C)/γ + b/γ| rounded to the nearest odd number, with γ = 2, b = 1.",
+        what="a whole number (the kernel size)", example="3",
+        right_text="Right: k = {right}: log₂ 512 = 9, (9 + 1)/2 = 5, odd. ECA-ResNet-50 adds only 86 parameters in "
+                   "total (one 1-D kernel per block).",
+        wrong_text="{answer} is not it: compute (log₂ 512 + 1) / 2 and round to an odd number.",
+    )
 
 
 _SHORTCUTS = ("identity", "scaled", "gated", "conv1x1")
