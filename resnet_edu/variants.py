@@ -830,8 +830,8 @@ def preact_study(depth: int | None = None, width: int | None = None, steps: int 
     """Train ``nets.cifar_net(depth)`` (post-activation), the same with every block's last BN γ set to 0
     (``zero_init_residual``: each block starts as the identity, so the stream does not grow with depth — lesson
     03) and :func:`preact_cifar_net` (pre-activation) with the same recipe; measure at init, on lesson 03's probe
-    batch, each gradient profile, the loss and the spread of the logits (He et al. 2016, §4, Fig. 6; Goyal et al.
-    2017, §5.1 for the zero-init γ)."""
+    batch, each gradient profile, the loss and the spread of the logits (He et al. 2016, §4, Fig. 6; the zero γ of
+    He et al. 2019, §3.1)."""
     from tqdm.auto import tqdm
 
     from .gradients import gradient_profile

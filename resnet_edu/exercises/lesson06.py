@@ -12,11 +12,12 @@ import torch
 from torch import nn
 
 from . import _structure as S
-from ._core import brief, missing, verdict
+from ._core import brief, missing, predicted, verdict
 from ._core import check_number as _check_number  # the shared number checker (not a learner-facing check_)
 
 __all__ = [
-    "check_stage_shape", "check_bottleneck_params", "check_basic_block", "check_resnet20",
+    "check_cost_ratio_prediction", "check_stage_shape", "check_bottleneck_params", "check_basic_block",
+    "check_resnet20",
     "solution_stage_shape", "solution_bottleneck_params", "solution_basic_block", "solution_resnet20",
 ]
 
@@ -55,25 +56,54 @@ def _ints(answer: object) -> list[int] | None:
     return [int(v) for v in values]
 
 
-def check_stage_shape(answer: object) -> bool:
-    """Exercise 1: the output shape (C, H, W) of ResNet-18's ``layer3`` for one 224×224 image."""
+def check_stage_shape(answer: object, table: object = None) -> bool:
+    """Exercise 1 (predict before the stage table): the output shape (C, H, W) of ResNet-18's ``layer3`` for one
+    224×224 image. With ``table`` (the result of ``edu.blocks.stage_table("resnet18")``) the verdict quotes its row."""
     if missing(answer, "answer = (C, H, W), e.g. (64, 56, 56) — the shape after layer3."):
         return False
     values = _ints(answer)
     if values is None or len(values) not in (3, 4):
         return verdict(False, "", f"Give three whole numbers (C, H, W), e.g. (64, 56, 56); got {brief(answer)}.")
     values = values[-3:]
-    right = list(solution_stage_shape())
+    try:
+        right = list(table.row("layer3").out_shape)  # type: ignore[attr-defined]
+        seen = f"Your table's layer3 row says {tuple(right)}. "
+    except (AttributeError, TypeError, ValueError):
+        right, seen = list(solution_stage_shape()), ""
     if values == right:
-        return verdict(True, f"Right: {tuple(right)}. 224 → 112 (conv1, stride 2) → 56 (max pool) → 56 (layer1) → "
-                             "28 (layer2) → 14 (layer3); the width doubles at each halving: 64, 128, 256.", "")
+        return verdict(True, f"Right: {tuple(right)}. {seen}224 → 112 (conv1, stride 2) → 56 (max pool) → 56 "
+                             "(layer1) → 28 (layer2) → 14 (layer3); the width doubles at each halving: 64, 128, 256.",
+                       "")
     hints = []
     if values[0] != right[0]:
         hints.append(f"channels: each stride-2 stage doubles the width (rule 2): 64 → 128 → {right[0]}")
     if values[1:] != right[1:]:
         hints.append(f"size: conv1 and the max pool halve 224 twice (56), then layer2 and layer3 halve it again "
                      f"({right[1]})")
-    return verdict(False, "", "Not quite — " + "; ".join(hints) + ".")
+    return verdict(False, "", seen + "Not quite — " + "; ".join(hints) + ".")
+
+
+_RATIOS = ("under 4", "4 to 10", "over 10")
+
+
+def check_cost_ratio_prediction(prediction: object, comparison: object) -> bool:
+    """Before the block comparison: at 256 channels in and out, how many times fewer multiply-adds does a
+    Bottleneck (1×1 to 64, 3×3 at 64, 1×1 back to 256) need than a BasicBlock (two 3×3 at 256)?
+    One of "under 4", "4 to 10", "over 10"; checked against ``edu.blocks.compare_blocks(...)``."""
+    try:
+        basic, bottle = comparison.cost("BasicBlock"), comparison.cost("Bottleneck")  # type: ignore[attr-defined]
+        ratio = basic.flops / bottle.flops
+    except (AttributeError, TypeError, ValueError, ZeroDivisionError):
+        print("❌ Pass the result of edu.blocks.compare_blocks(...) as the second argument.")
+        return False
+    side = _RATIOS[0] if ratio < 4 else _RATIOS[1] if ratio <= 10 else _RATIOS[2]
+    return predicted(
+        prediction, side, _RATIOS,
+        f"BasicBlock {basic.flops / 1e9:.2f} GFLOPs, Bottleneck {bottle.flops / 1e9:.2f}: {ratio:.1f}× fewer",
+        "A 3×3 conv costs 9·C² per pixel: at 256 channels 9·256² twice; the bottleneck runs its 3×3 at 64 channels "
+        "(16× cheaper) and adds two 1×1 convs of 256·64 each. Note the comparison: the same 256-channel input and "
+        "output. He et al. 2015, Fig. 5 compares differently (see below).",
+    )
 
 
 # --- exercise 2: the parameters of a bottleneck ---
@@ -96,7 +126,8 @@ def check_bottleneck_params(answer: object) -> bool:
         hint="count the weights of 1×1 256→64, 3×3 64→64, 1×1 64→256 (no biases) plus BN's γ and β.",
         what="a whole number of parameters", example="70000",
         right_text=f"Right: {{right}} = {convs:,} conv weights + {right - convs} BN parameters — 17× fewer than a "
-                   "BasicBlock of two 3×3 convs at 256 channels (1,180,672).",
+                   "BasicBlock of two 3×3 convs at 256 channels (1,180,672). He et al. 2015, Fig. 5 pairs it instead "
+                   "with a 64-channel BasicBlock of similar cost: 73,728 vs 69,632 conv weights.",
         wrong_text="{answer} is not it. A k×k conv from a to b channels has k·k·a·b weights (no bias before BN); each "
                    "BN has 2 parameters per channel.",
     )
