@@ -818,7 +818,8 @@ class PreactStudy:
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
         plot_curves(self.results, ax=left, smooth=10, title=f"ResNet-{self.depth}: training loss")
         for k, p in self.profiles.items():
-            p.plot(ax=right, label=f"{k} ({p.ratio('conv'):.2g}×)", markersize=3)
+            if math.isfinite(p.ratio("conv")):  # the zero-init control's last conv has no gradient at init
+                p.plot(ax=right, label=f"{k} ({p.ratio('conv'):.2g}×)", markersize=3)
         right.set_title("gradient norm per layer at init (legend: first/last)")
         fig.tight_layout()
         return fig
