@@ -263,3 +263,14 @@ def test_lesson07_predictions_quote_the_run(capsys):
     shortcuts = variants.shortcut_study(("identity", "scaled"), depth=8, width=4, steps=3, data=data, progress=False)
     best = min(shortcuts.results, key=shortcuts.final_loss)
     assert exercises.check_best_shortcut(best, shortcuts) is True and "Your run:" in capsys.readouterr().out
+
+
+def test_fit_draws_the_batch_order_from_the_lessons_seed():
+    """Issue 21: the seed a lesson passes reaches the trainer (batch order), not only the init."""
+    import copy
+
+    data = variants.task()
+    model = variants.small_net("resnet", 4, 1, data.train.in_channels, data.train.num_classes)
+    runs = {s: variants._fit(copy.deepcopy(model), data, 3, 0.05, "r", False, None, s).loss for s in (0, 1)}
+    again = variants._fit(copy.deepcopy(model), data, 3, 0.05, "r", False, None, 0).loss
+    assert runs[0] == again and runs[0] != runs[1]
