@@ -236,6 +236,8 @@ WRONG_NETS = {  # name: (class, what the verdict must name)
     "flattening instead of pooling": (_resnet20(flatten=True), "flattened instead of pooled"),
     "2 blocks per stage (ResNet-14)": (_resnet20(blocks=2), "19 3×3 convs"),
     "a projection in every block": (_resnet20(block=_block(shortcut="always")), "parameters"),
+    "blocks with the ReLU before the addition": (_resnet20(block=_block(relu="before")), "7.84"),
+    "blocks without a final ReLU": (_resnet20(block=_block(relu="none")), "no ReLU after the addition"),
 }
 
 

@@ -381,7 +381,13 @@ def _shortcut_problem(net: nn.Module, calls: list[S.Call], x: torch.Tensor) -> s
         names = ", ".join(f"stage {b // 3 + 1} block {b % 3 + 1}" for b in plain)
         return (f"no shortcut in {names}: with F(x) = 1 it returns the constant 1 and its input is lost. Every "
                 "block returns relu(F(x) + shortcut(x))")
-    return ""
+    S.set_bn(S.bn_after(calls, convs[2]), 0.0, -1.0)  # the first block with F(x) = −1: where is its ReLU?
+    out, calls, why = S.trace(net, x)
+    if out is None:
+        return why
+    convs = [c for c in calls if c.is_conv3x3]
+    placement = _relu_placement(convs[3].input, convs[1].input)
+    return f"stage 1, block 1: {placement}" if placement else ""
 
 
 def check_resnet20(answer: object) -> bool:
@@ -389,7 +395,8 @@ def check_resnet20(answer: object) -> bool:
 
     Judged by its structure on a 32×32 batch: the 19 3×3 convs with their widths and sizes (no max pool, stride 2
     in the first block of stages 2 and 3), global average pooling into Linear(64, 10), the stem's ReLU, the
-    parameters (269,722 with option A, 272,474 with option B), and a shortcut in every block (F set to 0)."""
+    parameters (269,722 with option A, 272,474 with option B), a shortcut in every block (F set to +1) and
+    the first block's ReLU after ⊕ (F set to −1)."""
     from ..nets import count_parameters
     from ..runtime import one_thread, seeded
 
@@ -429,8 +436,8 @@ def check_resnet20(answer: object) -> bool:
         return verdict(False, "", f"20 SGD steps on one batch should lower the loss; got {losses}.")
     option = "A" if n == RESNET20_PARAMS else "B"
     return verdict(True, f"Right: 32 → 16 → 8 with widths 16/32/64, pooled into Linear(64, 10), a shortcut in every "
-                         f"block, {n:,} parameters (option {option}), and 20 SGD steps take the loss on one batch from "
-                         f"{losses[0]:.2f} to {losses[-1]:.2f}.", "")
+                         f"block and its ReLU after ⊕, {n:,} parameters (option {option}), and 20 SGD steps take the "
+                         f"loss on one batch from {losses[0]:.2f} to {losses[-1]:.2f}.", "")
 
 
 def _train_steps(net: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 20) -> list[float] | None:
