@@ -780,6 +780,11 @@ def shortcut_study(kinds: tuple[str, ...] = SHORTCUT_KINDS, depth: int | None = 
 PREACT_ARMS = ("post-activation", "post-act, zero-init γ", "pre-activation")
 
 
+def _ratio_text(ratio: float) -> str:
+    """A first/last gradient ratio for a table; the zero-init control's last conv has no gradient at init."""
+    return f"{ratio:.3g}" if math.isfinite(ratio) else "∞ (last is 0)"
+
+
 @dataclass
 class PreactStudy:
     """Post-activation (original), the same with zero-initialised last-BN γ (the control), and pre-activation CIFAR
@@ -807,7 +812,8 @@ class PreactStudy:
         lines = [f"ResNet-{self.depth}, {steps} steps  {'loss at init':>12} {'logit std':>9} {'peak loss':>9} "
                  f"{'final loss':>10} {'grad first/last':>15}"]
         lines += [f"{k:<24} {self.init_loss[k]:>12.2f} {self.logit_std[k]:>9.2f} {self.peak_loss(k):>9.2f} "
-                  f"{self.final_loss(k):>10.3f} {self.profiles[k].ratio('conv'):>15.3g}" for k in self.results]
+                  f"{self.final_loss(k):>10.3f} {_ratio_text(self.profiles[k].ratio('conv')):>15}"
+                  for k in self.results]
         return "\n".join(lines)
 
     def plot(self):  # noqa: ANN201 (matplotlib Figure)
