@@ -809,7 +809,7 @@ class PreactStudy:
 
     def __str__(self) -> str:
         steps = next(iter(self.results.values())).steps
-        lines = [f"ResNet-{self.depth}, {steps} steps  {'loss at init':>12} {'logit std':>9} {'peak loss':>9} "
+        lines = [f"{f'ResNet-{self.depth}, {steps} steps':<24} {'loss at init':>12} {'logit std':>9} {'peak loss':>9} "
                  f"{'final loss':>10} {'grad first/last':>15}"]
         lines += [f"{k:<24} {self.init_loss[k]:>12.2f} {self.logit_std[k]:>9.2f} {self.peak_loss(k):>9.2f} "
                   f"{self.final_loss(k):>10.3f} {_ratio_text(self.profiles[k].ratio('conv')):>15}"
