@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help=f"override the epochs per depth {EPOCHS}")
     parser.add_argument("--data", default=None, help="data root (default $RESNET_EDU_DATA)")
+    parser.add_argument("--download", action="store_true",
+                        help="download CIFAR-10 (170 MB) into the data root when it is not there")
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--dry-run", action="store_true", help="tiny random data on the CPU, ResNet-8, 2 epochs")
     args = parser.parse_args()
@@ -52,7 +54,8 @@ def main() -> None:
         recipe, epochs = RECIPE.replace(batch_size=32), {8: 2}
     else:
         device, depths, seeds = runtime.device(), args.depths, args.seeds
-        train_data, test_data = data.cifar10(args.data, train=True), data.cifar10(args.data, train=False)
+        train_data = data.cifar10(args.data, train=True, download=args.download)
+        test_data = data.cifar10(args.data, train=False, download=args.download)
         recipe, epochs = RECIPE, dict(EPOCHS)
     if args.epochs is not None:
         epochs = {d: args.epochs for d in depths}

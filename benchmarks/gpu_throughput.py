@@ -106,6 +106,8 @@ def main() -> None:
     parser.add_argument("--skip", type=int, default=100, help="steps before timing starts (multiple of 50)")
     parser.add_argument("--workers", type=int, default=4, help="DataLoader workers of the standard recipe")
     parser.add_argument("--data", default=None, help="data root (default $RESNET_EDU_DATA)")
+    parser.add_argument("--download", action="store_true",
+                        help="download CIFAR-10 (170 MB) into the data root when it is not there")
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--dry-run", action="store_true", help="tiny random data on the CPU, ResNet-8, a few steps")
     args = parser.parse_args()
@@ -117,7 +119,7 @@ def main() -> None:
     else:
         device, depths, batch, steps, skip, workers = runtime.device(), args.depths, args.batch, args.steps, \
             args.skip, args.workers
-        images, labels, source = data.cifar10_arrays(args.data, train=True)
+        images, labels, source = data.cifar10_arrays(args.data, train=True, download=args.download)
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)
     x = (x - torch.tensor(data.CIFAR10_MEAN).view(1, 3, 1, 1)) / torch.tensor(data.CIFAR10_STD).view(1, 3, 1, 1)
     train_data = data.ImageData(x.contiguous(), torch.from_numpy(np.asarray(labels)).long(), "CIFAR-10 (train)",

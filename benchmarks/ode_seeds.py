@@ -4,7 +4,8 @@ Run: .venv/bin/python benchmarks/ode_seeds.py [--seeds 0 1 2 3]
 
 Trains the lesson's weight-tied ODE net (two spirals, N drawn from 8–32, 300 steps; a few seconds per seed) once per
 seed and prints its test accuracy at N = 32, 2 and 1 and the straightness of its paths at N = 32 (mean of
-‖x_N − x₀‖ / path length: 1 = straight lines). The lesson shows seed 1 and cites the summary line.
+‖x_N − x₀‖ / path length: 1 = straight lines). The lesson's default run shows net seed 1 (`seed + 1`) and quotes
+net seeds 0–7.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 
 import resnet_edu as edu
 
-CURVED = 0.9  # straightness below this at N = 32: the flow bends its paths
+CURVED = 0.92  # straightness below this at N = 32: the flow bends its paths (lesson 05's check uses the same)
 
 
 def main() -> None:

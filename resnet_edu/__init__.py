@@ -1,9 +1,10 @@
 """resnet-edu: residual networks explained by running them.
 
-``import resnet_edu as edu`` gives one module per concept: ``edu.runtime`` (device, seeds, scale), ``edu.nets``
-(plain and residual networks), ``edu.data``, ``edu.train``, ``edu.gradients``, ``edu.viz`` (figures), ``edu.diagrams``
-(Graphviz), ``edu.widgets`` and ``edu.exercises``; each lesson's own module is imported the same way (see the README's
-lesson map).
+``import resnet_edu as edu`` gives one module per concept. The core (:data:`CORE`): ``edu.runtime`` (device, seeds,
+scale), ``edu.data``, ``edu.nets`` (plain and residual networks), ``edu.recipes`` (how the lessons' CIFAR-style nets
+are built and trained), ``edu.zoo`` (the block catalogue), ``edu.train``, ``edu.gradients``, ``edu.viz`` (figures),
+``edu.diagrams`` (Graphviz), ``edu.widgets``. Each lesson's own module (:data:`LESSONS`, with ``edu.exercises``) is
+imported the same way (see the README's lesson map) and may use the core, never the other way round.
 """
 
 from importlib import import_module
@@ -13,11 +14,14 @@ __version__ = "0.1.0"
 
 REPO_URL = "https://github.com/resnet-edu/resnet-edu"
 
-_MODULES = (
-    "runtime", "nets", "data", "train", "gradients", "viz", "diagrams", "widgets", "exercises",
-    "degradation", "identity", "shortcuts", "ode", "blocks", "variants", "ensembles", "shattered",
-    "landscape", "dynamics",
-)
+# The toolkit every lesson uses. A core module never imports a lesson module (tests/test_hygiene.py parses every
+# import to check it); when two lessons need the same thing, it moves down into core.
+CORE = ("_checks", "runtime", "data", "nets", "recipes", "zoo", "train", "gradients", "viz", "diagrams", "widgets",
+        "static")
+# One lesson's experiments each (the README's lesson map), and the exercise checkers; they may import core.
+LESSONS = ("degradation", "identity", "shortcuts", "ode", "blocks", "variants", "dynamics", "ensembles", "shattered",
+           "landscape", "exercises")
+_MODULES = tuple(name for name in CORE + LESSONS if not name.startswith("_"))
 
 
 def __getattr__(name: str) -> Any:
@@ -29,4 +33,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'resnet_edu' has no attribute {name!r}")
 
 
-__all__ = [*_MODULES, "REPO_URL", "__version__"]
+__all__ = [*_MODULES, "CORE", "LESSONS", "REPO_URL", "__version__"]

@@ -5,7 +5,7 @@ or raises ``TypeError``/``ValueError`` with one sentence that says what was wron
 
 * flags are real bools (``"plain"`` is not ``True``);
 * numbers are finite and not strings or bools; NaN and inf are refused, never propagated;
-* seeds are non-negative ints;
+* seeds are non-negative ints up to 2**64 - 1 (what ``torch.manual_seed`` accepts);
 * sizes are ints within bounds; an upper bound keeps a learner from waiting minutes by accident, and its message says
   how to lift it;
 * where a sequence is expected, a single value or a bare string is refused by name;
@@ -96,13 +96,20 @@ def integer(name: str, value: object, *, low: int | None = None, high: int | Non
     return n
 
 
+MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed accepts (it seeds a 64-bit generator)
+
+
 def seed(value: object, name: str = "seed") -> int:
-    """A non-negative integer seed (not a string, float or bool)."""
+    """A non-negative integer seed up to :data:`MAX_SEED`, torch's bound (not a string, float or bool)."""
     if isinstance(value, str) and value.strip().isdigit():
         raise TypeError(f"{name} must be an integer, not the string {value!r}; write {value.strip()}")
     if isinstance(value, str):
         raise TypeError(f"{name} must be an integer such as 0 or 42; got the string {_show(value)}")
-    return integer(name, value, low=0)
+    n = integer(name, value, low=0)
+    if n > MAX_SEED:
+        raise ValueError(f"{name} must be at most 2**64 - 1 = {MAX_SEED}, the largest seed torch.manual_seed "
+                         f"accepts; got {_show(n)}")
+    return n
 
 
 def choice(name: str, value: object, allowed: Iterable[Any]) -> Any:

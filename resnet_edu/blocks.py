@@ -6,8 +6,9 @@ The blocks themselves live in :mod:`resnet_edu.nets`; this module *measures* the
   2015, §3.3): (1) F(x) and the shortcut have the same shape, so they can be added; (2) a stage that halves the
   resolution doubles the width; (3) the shortcut is the identity unless the shape changes. A broken rule raises
   :class:`RuleBroken` naming the block, the rule and the cost.
-* :func:`count_flops` — FLOPs counted by PyTorch's ``torch.utils.flop_counter.FlopCounterMode`` (2 per
-  multiply-add), never a hand-written formula; :func:`published_gflops` reads torchvision's published figure.
+* :func:`count_flops` (from :mod:`resnet_edu.nets`, the core) — FLOPs counted by PyTorch's
+  ``torch.utils.flop_counter.FlopCounterMode`` (2 per multiply-add), never a hand-written formula;
+  :func:`published_gflops` reads torchvision's published figure.
 * :func:`compare_blocks` — BasicBlock vs Bottleneck at the same input/output width (He et al. 2015, Fig. 5).
 * :func:`stage_table` — ResNet-18/50's Table 1 regenerated from the model: output size, parameters, FLOPs per stage.
 * :func:`interchange` — a torchvision ResNet's ``state_dict`` in :func:`resnet_edu.nets.resnet18` (same logits),
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 
 from . import _checks
-from .nets import BasicBlock, Bottleneck, ShortcutA, _shortcut, count_parameters
+from .nets import BasicBlock, Bottleneck, ShortcutA, _shortcut, count_flops, count_parameters
 from .runtime import one_thread, seeded
 
 MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -121,21 +122,6 @@ def make_stage(in_channels: int, out_channels: int, blocks: int, stride: int, sh
 # --------------------------------------------------------------------------------------------------------------
 
 
-def count_flops(model: nn.Module, x: torch.Tensor) -> int:
-    """FLOPs of one forward pass of ``model`` on ``x``, counted by ``torch.utils.flop_counter.FlopCounterMode``
-    (convolutions and matrix products, 2 FLOPs per multiply-add; BN, ReLU and additions are not counted — the same
-    convention as torchvision's published "GFLOPS", which are *multiply-adds*: divide by 2 to compare)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    _checks.tensor("x", x, finite=False, expected="the model's input (real or on the 'meta' device)")
-    counter = FlopCounterMode(display=False)
-    was_training = model.training
-    with torch.no_grad(), counter, one_thread():
-        model.eval()(x)
-    model.train(was_training)
-    return int(counter.get_total_flops())
-
-
 def published_gflops(name: str) -> float:
     """torchvision's published "GFLOPS" (multiply-adds, in 10⁹) of model ``name`` at 224×224, read from its weights'
     metadata (offline; ``torchvision.models.get_model_weights(name).DEFAULT.meta["_ops"]``)."""
@@ -168,10 +154,9 @@ class BlockComparison:
     costs: list[BlockCost]
 
     def cost(self, name: str) -> BlockCost:
-        for c in self.costs:
-            if c.name == name:
-                return c
-        raise ValueError(f"no block named {name!r}; this comparison has {[c.name for c in self.costs]}")
+        """The cost of block ``name`` ("BasicBlock" or "Bottleneck")."""
+        costs = {c.name: c for c in self.costs}
+        return costs[_checks.choice("name (a compared block)", name, costs)]
 
     def __str__(self) -> str:
         rows = [f"{self.width} channels in and out, {self.size}×{self.size} feature map",
@@ -254,10 +239,9 @@ class StageTable:
         return self.total_flops / 2e9
 
     def row(self, stage: str) -> StageRow:
-        for r in self.rows:
-            if r.stage == stage:
-                return r
-        raise ValueError(f"no stage {stage!r}; stages are {[r.stage for r in self.rows]}")
+        """The row of ``stage`` (one of the table's stages, e.g. "conv2_x")."""
+        rows = {r.stage: r for r in self.rows}
+        return rows[_checks.choice("stage", stage, rows)]
 
     def __str__(self) -> str:
         lines = [f"{self.name} at {self.size}×{self.size}",

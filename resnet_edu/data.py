@@ -47,6 +47,15 @@ class ImageData:
                        dtype=torch.long)
         if len(self.x) != len(self.y):
             raise ValueError(f"ImageData needs one label per image; got {len(self.x)} images and {len(self.y)} labels")
+        self.classes = tuple(_checks.sequence("ImageData.classes", self.classes, unique=True))
+        if not all(isinstance(c, str) for c in self.classes):
+            raise TypeError(f"ImageData.classes must be class names (strings); got {self.classes!r}")
+        if len(self.y):
+            low, high = torch.aminmax(self.y)  # one look at the labels (a single device sync on a GPU)
+            low, high = int(low), int(high)
+            if low < 0 or high >= len(self.classes):
+                raise ValueError(f"ImageData labels must lie in 0..{len(self.classes) - 1}, one per class name "
+                                 f"({len(self.classes)} classes); got labels from {low} to {high}")
 
     def __len__(self) -> int:
         return len(self.y)
@@ -65,6 +74,15 @@ class ImageData:
 
     def to(self, device: torch.device | str) -> ImageData:
         return ImageData(self.x.to(device), self.y.to(device), self.name, self.classes)
+
+
+def image_data(name: str, value: object) -> ImageData:
+    """``value`` if it is an :class:`ImageData` (what :func:`digits` and :func:`cifar10` return); otherwise a
+    TypeError naming the argument."""
+    if not isinstance(value, ImageData):
+        raise TypeError(f"{name} must be a resnet_edu.data.ImageData, such as edu.data.digits() returns; got "
+                        f"{_checks._show(value)} ({type(value).__name__})")
+    return value
 
 
 def digits(size: int = 16, channels: int = 1, train: bool = True, test_fraction: float = 0.2) -> ImageData:
@@ -106,13 +124,14 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     return Path(env) if env else Path.home() / ".cache" / "resnet_edu"
 
 
-def cifar10(root: str | os.PathLike[str] | None = None, train: bool = True, download: bool = True) -> ImageData:
+def cifar10(root: str | os.PathLike[str] | None = None, train: bool = True, download: bool = False) -> ImageData:
     """CIFAR-10 (50,000 train / 10,000 test 32×32 images), normalised per channel; prints which source it used.
 
     Looks under :func:`data_root` for, in this order: torchvision's ``cifar-10-batches-py/``; an image-folder export
     ``cifar10/{train,test}/<class name>/*.png|jpg`` (what cifar2png and similar tools write), decoded once and cached
-    as ``cifar10/{train,test}.npz`` beside it; else it downloads through torchvision (``download=True``).
-    Raises :class:`DatasetUnavailable` with the folders to use when none of these works.
+    as ``cifar10/{train,test}.npz`` beside it (decoded again when the images changed); else, only when asked with
+    ``download=True``, it downloads through torchvision (170 MB; a mistyped ``root`` then creates nothing).
+    Raises :class:`DatasetUnavailable` with the folders to use, and how to download, when none of these works.
     """
     images, labels, source = cifar10_arrays(root, train, download)
     split = "train" if train else "test"
@@ -124,31 +143,52 @@ def cifar10(root: str | os.PathLike[str] | None = None, train: bool = True, down
     return ImageData(x, torch.from_numpy(labels).long(), f"CIFAR-10 ({split})", CIFAR10_CLASSES)
 
 
-def cifar10_arrays(root: str | os.PathLike[str] | None = None, train: bool = True, download: bool = True
+def cifar10_arrays(root: str | os.PathLike[str] | None = None, train: bool = True, download: bool = False
                    ) -> tuple[np.ndarray, np.ndarray, str]:
     """The raw CIFAR-10 split behind :func:`cifar10`: images (N, 32, 32, 3) uint8, labels (N,) int64, and a sentence
     naming the source (what a torchvision-style pipeline, e.g. ``benchmarks/gpu_throughput.py``, starts from)."""
     _checks.flag("train", train)
     _checks.flag("download", download)
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a folder path (a string or pathlib.Path); got {_checks._show(root)} "
+                        f"({type(root).__name__})")
     folder = data_root(root)
     split = "train" if train else "test"
-    if (folder / "cifar-10-batches-py").is_dir() or not (folder / "cifar10" / split).is_dir():
+    export = folder / "cifar10"
+    if (folder / "cifar-10-batches-py").is_dir() or not export.is_dir():
         return _cifar10_torchvision(folder, train, download)
-    return _cifar10_image_folder(folder / "cifar10", split)
+    missing = [name for name in ("train", "test") if not (export / name).is_dir()]
+    if missing:  # said before the (slow) decoding of the other split
+        raise DatasetUnavailable(f"the image-folder export {export} has no {missing[0]}/ folder; it needs both "
+                                 f"{export / 'train'}/<class>/*.png and {export / 'test'}/<class>/*.png")
+    return _cifar10_image_folder(export, split)
 
 
 def _cifar10_torchvision(folder: Path, train: bool, download: bool) -> tuple[np.ndarray, np.ndarray, str]:
     from torchvision.datasets import CIFAR10
 
     had = (folder / "cifar-10-batches-py").is_dir()
+    where = (f"Put cifar-10-python.tar.gz or its extracted folder cifar-10-batches-py/ in {folder}, or an "
+             f"image-folder export as {folder / 'cifar10'}/train/<class>/*.png and .../test/<class>/*.png, "
+             "or set RESNET_EDU_DATA to the folder that holds it")
+    tarball = folder / CIFAR10.filename
+    archive = False
+    if not had and tarball.is_file():  # torchvision extracts an intact archive offline; a damaged one it downloads
+        from torchvision.datasets.utils import check_integrity
+
+        archive = check_integrity(str(tarball), CIFAR10.tgz_md5)
+        if not (archive or download):
+            raise DatasetUnavailable(f"{tarball} is damaged or incomplete (its MD5 checksum is not CIFAR-10's). "
+                                     "Delete it and copy it again, or download it anew with download=True.")
+    if not (had or archive or download):
+        raise DatasetUnavailable(f"CIFAR-10 is not in {folder}. {where}; or download it (170 MB) into {folder} "
+                                 "with download=True.")
     try:
-        ds = CIFAR10(str(folder), train=train, download=download)
+        ds = CIFAR10(str(folder), train=train, download=download or archive)
     except Exception as err:  # torchvision raises RuntimeError when absent, URLError/OSError when offline
         raise DatasetUnavailable(
-            f"CIFAR-10 is not in {folder} and could not be downloaded ({type(err).__name__}: {err}). "
-            f"Put cifar-10-python.tar.gz or its extracted folder cifar-10-batches-py/ in {folder}, or an image-folder "
-            f"export as {folder / 'cifar10'}/train/<class>/*.png and .../test/<class>/*.png, "
-            "or set RESNET_EDU_DATA to the folder that holds it."
+            f"CIFAR-10 is not in {folder} and could not be {'downloaded' if download else 'read'} "
+            f"({type(err).__name__}: {err}). {where}."
         ) from err
     source = f"torchvision's files in {folder / 'cifar-10-batches-py'}" + ("" if had else " (downloaded)")
     return ds.data, np.asarray(ds.targets, dtype=np.int64), source
@@ -157,9 +197,50 @@ def _cifar10_torchvision(folder: Path, train: bool, download: bool) -> tuple[np.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
+def _fingerprint(files: list[tuple[Path, int]], root: Path) -> str:
+    """What the cache was built from: a hash of every image's path (relative to ``root``, so its class folder),
+    size and modification time, in order. Replacing, moving or renaming any image changes it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path, label in files:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root).as_posix()}\t{label}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_cache(cache: Path, root: Path) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """``(x, y, fingerprint)`` from a cache written by :func:`_cifar10_image_folder`; ``None`` for a cache of an
+    earlier version (no fingerprint, rebuilt); a file that does not read is refused with how to fix it."""
+    import zipfile
+
+    def broken(why: str) -> DatasetUnavailable:
+        return DatasetUnavailable(f"{cache} is not a readable image cache ({why}). Delete it and call again: it "
+                                  f"is rebuilt from the images in {root}.")
+
+    try:
+        saved = np.load(cache, allow_pickle=False)  # never unpickles: a pickle is refused below, not loaded
+        if not hasattr(saved, "files"):
+            raise broken("a single array, not the .npz archive of arrays x and y that resnet_edu writes")
+        with saved:
+            if "x" not in saved.files or "y" not in saved.files:
+                raise broken(f"it holds {sorted(saved.files)}, not the arrays x and y")
+            if "fingerprint" not in saved.files:
+                return None  # written before caches had a fingerprint: rebuilt
+            x, y, key = saved["x"], saved["y"], str(saved["fingerprint"])
+    except DatasetUnavailable:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:  # garbage, truncated, pickled
+        raise broken(f"numpy cannot read it: {type(err).__name__}") from None
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (32, 32, 3) or y.shape != (len(x),):
+        raise broken(f"images of shape {x.shape} ({x.dtype}) and {y.shape} labels, not (N, 32, 32, 3) uint8")
+    return x, y, key
+
+
 def _cifar10_image_folder(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray, str]:
     """Arrays (N, 32, 32, 3) uint8 and labels from ``folder/split/<class>/*``, through a cache ``folder/split.npz``
-    (kept while the number of image files is unchanged; delete it to decode again)."""
+    keyed by what it was built from (:func:`_fingerprint`): when any image was added, removed, replaced or moved
+    to another class folder, the folder is decoded again and one printed line says why."""
     root = folder / split
     names = sorted(d.name for d in root.iterdir() if d.is_dir())
     if set(names) != set(CIFAR10_CLASSES):
@@ -168,16 +249,18 @@ def _cifar10_image_folder(folder: Path, split: str) -> tuple[np.ndarray, np.ndar
     files = [(path, label) for label, name in enumerate(CIFAR10_CLASSES)
              for path in sorted((root / name).iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
     cache = folder / f"{split}.npz"
+    key = _fingerprint(files, root)
     if cache.is_file():
-        with np.load(cache) as saved:
-            if int(saved["files"]) == len(files):
-                return saved["x"], saved["y"], f"cached arrays {cache} (decoded from the image folder {root})"
+        saved = _read_cache(cache, root)
+        if saved is not None and saved[2] == key:
+            return saved[0], saved[1], f"cached arrays {cache} (decoded from the image folder {root})"
+        print(f"The images in {root} changed since {cache.name} was written: decoding them again.")
     images = _decode(files, root)
     labels = np.asarray([label for _, label in files], dtype=np.int64)
     order = np.random.default_rng(0).permutation(len(files))  # classes mixed, so a prefix is a fair subset
     images, labels = images[order], labels[order]
     try:
-        np.savez(cache, x=images, y=labels, files=len(files))
+        np.savez(cache, x=images, y=labels, fingerprint=np.asarray(key))
         note = f"cached in {cache}"
     except OSError as err:
         note = f"could not cache it in {cache}: {err.strerror}"
@@ -191,8 +274,12 @@ def _decode(files: list[tuple[Path, int]], root: Path) -> np.ndarray:
     from tqdm.auto import tqdm
 
     def one(item: tuple[Path, int]) -> np.ndarray:
-        with Image.open(item[0]) as image:
-            pixels = np.asarray(image.convert("RGB"))
+        try:
+            with Image.open(item[0]) as image:
+                pixels = np.asarray(image.convert("RGB"))
+        except (OSError, ValueError, SyntaxError) as err:  # truncated or not an image; PIL's text omits the file
+            raise DatasetUnavailable(f"{item[0]} does not decode as an image ({err}); replace it with a good copy "
+                                     "or delete it, then call again") from None
         if pixels.shape != (32, 32, 3):
             raise DatasetUnavailable(f"{item[0]} is {pixels.shape[1]}x{pixels.shape[0]} pixels; CIFAR-10 images "
                                      "are 32x32")
@@ -209,6 +296,14 @@ def _decode(files: list[tuple[Path, int]], root: Path) -> np.ndarray:
 def augment_crop_flip(x: torch.Tensor, padding: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
     """He et al. 2015, §4.2: pad each side by ``padding`` zeros, take a random crop of the original size, flip
     horizontally with probability 1/2. Vectorised over the batch, on whatever device ``x`` lives."""
+    _checks.tensor("x", x, ndim=4, finite=False, expected="a batch of images (N, C, H, W)")  # no sync: on the hot path
+    padding = _checks.integer("padding", padding, low=0, high=64)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None; got "
+                        f"{_checks._show(generator)} ({type(generator).__name__})")
+    if generator is not None and generator.device.type != x.device.type:
+        raise ValueError(f"generator lives on {generator.device} but x on {x.device}; make the generator with "
+                         f"torch.Generator(device=x.device)")
     n, _, h, w = x.shape
     dev = x.device
     padded = F.pad(x, (padding,) * 4)
@@ -240,13 +335,17 @@ class DeviceLoader:
         drop_last: bool = True,
         seed: int | None = 0,
     ) -> None:
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+        data = image_data("data", data)
+        batch_size = _checks.integer("batch_size", batch_size, low=1)
+        for name, value in (("shuffle", shuffle), ("augment", augment), ("drop_last", drop_last)):
+            _checks.flag(name, value)
+        if seed is not None:
+            seed = _checks.seed(seed)
         if batch_size > len(data) and drop_last:
             raise ValueError(f"batch_size {batch_size} is larger than the dataset ({len(data)} examples)")
         from .runtime import device as best_device
 
-        self.device = torch.device(device) if device is not None else best_device()
+        self.device = _checks.device(device) if device is not None else best_device()
         self.data = data.to(self.device)
         self.batch_size, self.shuffle, self.augment, self.drop_last = batch_size, shuffle, augment, drop_last
         self.generator = torch.Generator(device=self.device)

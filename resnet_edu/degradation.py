@@ -7,7 +7,8 @@ it as CIFAR-10 error curves against iterations (Fig. 1: plain-20 vs plain-56; Fi
 several depths with one recipe and returns a :class:`DegradationResult` holding the curves and the numbers the
 lesson's check cell asserts on.
 
-Two recipes, picked by :func:`resnet_edu.runtime.scale`:
+Two recipes (:class:`~resnet_edu.recipes.Recipe`, kept in the core module :mod:`resnet_edu.recipes` because lessons
+08 and 09 build and train their nets the same way), picked by :func:`resnet_edu.runtime.scale`:
 
 * ``CPU_RECIPE`` — scikit-learn's digits at 8×8, width 8, Adam 1e-3, batch 64, 100 steps (about 12 s for the six
   nets of depths 8/20/56 with one torch thread).
@@ -24,9 +25,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from torch import nn
 from tqdm.auto import tqdm
 
 from . import _checks
@@ -34,57 +34,20 @@ from . import data as _data
 from . import nets as _nets
 from . import runtime as _runtime
 from . import train as _train
+from .recipes import (  # noqa: F401  (core; re-exported: lesson 01 calls them as edu.degradation.<name>)
+    CPU_RECIPE,
+    DATASETS,
+    GPU_RECIPE,
+    Recipe,
+    build,
+    check_recipe,
+    load_data,
+    with_recipe,
+)
 
 KINDS = _nets.KINDS  # ("plain", "residual")
-DATASETS = ("digits", "cifar10")
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """How every net of one experiment is trained (the same for plain and residual, for every depth): the data and
-    the width of the nets, plus one :class:`~resnet_edu.train.TrainConfig` (``train``) that :func:`train_one`
-    passes to ``fit`` whole (with each run's seed).
-
-    ``last`` is how many final steps ``train_loss`` averages. ``subset`` keeps only the first ``subset`` training
-    images (for quick checks of the CIFAR-10 code path).
-    """
-
-    dataset: str = "digits"
-    image_size: int = 8
-    width: int = 8
-    train: _train.TrainConfig = _train.TrainConfig(steps=100, batch_size=64, optimizer="adam", lr=1e-3,
-                                                   eval_every=0)
-    last: int = 50
-    subset: int | None = None
-
-    def __post_init__(self) -> None:
-        _checks.choice("Recipe.dataset", self.dataset, DATASETS)
-        if not isinstance(self.train, _train.TrainConfig):
-            raise TypeError("Recipe.train must be a resnet_edu.train.TrainConfig, e.g. TrainConfig(steps=100); "
-                            f"got {type(self.train).__name__}")
-        for name in ("width", "last"):
-            _nets.check_positive(f"Recipe.{name}", getattr(self, name))
-        _checks.integer("Recipe.image_size", self.image_size, low=8)
-        if self.subset is not None:
-            _checks.integer("Recipe.subset", self.subset, low=1)
-
-    def describe(self) -> str:
-        """One line: data, width, then the training config, as printed by :func:`run`."""
-        data = "CIFAR-10" if self.dataset == "cifar10" else f"digits {self.image_size}x{self.image_size}"
-        return f"{data}, width {self.width}, {self.train.describe()}"
-
-
-CPU_RECIPE = Recipe()
-# He et al. 2015, §4.2's nets, data and augmentation with a short annealed schedule: batch 512, lr 0.4 (the paper's 0.1
-# at 128, scaled linearly, Goyal et al. 2017) after a linear warm-up over the first 10 % (the paper warms ResNet-110
-# up too), then a linear decay to zero; Nesterov momentum, weight decay 5e-4; 15 epochs (1,455 steps). Annealing to
-# zero lets the deeper ResNets finish fitting; the step schedule squeezed into 12 epochs did not (ResNet-56 ended above
-# ResNet-20). Measure the per-seed table with `benchmarks/degradation_seeds.py --scale gpu --seeds 0 1 2`.
-GPU_RECIPE = Recipe(
-    dataset="cifar10", image_size=32, width=16, last=50,
-    train=_train.TrainConfig(epochs=15, batch_size=512, optimizer="sgd", lr=0.4, momentum=0.9, nesterov=True,
-                             weight_decay=5e-4, schedule="linear", warmup=0.1, augment=True, eval_every=0),
-)
 CPU_DEPTHS = (8, 20, 56)
 GPU_DEPTHS = (20, 32, 44, 56)  # the plain nets of He et al. 2015, Fig. 6 (left); ResNets at these depths in Table 6
 
@@ -198,8 +161,10 @@ class DegradationResult:
 
         from .viz import KIND_COLORS, moving_average
 
+        if smooth is not None:
+            smooth = _checks.integer("smooth", smooth, low=1)  # a moving-average window in steps
         steps = len(self.curve("plain", self.depths[0]))
-        smooth = smooth or max(1, steps // 20)
+        smooth = max(1, steps // 20) if smooth is None else smooth
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
         shades = [0.45 + 0.5 * i / max(1, len(self.depths) - 1) for i in range(len(self.depths))]
         maps = {"plain": plt.cm.Reds, "residual": plt.cm.Blues}  # KIND_COLORS' hues, darker = deeper
@@ -253,33 +218,6 @@ def _depths(depths: Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted(depths))
 
 
-def load_data(recipe: Recipe) -> tuple[_data.ImageData, _data.ImageData, Recipe]:
-    """Training and test data for ``recipe``; CIFAR-10 missing → a printed notice and the digits recipe instead."""
-    if recipe.dataset == "cifar10":
-        try:
-            train, test = _data.cifar10(train=True), _data.cifar10(train=False)
-        except _data.DatasetUnavailable as err:
-            print(f"Notice: CIFAR-10 is not available, so this runs on the offline digits instead.\n  {err}")
-            recipe = CPU_RECIPE
-        else:
-            if recipe.subset is not None:
-                train = _data.ImageData(train.x[: recipe.subset], train.y[: recipe.subset], train.name, train.classes)
-            return train, test, recipe
-    train = _data.digits(size=recipe.image_size, train=True)
-    test = _data.digits(size=recipe.image_size, train=False)
-    if recipe.subset is not None:
-        train = _data.ImageData(train.x[: recipe.subset], train.y[: recipe.subset], train.name, train.classes)
-    return train, test, recipe
-
-
-def build(kind: str, depth: int, seed: int, recipe: Recipe, data: _data.ImageData) -> nn.Module:
-    """``kind``-``depth`` at the recipe's width, shaped for ``data``; its initial weights depend on ``seed`` only."""
-    residual = _nets.check_kind(kind)
-    _runtime.seed_everything(seed)  # the initial weights depend on the seed only, not on what ran before
-    return _nets.cifar_net(depth, residual=residual, width=recipe.width,
-                           in_channels=data.in_channels, num_classes=data.num_classes)
-
-
 def train_one(kind: str, depth: int, seed: int, recipe: Recipe, train: _data.ImageData,
               test: _data.ImageData, progress: bool = False) -> _train.FitResult:
     """Build ``kind``-``depth`` with seed ``seed`` and train it with ``recipe``; the final evaluation measures the
@@ -309,8 +247,8 @@ def run(
     depths, seeds = _depths(depths), _seeds(seed)
     if recipe is None:
         recipe = recipe_for(scale)
-    elif not isinstance(recipe, Recipe):
-        raise TypeError(f"recipe must be a resnet_edu.degradation.Recipe or None; got {type(recipe).__name__}")
+    else:
+        check_recipe(recipe)
     train, test, recipe = load_data(recipe)
     print(f"scale {scale or _runtime.scale()} · {recipe.describe()} · depths {depths} · seeds {seeds}")
     result = DegradationResult(depths, seeds, recipe, train.name.replace(" (train)", ""))
@@ -323,22 +261,3 @@ def run(
             result.wall_time += result.runs[kind, depth, s].wall_time
             bar.update(1)
     return result
-
-
-def with_recipe(base: Recipe, **changes: object) -> Recipe:
-    """A copy of ``base`` with some fields changed, e.g. ``with_recipe(CPU_RECIPE, steps=200)``; training fields
-    (``steps``, ``lr``, …) go into its :class:`~resnet_edu.train.TrainConfig`."""
-    if not isinstance(base, Recipe):
-        raise TypeError(f"base must be a resnet_edu.degradation.Recipe; got {type(base).__name__}")
-    training = {k: v for k, v in changes.items() if k in _train.TrainConfig.__dataclass_fields__}
-    own = {k: v for k, v in changes.items() if k not in training}
-    unknown = set(own) - set(Recipe.__dataclass_fields__)
-    if unknown:
-        allowed = [*Recipe.__dataclass_fields__, *_train.TrainConfig.__dataclass_fields__]
-        raise ValueError(f"unknown Recipe fields {sorted(unknown)}; allowed: {', '.join(allowed)}")
-    if "steps" in training and "epochs" not in training and training["steps"] is not None:
-        training["epochs"] = None  # one length replaces the other
-    if "epochs" in training and "steps" not in training and training["epochs"] is not None:
-        training["steps"] = None
-    config = own.pop("train", base.train)
-    return replace(base, **own, train=config.replace(**training) if training else config)

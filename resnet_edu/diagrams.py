@@ -142,7 +142,10 @@ def block_diagram(*blocks: nn.Module, titles: Sequence[str] | None = None):  # n
     for block in blocks:
         _checks.module("every block", block)
     if titles is not None:
-        titles = [str(t) for t in _checks.sequence("titles", titles)]
+        titles = list(_checks.sequence("titles", titles))
+        wrong = [t for t in titles if not isinstance(t, str)]
+        if wrong:
+            raise TypeError(f"titles must be strings, one per block, e.g. ['plain', 'residual']; got {titles!r}")
     if titles is not None and len(titles) != len(blocks):
         raise ValueError(f"give one title per block: {len(blocks)} blocks but {len(titles)} titles")
     dot = graphviz.Digraph("blocks", graph_attr={"rankdir": "TB", "fontname": "Helvetica", "nodesep": "0.3"})
@@ -263,6 +266,10 @@ def count_nodes(graph, name: str) -> int:  # noqa: ANN001 (graphviz.Digraph)
     return sum(1 for line in graph.body if re.search(rf'\[label="?{re.escape(name)}', line))
 
 
+MAX_BLOCKS = 8  # the most blocks unrolled_paths draws: 2⁸ = 256 paths (gradients.path_expansion's bound)
+_LIFT = "Set resnet_edu.diagrams.MAX_BLOCKS higher if you really want a larger drawing (dot slows down)."
+
+
 def unrolled_paths(paths: Sequence[Sequence[int]]):  # noqa: ANN201 (graphviz.Digraph)
     """The "unraveled view" of a residual stack (Veit et al. 2016, Fig. 1): left the stack as built, x → ⊕ → ⊕ →
     …, right every path from x to the output as its own chain of branches F_i, all summed at the end (lesson 03).
@@ -273,12 +280,19 @@ def unrolled_paths(paths: Sequence[Sequence[int]]):  # noqa: ANN201 (graphviz.Di
     """
     import graphviz
 
-    paths = [tuple(p) for p in paths]
-    if not paths:
-        raise ValueError("paths must list at least one path, e.g. gradients.path_expansion(3).paths")
+    example = "e.g. [[], [1], [2], [1, 2]] or gradients.path_expansion(3).paths"
+    paths = [tuple(_checks.sequence("each path", p, min_len=0)) for p in _checks.sequence("paths", paths)]
+    for p in paths:
+        for i in p:
+            _checks.integer("each block number in paths", i, low=1, high=MAX_BLOCKS, lift=_LIFT)
+    if any(list(p) != sorted(set(p)) for p in paths):
+        raise ValueError(f"each path must list increasing block numbers from 1, {example}; got {paths}")
+    if len(set(paths)) != len(paths):
+        twice = sorted({p for p in paths if paths.count(p) > 1})
+        raise ValueError(f"paths must list each path once; {twice} appear(s) more than once")
+    if len(paths) > 2 ** MAX_BLOCKS:
+        raise ValueError(f"paths must list at most {2 ** MAX_BLOCKS} paths; got {len(paths)}. {_LIFT}")
     n = max((max(p) for p in paths if p), default=0)
-    if any(i < 1 for p in paths for i in p) or any(list(p) != sorted(set(p)) for p in paths):
-        raise ValueError(f"each path must list increasing block numbers from 1; got {paths}")
     font = {"fontname": "Helvetica", "fontsize": "11"}
     dot = graphviz.Digraph("unrolled", graph_attr={"rankdir": "LR", "nodesep": "0.15", "ranksep": "0.35",
                                                    "fontname": "Helvetica"})

@@ -33,8 +33,8 @@ from torch import nn
 
 from . import _checks
 from . import data as _data
-from . import degradation as _degradation
 from . import nets as _nets
+from . import recipes as _recipes
 from . import runtime as _runtime
 from . import train as _train
 from . import viz as _viz
@@ -44,7 +44,7 @@ KINDS = _nets.KINDS  # ("plain", "residual")
 KIND_COLORS = _viz.KIND_COLORS  # plain red, residual blue, as in every lesson
 
 # The digits at 8×8, width 8, SGD with momentum like the GPU recipe: two 56-layer nets in seconds on one CPU thread.
-CPU_RECIPE = _degradation.Recipe(
+CPU_RECIPE = _recipes.Recipe(
     dataset="digits", image_size=8, width=8, last=50,
     train=_train.TrainConfig(steps=200, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4,
                              schedule="cosine"),
@@ -54,7 +54,7 @@ CPU_RECIPE = _degradation.Recipe(
 # and annealed to zero (one-cycle, Smith & Topin 2019), Nesterov momentum, weight decay 5e-4, label smoothing 0.1
 # (Szegedy et al. 2016), flipped test images averaged in, 40 epochs: aimed at ResNet-56 ≥ 92 % test within 8 min for
 # the whole notebook on one H100 with the fast trainer (unmeasured: see benchmarks/lesson08_gpu.py).
-GPU_RECIPE = _degradation.Recipe(
+GPU_RECIPE = _recipes.Recipe(
     dataset="cifar10", image_size=32, width=16, last=50,
     train=_train.TrainConfig(epochs=40, batch_size=512, optimizer="sgd", lr=0.4, momentum=0.9, nesterov=True,
                              weight_decay=5e-4, schedule="onecycle", warmup=0.15, augment=True, label_smoothing=0.1,
@@ -63,7 +63,7 @@ GPU_RECIPE = _degradation.Recipe(
 DEPTH = 56
 
 
-def recipe_for(scale: str | None = None) -> _degradation.Recipe:
+def recipe_for(scale: str | None = None) -> _recipes.Recipe:
     """Lesson 08's recipe at a scale: ``CPU_RECIPE`` for ``"cpu"``, ``GPU_RECIPE`` for ``"gpu"`` (default: current)."""
     scale = _runtime.scale() if scale is None else _checks.choice("scale", scale, (*_runtime.SCALES, None))
     return GPU_RECIPE if scale == "gpu" else CPU_RECIPE
@@ -87,8 +87,7 @@ class GradientRecorder:
     """
 
     def __init__(self, model: nn.Module, steps: int, every: int = 1, label: str = "") -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        _checks.module("model", model)
         self.steps = _checks.integer("steps", steps, low=1)
         self.every = _checks.integer("every", every, low=1)
         layers = weight_layers(model)
@@ -100,10 +99,14 @@ class GradientRecorder:
         self.label = label
         self._buffer: torch.Tensor | None = None  # allocated on the first call, on the gradients' device
         self._count: torch.Tensor | None = None
+        self._updates: torch.Tensor | None = None  # ‖ΔW‖/‖W‖ per recorded row and layer
+        self._previous: list[torch.Tensor] | None = None  # the weights at the last recorded step
 
     def _allocate(self, device: torch.device) -> None:
         self._buffer = torch.full((self.rows, len(self.weights)), float("nan"), device=device)
+        self._updates = torch.full((self.rows, len(self.weights)), float("nan"), device=device)
         self._count = torch.zeros((), dtype=torch.long, device=device)
+        self._previous = [w.detach().clone() for w in self.weights]
 
     def __call__(self, step: int) -> None:
         """Record the current gradients of 0-based training step ``step``.
@@ -127,10 +130,22 @@ class GradientRecorder:
                 count.fill_(step + 1)
                 return
             count.fill_(step)
-        norms = torch.stack(torch._foreach_norm(grads)).to(buffer.dtype).view(1, -1)
+        # One fused norm for the gradients and for the relative update ‖ΔW‖/‖W‖ per step since the last recorded
+        # step (the weights seen here are those before this step's update): what the optimizer actually did to each
+        # layer, weight decay and momentum included.
+        weights = [w.detach() for w in self.weights]
+        layers = len(weights)
+        every_norm = torch.stack(torch._foreach_norm(grads + list(torch._foreach_sub(weights, self._previous))
+                                                     + self._previous))
+        norms = every_norm[:layers].to(buffer.dtype).view(1, -1)
+        change, size = every_norm[layers:2 * layers], every_norm[2 * layers:].clamp_min(1e-12)
         row = torch.clamp(count // self.every, max=self.rows - 1).view(1)
         keep = (count % self.every == 0) & (count < self.steps)  # a device bool: no Python branch on the step
         buffer.index_copy_(0, row, torch.where(keep, norms, buffer.index_select(0, row)))
+        relative = torch.where(count > 0, change / size / self.every, float("nan")).to(buffer.dtype).view(1, -1)
+        self._updates.index_copy_(0, row, torch.where(keep, relative, self._updates.index_select(0, row)))
+        for previous, w in zip(self._previous, weights):
+            previous.copy_(torch.where(keep, w, previous))
         count.add_(1)
 
     @property
@@ -144,7 +159,8 @@ class GradientRecorder:
         if filled == 0:
             raise RuntimeError("nothing recorded yet: pass the recorder to fit(..., after_backward=recorder)")
         norms = self._buffer[:filled].float().cpu().numpy()
-        return GradientHistory(self.names, [r * self.every for r in range(filled)], norms, self.label)
+        updates = self._updates[:filled].float().cpu().numpy()
+        return GradientHistory(self.names, [r * self.every for r in range(filled)], norms, self.label, updates)
 
 
 def _capturing(tensor: torch.Tensor) -> bool:
@@ -160,11 +176,13 @@ class GradientHistory:
     steps: list[int]
     norms: np.ndarray  # (len(steps), len(names))
     label: str = ""
+    updates: np.ndarray | None = None  # ‖ΔW‖/‖W‖ per step (row 0: NaN, nothing before it); same shape as norms
 
     def __post_init__(self) -> None:
-        if self.norms.shape != (len(self.steps), len(self.names)):
-            raise ValueError(f"norms must have shape (steps, layers) = ({len(self.steps)}, {len(self.names)}); "
-                             f"got {self.norms.shape}")
+        for name, value in (("norms", self.norms), ("updates", self.updates)):
+            if value is not None and value.shape != (len(self.steps), len(self.names)):
+                raise ValueError(f"{name} must have shape (steps, layers) = ({len(self.steps)}, {len(self.names)}); "
+                                 f"got {value.shape}")
 
     @property
     def positions(self) -> dict[str, int]:
@@ -257,7 +275,7 @@ class Comparison:
     Fig. 6). ``runs[kind]`` is a :class:`Run`; ``log_dir`` holds the TensorBoard logs when there are any."""
 
     depth: int
-    recipe: _degradation.Recipe
+    recipe: _recipes.Recipe
     dataset: str
     runs: dict[str, Run] = field(default_factory=dict)
     log_dir: str | None = None
@@ -281,8 +299,37 @@ class Comparison:
             raise ValueError(f"which must be 'first', 'middle' or 'last'; got {which!r}")
         return float(self.runs[kind].weight_growth[history.positions[which]])
 
+    def relative_update(self, kind: str, which: str = "first", skip: float = 0.1) -> float:
+        """Median ‖ΔW‖/‖W‖ per step of the ``"first"``, ``"middle"`` or ``"last"`` weight layer over the recorded
+        steps after the first ``skip`` fraction of training: the layer's effective step size, measured."""
+        history = self.history(kind)
+        if which not in history.positions:
+            raise ValueError(f"which must be 'first', 'middle' or 'last'; got {which!r}")
+        values = history.updates[:, history.positions[which]]
+        return float(np.nanmedian(values[max(1, int(skip * len(values))):]))
+
+    def plot_updates(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
+        """‖ΔW‖/‖W‖ per step of every weight layer (median after the first 10 % of training), input side first, for
+        both nets: how far the optimizer actually moves each layer relative to its size."""
+        from .viz import axes
+
+        ax = axes(ax, figsize=(8, 4))
+        for kind, run in self.runs.items():
+            values = run.history.updates[max(1, len(run.history.steps) // 10):]
+            ax.plot(range(1, len(run.history.names) + 1), np.nanmedian(values, axis=0), "o-", ms=3,
+                    color=KIND_COLORS[kind], label=run.label)
+        ax.set_yscale("log")
+        ax.set_xlabel("weight layer (1 = next to the input)")
+        ax.set_ylabel("‖ΔW‖ / ‖W‖ per step (median)")
+        ax.set_title("Relative update of every layer during training")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        return ax
+
     def ratio_during_training(self, kind: str, skip: float = 0.1) -> float:
-        """Median first/last gradient ratio over the recorded steps after the first ``skip`` fraction of training."""
+        """Median first/last gradient ratio over the recorded steps after the first ``skip`` fraction of training
+        (0 ≤ ``skip`` < 1: 0 takes every recorded step, 0.5 the second half)."""
+        skip = _checks.number("skip", skip, low=0, high=1, high_inclusive=False)
         ratio = self.history(kind).ratio()
         return float(np.median(ratio[int(skip * len(ratio)):]))
 
@@ -337,9 +384,11 @@ class Comparison:
         """Training accuracy (moving average over batches) and test accuracy (points) of both nets."""
         from .viz import axes, moving_average
 
+        if smooth is not None:
+            smooth = _checks.integer("smooth", smooth, low=1)  # a moving-average window in steps
         ax = axes(ax, figsize=(8, 4))
         for kind, run in self.runs.items():
-            window = smooth or max(1, run.fit.steps // 20)
+            window = max(1, run.fit.steps // 20) if smooth is None else smooth
             ax.plot(range(1, run.fit.steps + 1), moving_average(run.fit.acc, window), color=KIND_COLORS[kind],
                     alpha=0.7, label=f"{run.label}: training (moving average of {window})")
             ax.plot([e["step"] for e in run.fit.evals], [e["acc"] for e in run.fit.evals], "o--",
@@ -358,6 +407,25 @@ class Comparison:
         return self.plot_heatmaps()
 
 
+def find_tensorboard() -> str | None:
+    """Make ``%tensorboard`` find the ``tensorboard`` program of *this* Python (lesson 08) and return its path.
+
+    The notebook magic starts ``tensorboard`` from the kernel's PATH, which lacks the virtual environment's ``bin/``
+    when JupyterLab was started without activating it (then it prints "Could not find `tensorboard`"). When the
+    program is not on PATH but sits next to ``sys.executable``, this sets ``TENSORBOARD_BINARY`` (which the magic
+    reads first) and prepends that folder to PATH. Returns None when there is no ``tensorboard`` program at all."""
+    import shutil
+    import sys
+
+    here = Path(sys.executable).parent / ("tensorboard.exe" if os.name == "nt" else "tensorboard")
+    found = shutil.which("tensorboard")
+    if found is None and here.exists():
+        os.environ["TENSORBOARD_BINARY"] = str(here)
+        os.environ["PATH"] = os.pathsep.join([str(here.parent), os.environ.get("PATH", "")])
+        found = str(here)
+    return found
+
+
 def runs_dir(name: str = "08_train_cifar10") -> Path:
     """Where lesson 08 keeps its TensorBoard logs and checkpoints: ``<data root>/runs/<name>`` (``data_root()`` is
     ``$RESNET_EDU_DATA`` or ``~/.cache/resnet_edu``), outside the repository, so notebooks/ stays clean."""
@@ -370,7 +438,7 @@ def train_pair(
     depth: int = DEPTH,
     seed: int = 0,
     scale: str | None = None,
-    recipe: _degradation.Recipe | None = None,
+    recipe: _recipes.Recipe | None = None,
     every: int | None = None,
     log_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
@@ -387,9 +455,9 @@ def train_pair(
     _checks.flag("progress", progress)
     if recipe is None:
         recipe = recipe_for(scale)
-    elif not isinstance(recipe, _degradation.Recipe):
-        raise TypeError(f"recipe must be a resnet_edu.degradation.Recipe or None; got {type(recipe).__name__}")
-    train, test, used = _degradation.load_data(recipe)
+    else:
+        _recipes.check_recipe(recipe)
+    train, test, used = _recipes.load_data(recipe)
     recipe = recipe if used is recipe else CPU_RECIPE  # no CIFAR-10: lesson 08's own digits recipe
     total = recipe.train.total_steps(len(train) // recipe.train.batch_size)
     every = max(1, total // 200) if every is None else _checks.integer("every", every, low=1)
@@ -404,9 +472,9 @@ def train_pair(
     return result
 
 
-def _train_one(kind: str, depth: int, seed: int, recipe: _degradation.Recipe, train: _data.ImageData,
+def _train_one(kind: str, depth: int, seed: int, recipe: _recipes.Recipe, train: _data.ImageData,
                test: _data.ImageData, total: int, every: int, log_dir: str | None, progress: bool) -> Run:
-    model = _degradation.build(kind, depth, seed, recipe, train)  # both nets start from the same random state
+    model = _recipes.build(kind, depth, seed, recipe, train)  # both nets start from the same random state
     label = f"{kind}-{depth}"
     recorder = GradientRecorder(model, total, every, label=label)
     init_norms = torch.stack([w.detach().norm() for w in recorder.weights])
@@ -443,18 +511,25 @@ def log_gradients(history: GradientHistory, log_dir: str | os.PathLike[str]) -> 
 @torch.no_grad()
 def predict(model: nn.Module, data: _data.ImageData, batch_size: int = 1000) -> torch.Tensor:
     """Predicted class of every image of ``data`` (eval mode, restored afterwards), as a CPU tensor."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    _checks.module("model", model)
+    data = _data.image_data("data", data)
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
     out = []
-    for start in range(0, len(data), batch_size):
-        x = data.x[start:start + batch_size].to(dev)
-        with _train._autocast(dev):
-            out.append(model(x).argmax(1).cpu())
-    model.train(was_training)
-    return torch.cat(out)
+    try:
+        for start in range(0, len(data), batch_size):
+            x = data.x[start:start + batch_size].to(dev)
+            with _train._autocast(dev):
+                scores = model(x)
+            if scores.dim() != 2 or scores.shape[1] != data.num_classes:
+                raise ValueError(f"model gives scores of shape {tuple(scores.shape)}, but data ({data.name}) has "
+                                 f"{data.num_classes} classes: the net must output one score per class, (N, "
+                                 f"{data.num_classes}); build it with num_classes={data.num_classes}")
+            out.append(scores.argmax(1).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
 def _image(data: _data.ImageData, i: int) -> np.ndarray:
@@ -498,6 +573,23 @@ class Confusion:
     classes: tuple[str, ...]
     label: str = ""
 
+    def __post_init__(self) -> None:
+        matrix = np.asarray(self.matrix)
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 2:
+            raise ValueError(f"matrix must be a square table of counts with a row and a column per class (at least "
+                             f"2); got shape {matrix.shape}")
+        if not np.issubdtype(matrix.dtype, np.integer) or (matrix < 0).any():
+            raise ValueError(f"matrix must hold counts (non-negative integers); got {matrix.dtype} values from "
+                             f"{matrix.min()} to {matrix.max()}")
+        if matrix.sum() == 0:
+            raise ValueError("matrix counts no image at all (every entry is 0), so there is no accuracy to show; "
+                             "make it from data with at least one image")
+        classes = _checks.sequence("classes", self.classes, unique=True)
+        if len(classes) != len(matrix):
+            raise ValueError(f"classes must name each row of the matrix: {len(matrix)} rows but {len(classes)} "
+                             f"names")
+        self.matrix, self.classes = matrix, tuple(str(c) for c in classes)
+
     @property
     def accuracy(self) -> float:
         return float(np.trace(self.matrix) / self.matrix.sum())
@@ -530,7 +622,8 @@ class Confusion:
 
 
 def confusion_matrix(model: nn.Module, data: _data.ImageData, label: str = "") -> Confusion:
-    """Count true × predicted classes of ``model`` on ``data`` (lesson 08)."""
+    """Count true × predicted classes of ``model`` on ``data`` (lesson 08). The net must give one score per class of
+    ``data`` (a net with more outputs would put predictions outside the table)."""
     predicted = predict(model, data)
     k = data.num_classes
     matrix = torch.bincount(data.y.cpu() * k + predicted, minlength=k * k).view(k, k).numpy()
@@ -544,17 +637,30 @@ def confusion_matrix(model: nn.Module, data: _data.ImageData, label: str = "") -
 _SHAPE_KEYS = ("depth", "residual", "width", "in_channels", "num_classes")
 
 
-def save_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> Path:
+def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Save a CIFAR net (:func:`resnet_edu.nets.cifar_net`) as its ``state_dict`` plus the numbers that rebuild it:
-    only tensors, ints and bools, so :func:`load_checkpoint` can use ``torch.load(..., weights_only=True)``."""
+    only tensors, ints and bools, so :func:`load_checkpoint` can use ``torch.load(..., weights_only=True)``.
+
+    A file already at ``path`` is kept (``FileExistsError``) unless ``overwrite=True``, which replaces it and says so.
+    """
     if not isinstance(model, _nets.CifarResNet):
         raise TypeError(f"model must be a CIFAR net from resnet_edu.nets.cifar_net; got {type(model).__name__}")
+    _checks.flag("overwrite", overwrite)
+    if not isinstance(path, (str, os.PathLike)) or str(path) == "":
+        raise TypeError(f"path must be a file path (a string or pathlib.Path); got {path!r}")
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file path such as {path / 'model.pt'}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it, or choose another path")
     shape = {"depth": model.depth, "residual": bool(model.has_shortcuts), "width": model.conv1.out_channels,
              "in_channels": model.conv1.in_channels, "num_classes": model.fc.out_features}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    path = Path(path)
+    replacing = path.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"shape": shape, "state_dict": state}, path)
+    if replacing:
+        print(f"Overwrote the checkpoint at {path} (overwrite=True).")
     return path
 
 
@@ -564,13 +670,23 @@ def load_checkpoint(path: str | os.PathLike[str], device: torch.device | str | N
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: save one first with save_checkpoint(model, path)")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(saved, dict) or set(saved) != {"shape", "state_dict"} or set(saved["shape"]) != set(_SHAPE_KEYS):
-        raise ValueError(f"{path} is not a checkpoint written by resnet_edu.dynamics.save_checkpoint")
+    fix = "Delete it and save the net again with resnet_edu.dynamics.save_checkpoint(model, path)."
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)  # never runs pickled code
+    except Exception as err:  # garbage, truncated, or pickled objects weights_only refuses: torch's text advises
+        raise ValueError(f"{path} does not read as a checkpoint ({type(err).__name__}): it is damaged, cut short, "
+                         f"or not a resnet_edu checkpoint. {fix}") from None  # weights_only=False; we never do
+    if (not isinstance(saved, dict) or set(saved) != {"shape", "state_dict"} or not isinstance(saved["shape"], dict)
+            or set(saved["shape"]) != set(_SHAPE_KEYS) or not isinstance(saved["state_dict"], dict)):
+        raise ValueError(f"{path} is not a checkpoint written by resnet_edu.dynamics.save_checkpoint. {fix}")
     shape = saved["shape"]
-    model = _nets.cifar_net(shape["depth"], residual=shape["residual"], width=shape["width"],
-                            in_channels=shape["in_channels"], num_classes=shape["num_classes"])
-    model.load_state_dict(saved["state_dict"])
+    try:
+        model = _nets.cifar_net(shape["depth"], residual=shape["residual"], width=shape["width"],
+                                in_channels=shape["in_channels"], num_classes=shape["num_classes"])
+        model.load_state_dict(saved["state_dict"])
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{path} holds a net that does not rebuild ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0]}). {fix}") from None
     dev = _runtime.device() if device is None else _checks.device(device)
     model.to(dev)
     if dev.type == "cuda":

@@ -5,12 +5,13 @@ through its branch F or skipped along its shortcut, so the number of paths of le
 (Veit et al. 2016, §3, Eq. 3–4). Two experiments of the paper, run on a trained plain net and its ResNet twin:
 
 * :func:`lesion_study` — delete one block at a time, then k random blocks, and measure the test accuracy (§4,
-  Fig. 3 and 5): a ResNet degrades smoothly, a plain net collapses to chance whichever block goes. Only blocks whose
+  Fig. 3 and 5): a ResNet loses little for most blocks and declines step by step with k, a plain net collapses to
+  chance whichever block goes. Only blocks whose
   input and output shapes agree can be deleted (:func:`deletable_blocks`): the downsampling blocks cannot.
 * :func:`path_gradients` — the gradient that flows along paths of each length k (§5, Fig. 6): in the backward pass,
   k random blocks pass the gradient only through F, the other n − k only through the shortcut.
 
-:func:`train_nets` trains the nets once (lesson 01's recipe); lesson 09's loss landscape reuses the pair of one depth.
+:func:`train_nets` trains the nets once (lesson 01's recipe); lesson 10 trains the pair of one depth for its landscape.
 :func:`lesion_explorer` is the interactive version: tick blocks to delete, both nets are re-evaluated.
 """
 
@@ -29,8 +30,8 @@ from tqdm.auto import tqdm
 
 from . import _checks
 from . import data as _data
-from . import degradation as _degradation
 from . import nets as _nets
+from . import recipes as _recipes
 from . import runtime as _runtime
 from . import train as _train
 from .viz import KIND_COLORS
@@ -60,7 +61,7 @@ class TrainedNets:
     fits: dict[str, _train.FitResult]
     train: _data.ImageData
     test: _data.ImageData
-    recipe: _degradation.Recipe
+    recipe: _recipes.Recipe
 
     def __getitem__(self, name: str) -> nn.Module:
         if name not in self.models:
@@ -78,6 +79,14 @@ class TrainedNets:
         raise ValueError("no plain net and ResNet of the same depth were trained; the nets are "
                          f"{', '.join(self.models)}")
 
+    @property
+    def deepest(self) -> str:
+        """The name of the deepest ResNet trained (``"residual-56"`` at both scales)."""
+        residual = [name for name in self.models if name.startswith("residual-")]
+        if not residual:
+            raise ValueError(f"no ResNet was trained; the nets are {', '.join(self.models)}")
+        return max(residual, key=lambda name: int(name.rsplit("-", 1)[1]))
+
     def accuracy(self, name: str) -> float:
         """Test accuracy of one trained net with all its blocks."""
         return _train.evaluate(self[name], self.test)["acc"]
@@ -87,19 +96,19 @@ class TrainedNets:
         return f"trained on {self.train.name} ({self.recipe.describe()}): test accuracy {accs}"
 
 
-def gpu_recipe() -> _degradation.Recipe:
+def gpu_recipe() -> _recipes.Recipe:
     """Lesson 01's CIFAR-10 recipe (He et al. 2015, §4.2), shortened to 5 epochs per net."""
-    return _degradation.with_recipe(_degradation.GPU_RECIPE, epochs=5)
+    return _recipes.with_recipe(_recipes.GPU_RECIPE, epochs=5)
 
 
 def train_nets(
     nets: Sequence[tuple[str, int]] | None = None,
     seed: int = 0,
     scale: str | None = None,
-    recipe: _degradation.Recipe | None = None,
+    recipe: _recipes.Recipe | None = None,
     progress: bool = True,
 ) -> TrainedNets:
-    """Train the nets ``nets`` — (kind, depth) pairs — with one recipe and seed, and return them (lesson 09).
+    """Train the nets ``nets`` — (kind, depth) pairs — with one recipe and seed, and return them (lessons 09 and 10).
 
     Defaults by scale: on the CPU plain-20, ResNet-20 and ResNet-56 with lesson 01's digits recipe (8×8, width 8,
     Adam, 100 steps: seconds each); on a GPU plain-56 and ResNet-56 on CIFAR-10 (:func:`gpu_recipe`; on digits,
@@ -115,10 +124,10 @@ def train_nets(
         _nets.check_depth(spec[1])
     seed = _checks.seed(seed)
     if recipe is None:
-        recipe = gpu_recipe() if scale == "gpu" else _degradation.CPU_RECIPE
-    elif not isinstance(recipe, _degradation.Recipe):
-        raise TypeError(f"recipe must be a resnet_edu.degradation.Recipe or None; got {type(recipe).__name__}")
-    train, test, used = _degradation.load_data(recipe)
+        recipe = gpu_recipe() if scale == "gpu" else _recipes.CPU_RECIPE
+    else:
+        _recipes.check_recipe(recipe)
+    train, test, used = _recipes.load_data(recipe)
     if nets is None and used.dataset != recipe.dataset:  # no CIFAR-10: the CPU nets, which train on digits
         print(f"… so the CPU scale's nets are trained instead: {', '.join(label(*spec) for spec in CPU_NETS)}")
         specs = CPU_NETS
@@ -136,10 +145,10 @@ def train_nets(
     return TrainedNets(models, fits, train, test, recipe)
 
 
-def _train_one(kind: str, depth: int, seed: int, recipe: _degradation.Recipe, train: _data.ImageData,
+def _train_one(kind: str, depth: int, seed: int, recipe: _recipes.Recipe, train: _data.ImageData,
                test: _data.ImageData, progress: bool) -> tuple[nn.Module, _train.FitResult]:
     """Build ``kind``-``depth`` from ``seed`` and train it with ``recipe`` as lesson 01 does; return it in eval mode."""
-    model = _degradation.build(kind, depth, seed, recipe, train)
+    model = _recipes.build(kind, depth, seed, recipe, train)
     config = recipe.train.replace(seed=seed, eval_every=0)  # one evaluation, at the end
     fit = _train.fit(model, train, config, eval_data=test, progress=progress, label=f"{kind}-{depth}")
     return model.eval(), fit
@@ -236,6 +245,16 @@ class LesionResult:
             raise ValueError(f"k must be one of the measured 0 … {max(runs)}; got {k!r}")
         return sum(runs[k]) / len(runs[k])
 
+    def median_single(self, net: str) -> float:
+        """The median accuracy over the single deletions of ``net`` (the upper median for an even count)."""
+        ordered = sorted(self.single[self._net(net)])
+        return ordered[len(ordered) // 2]
+
+    def worst_block(self, net: str) -> int:
+        """The block (index into :func:`blocks`) whose deletion costs ``net`` the most accuracy."""
+        accs = self.single[self._net(net)]
+        return self.deletable[net][accs.index(min(accs))]
+
     def drop(self, net: str) -> list[float]:
         """Accuracy lost by deleting each single block: baseline − accuracy (same order as ``deletable[net]``)."""
         return [self.baseline[self._net(net)] - a for a in self.single[net]]
@@ -244,8 +263,7 @@ class LesionResult:
         """Accuracy per net: nothing deleted, the best and worst single deletion, the median, and k random blocks."""
         rows = [f"{'net':>12} {'intact':>7} {'one block deleted: worst':>25} {'median':>7} {'best':>6}"]
         for net, accs in self.single.items():
-            ordered = sorted(accs)
-            median = ordered[len(ordered) // 2]
+            ordered, median = sorted(accs), self.median_single(net)
             rows.append(f"{net:>12} {self.baseline[net]:7.1%} {ordered[0]:25.1%} {median:7.1%} {ordered[-1]:6.1%}")
         return "\n".join(rows)
 
@@ -390,7 +408,11 @@ class PathGradients:
         return max(range(self.n + 1), key=lambda k: self.total[k])
 
     def share(self, up_to: int) -> float:
-        """Fraction of the summed gradient magnitude carried by paths of length ≤ ``up_to``."""
+        """Fraction of the summed gradient magnitude carried by paths of length ≤ ``up_to`` (0 … n)."""
+        up_to = _checks.integer("up_to (a path length)", up_to, low=0)
+        if up_to > self.n:
+            raise ValueError(f"up_to (a path length) must be between 0 and {self.n}: paths through {self.n} blocks are "
+                             f"at most {self.n} long (share({self.n}) is 1); got {up_to}")
         return sum(self.total[: up_to + 1]) / sum(self.total)
 
     def __str__(self) -> str:
@@ -444,6 +466,7 @@ def path_gradients(
     through F only (the other n − k: through the shortcut only) and a random batch, and measure ‖∂L/∂x₀‖ per
     example at the input x₀ of the first block. ``model`` is a trained residual CIFAR net (eval mode)."""
     net = _cifar_resnet(model)
+    data = _data.image_data("data", data)
     samples = _checks.integer("samples", samples, low=1, high=1000)
     batch_size = _checks.integer("batch_size", batch_size, low=1)
     if batch_size > len(data):

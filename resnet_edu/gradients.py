@@ -18,6 +18,7 @@ The figures are drawn by :mod:`resnet_edu.viz` (each result's ``.plot()``), the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -109,21 +110,27 @@ BLOCKS = ("mlp", "basic")
 
 
 @lru_cache(maxsize=8)
-def _digits_batch(batch_size: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _digits_batch(batch_size: int, size: int, index: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     from .data import digits
 
     data = digits(size=size, channels=3)
-    return data.x[:batch_size].clone(), data.y[:batch_size].clone()
+    part = slice(index * batch_size, (index + 1) * batch_size)
+    return data.x[part].clone(), data.y[part].clone()
 
 
-def probe_batch(batch_size: int = 32, size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+def probe_batch(batch_size: int = 32, size: int = 16, index: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed batch every lesson-03 profile is measured on: the first ``batch_size`` digit images at
-    ``size``×``size``, 3 channels (scikit-learn's bundled digits, no download), with their labels."""
+    ``size``×``size``, 3 channels (scikit-learn's bundled digits, no download), with their labels. ``index`` k > 0
+    gives the k-th next ``batch_size`` images instead (:func:`depth_study` with ``draws`` > 1)."""
     _checks.integer("batch_size", batch_size, low=2, high=1000)
     if isinstance(size, int) and not isinstance(size, bool) and size < 8:
         raise ValueError(f"size must be an integer >= 8 (the digits are 8x8); got {size!r}")
     _checks.integer("size", size, low=8, high=256, lift="Larger images only slow the profile down.")
-    return _digits_batch(batch_size, size)
+    _checks.integer("index", index, low=0)
+    if index >= 1438 // batch_size:
+        raise ValueError(f"index must be at most {1438 // batch_size - 1}: the 1,438 training digits hold "
+                         f"{1438 // batch_size} batches of {batch_size}; got {index}")
+    return _digits_batch(batch_size, size, index)
 
 
 def cifar_profile(
@@ -165,12 +172,15 @@ def cifar_profile(
 class DepthStudy:
     """Gradient profiles at init of plain and residual CIFAR nets at several depths (lesson 03).
 
-    ``ratio(kind, depth)`` is first-conv / last-conv gradient norm: ≫ 1 explodes toward the input, ≪ 1 vanishes.
+    ``ratio(kind, depth)`` is first-conv / last-conv gradient norm: ≫ 1 explodes toward the input, ≪ 1 vanishes;
+    with ``draws`` > 1 it is the geometric mean over that many nets and batches (``draw_ratios`` holds each one),
+    and ``profiles`` (the plot) are the first draw's.
     """
 
     depths: tuple[int, ...]
     batch_norm: bool
     profiles: dict[tuple[str, int], GradientProfile]
+    draw_ratios: dict[tuple[str, int], list[float]] = field(default_factory=dict)
 
     def profile(self, kind: str, depth: int) -> GradientProfile:
         check_kind(kind)
@@ -179,8 +189,15 @@ class DepthStudy:
         return self.profiles[kind, depth]
 
     def ratio(self, kind: str, depth: int) -> float:
-        """First-conv over last-conv gradient norm of the ``kind`` net at ``depth``."""
-        return self.profile(kind, depth).ratio("conv")
+        """First-conv over last-conv gradient norm of the ``kind`` net at ``depth`` (geometric mean over draws)."""
+        first = self.profile(kind, depth).ratio("conv")
+        ratios = self.draw_ratios.get((kind, depth), [first])
+        return first if len(ratios) == 1 else math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+
+    @property
+    def draws(self) -> int:
+        """How many nets (and batches) each ratio averages."""
+        return max((len(r) for r in self.draw_ratios.values()), default=1)
 
     def ratios(self, kind: str) -> list[float]:
         """First-conv over last-conv gradient norm of the ``kind`` nets, one per depth."""
@@ -193,8 +210,9 @@ class DepthStudy:
         return "\n".join(rows)
 
     def __str__(self) -> str:
-        return f"gradient norm ratio first/last conv at init ({'with' if self.batch_norm else 'without'} BN)\n" + \
-            self.table()
+        mean = f", geometric mean over {self.draws} nets and batches" if self.draws > 1 else ""
+        return (f"gradient norm ratio first/last conv at init ({'with' if self.batch_norm else 'without'} BN{mean})\n"
+                + self.table())
 
     def plot(self):  # noqa: ANN201 (matplotlib Figure)
         """One panel per depth, plain and residual on a log scale (:func:`resnet_edu.viz.plot_depth_study`)."""
@@ -209,8 +227,13 @@ def depth_study(
     seed: int = 0,
     device: torch.device | str | None = None,
     progress: bool = True,
+    draws: int = 1,
 ) -> DepthStudy:
     """Profile plain and residual CIFAR nets at each depth at init, on :func:`probe_batch` (lesson 03).
+
+    Every ratio is a random net on a batch: ``draws`` = k averages it (geometric mean) over k nets, seeds ``seed``
+    … ``seed + k − 1``, each on its own batch (:func:`probe_batch` with ``index`` 0 … k − 1), so that a claim
+    about the ratios is a claim about the distribution rather than one draw (issue 21).
 
     What this measures is the gradient *at initialisation*: with BN the plain nets' gradients grow toward the
     input, exponentially in depth, as Yang et al. 2019 ("A Mean Field Theory of Batch Normalization") predict for
@@ -223,12 +246,16 @@ def depth_study(
     depths = tuple(check_depth(d) for d in _checks.sequence("depths", depths, unique=True))
     _checks.flag("batch_norm", batch_norm)
     _checks.flag("progress", progress)
-    batch = probe_batch(batch_size, size)
-    configs = [(kind, d) for d in depths for kind in KINDS]
-    profiles = {}
-    for kind, d in tqdm(configs, desc="profiling", disable=not progress, leave=False):
-        profiles[kind, d] = cifar_profile(d, kind, batch_norm, batch, seed, device)
-    return DepthStudy(depths, batch_norm, profiles)
+    _checks.seed(seed)
+    draws = _checks.integer("draws", draws, low=1, high=10, lift="Each draw profiles every net once more.")
+    batches = [probe_batch(batch_size, size, i) for i in range(draws)]
+    configs = [(i, kind, d) for i in range(draws) for d in depths for kind in KINDS]
+    profiles, ratios = {}, {}
+    for i, kind, d in tqdm(configs, desc="profiling", disable=not progress, leave=False):
+        profile = cifar_profile(d, kind, batch_norm, batches[i], seed + i, device)
+        profiles.setdefault((kind, d), profile)
+        ratios.setdefault((kind, d), []).append(profile.ratio("conv"))
+    return DepthStudy(depths, batch_norm, profiles, ratios if draws > 1 else {})
 
 
 @dataclass

@@ -15,6 +15,7 @@ H(x) = W₂σ(W₁x + b₁) + b₂ without and with the shortcut. The figures ar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ REDUCTIONS = ("half_sum", "sum", "mean")
 INITS = ("default", "he")
 
 
+MAX_VALUE = 1e6  # the largest |x|, |y| learn_correction takes: float32 squares of more overflow toward inf/NaN
 MAX_UNITS = 200  # the most units a stack may have (a bound that keeps a CPU run short)
 _LIFT = "Set resnet_edu.identity.MAX_UNITS higher if you really want more units."
 
@@ -316,6 +318,11 @@ def learn_correction(
     x_t, y_t = _checks.vector("x", x), _checks.vector("y", y)
     if x_t.shape != y_t.shape:
         raise ValueError(f"x and y must have the same length; got {x_t.numel()} and {y_t.numel()}")
+    for name, values in (("x", x_t), ("y", y_t)):
+        if float(values.abs().max()) > MAX_VALUE:
+            raise ValueError(f"{name} must hold values between -{MAX_VALUE:g} and {MAX_VALUE:g}; got "
+                             f"{values.tolist()}. Their squared errors in float32 would overflow (to inf, then NaN). "
+                             "Set resnet_edu.identity.MAX_VALUE higher if you really want larger values.")
     _checks.integer("steps", steps, low=1, high=100_000)
     _checks.integer("width", width, low=1, high=4096)
     _checks.seed(seed)
@@ -336,6 +343,10 @@ def learn_correction(
         history.append(layers(x_t).detach().tolist())  # F(x) after this step, recorded for the plot
     with torch.no_grad():
         losses.append(nn.functional.mse_loss(unit(x_t), y_t).item())
+    if not all(math.isfinite(v) for v in losses):
+        first = next(i for i, v in enumerate(losses) if not math.isfinite(v))
+        raise ValueError(f"training diverged: the loss became {losses[first]} at step {first} (lr={lr:g}); try a "
+                         "smaller lr, or x and y of a smaller size")
     return Correction(x_t.tolist(), y_t.tolist(), history, losses, "residual" if residual else "plain")
 
 

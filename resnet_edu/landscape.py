@@ -1,4 +1,4 @@
-"""The loss landscape around a trained net, plain vs residual (lesson 09; Li et al. 2018, "Visualizing the Loss
+"""The loss landscape around a trained net, plain vs residual (lesson 10; Li et al. 2018, "Visualizing the Loss
 Landscape of Neural Nets").
 
 Pick random directions δ, η in weight space and plot L(θ + αδ + βη) around the trained weights θ. Raw random
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -62,8 +62,9 @@ def _loss_at(model: nn.Module, base: list[torch.Tensor], d1: list[torch.Tensor],
 class Landscape:
     """Training loss around trained nets along filter-normalised random directions (Li et al. 2018).
 
-    ``alphas``: the 1-D coordinates; ``slices[net]``: the loss along δ alone. ``grid``: the 2-D coordinates (the same
-    along both axes); ``surfaces[net][i, j]``: the loss at α = grid[j], β = grid[i].
+    ``alphas``: the 1-D coordinates; ``slices[net]``: the loss along the 1-D directions, mean over them
+    (``each_slice[net][i]``: along direction i alone; direction 0 is the δ of the 2-D grid). ``grid``: the 2-D
+    coordinates (the same along both axes); ``surfaces[net][i, j]``: the loss at α = grid[j], β = grid[i].
     """
 
     alphas: list[float]
@@ -71,6 +72,12 @@ class Landscape:
     grid: list[float]
     surfaces: dict[str, torch.Tensor]
     samples: int
+    each_slice: dict[str, list[list[float]]] = field(default_factory=dict)
+
+    @property
+    def directions(self) -> int:
+        """How many random directions the 1-D slices average over."""
+        return max((len(v) for v in self.each_slice.values()), default=1)
 
     def _net(self, net: str) -> str:
         if net not in self.slices:
@@ -92,6 +99,11 @@ class Landscape:
         values = [self.slices[self._net(net)][self.alphas.index(a)] for a in ends]
         return sum(values) / 2 - self.center(net)
 
+    def relative_rise(self, net: str, distance: float = 0.5) -> float:
+        """The loss at filter-normalised distance ``distance`` (mean of ±``distance``) divided by the loss at the
+        trained weights: how many times the loss grows, which does not favour the net that starts lower."""
+        return 1 + self.rise(net, distance) / self.center(net)
+
     def nonconvexity(self, net: str) -> float:
         """Share of the inner grid points where the surface curves *down* in some direction: the smaller eigenvalue
         of the finite-difference Hessian of the loss is negative (0 = a convex-looking bowl; Li et al. 2018, §6, map
@@ -107,14 +119,16 @@ class Landscape:
         distances = sorted({abs(a) for a in self.alphas if a > 0})
         picks = [d for d in (0.25, 0.5, 1.0) if any(math.isclose(d, e) for e in distances)] or distances[-1:]
         head = f"{'net':>12} {'loss at θ':>9} " + " ".join(f"{'rise at ' + format(d, 'g'):>12}" for d in picks)
-        rows = [head + f" {'non-convex points':>18}"]
+        rows = [head + f" {'× at 0.5':>9} {'non-convex points':>18}"]
         for net in self.slices:
             rises = " ".join(f"{self.rise(net, d):12.3g}" for d in picks)
-            rows.append(f"{net:>12} {self.center(net):9.3f} {rises} {self.nonconvexity(net):18.0%}")
+            times = f"{self.relative_rise(net, 0.5):9.3g}" if 0.5 in picks else f"{'':>9}"
+            rows.append(f"{net:>12} {self.center(net):9.3f} {rises} {times} {self.nonconvexity(net):18.0%}")
         return "\n".join(rows)
 
     def __str__(self) -> str:
-        return f"training loss around the trained weights ({self.samples} training images)\n" + self.table()
+        return (f"training loss around the trained weights ({self.samples} training images; 1-D rises: mean over "
+                f"{self.directions} random direction(s); × = loss at ±0.5 / loss at θ)\n" + self.table())
 
     def plot(self):  # noqa: ANN201 (matplotlib Figure)
         """1-D slices of every net on one log axis (Li et al. Fig. 2 style), and one 2-D contour of log₁₀ loss per
@@ -124,7 +138,10 @@ class Landscape:
         nets = list(self.slices)
         fig, axes = plt.subplots(1, 1 + len(nets), figsize=(5 * (1 + len(nets)), 4.2), layout="constrained")
         for net in nets:
-            axes[0].plot(self.alphas, self.slices[net], color=_color(net), label=net)
+            for curve in self.each_slice.get(net, []) if self.directions > 1 else []:
+                axes[0].plot(self.alphas, curve, color=_color(net), lw=0.6, alpha=0.35)
+            axes[0].plot(self.alphas, self.slices[net], color=_color(net), lw=2,
+                         label=f"{net} (mean of {self.directions} directions)" if self.directions > 1 else net)
         axes[0].set_yscale("log")
         axes[0].set_xlabel("α (filter-normalised direction δ)")
         axes[0].set_ylabel("training loss (log scale)")
@@ -182,18 +199,19 @@ def landscape(
     samples: int = 256,
     seed: int = 0,
     progress: bool = True,
+    directions: int = 1,
 ) -> Landscape:
     """Evaluate the training loss of each net in ``models`` (name → trained net) on the first ``samples`` images of
     ``data`` along a filter-normalised random direction (``points_1d`` values of α in [−span, span]) and on a
     ``points_2d`` × ``points_2d`` grid of two directions (Li et al. 2018, §4–5). Every net gets directions drawn from
-    the same seed; its weights are restored afterwards. BatchNorm uses its running statistics (eval mode)."""
+    the same seed; its weights are restored afterwards. BatchNorm uses its running statistics (eval mode).
+    The 1-D slices are measured along ``directions`` random directions and averaged (one direction's rise is one
+    random draw: lesson 10 averages several); the first of them is the grid's δ."""
     if not isinstance(models, Mapping) or not models:
         raise TypeError(f"models must be a non-empty dict of name -> trained net; got {type(models).__name__}")
     for name, model in models.items():
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"models[{name!r}] must be a torch.nn.Module; got {type(model).__name__}")
-    if not isinstance(data, _data.ImageData):
-        raise TypeError(f"data must be a resnet_edu.data.ImageData; got {type(data).__name__}")
+        _checks.module(f"models[{name!r}]", model)
+    data = _data.image_data("data", data)
     span = _checks.number("span", span, low=0, high=10, low_inclusive=False)
     points_1d = _checks.integer("points_1d", points_1d, low=3, high=201)
     points_2d = _checks.integer("points_2d", points_2d, low=3, high=101, lift="A finer grid takes minutes per net.")
@@ -204,10 +222,11 @@ def landscape(
     if samples > len(data):
         raise ValueError(f"samples must be at most the number of images in data ({len(data)}); got {samples}")
     seed = _checks.seed(seed)
+    directions = _checks.integer("directions", directions, low=1, high=100)
     alphas = [round(span * (2 * i / (points_1d - 1) - 1), 12) for i in range(points_1d)]
     grid = [round(span * (2 * i / (points_2d - 1) - 1), 12) for i in range(points_2d)]
-    slices, surfaces = {}, {}
-    total = len(models) * (points_1d + points_2d**2)
+    slices, surfaces, each_slice = {}, {}, {}
+    total = len(models) * (directions * points_1d + points_2d**2)
     with _runtime.one_thread(), tqdm(total=total, desc="loss landscape", disable=not progress) as bar:
         for name, model in models.items():
             dev = next(model.parameters()).device
@@ -215,14 +234,18 @@ def landscape(
             generator = torch.Generator().manual_seed(seed)
             d1 = filter_normalized_direction(model, generator)  # δ, then η: the same numbers for every net
             d2 = filter_normalized_direction(model, generator)
+            more = [filter_normalized_direction(model, generator) for _ in range(directions - 1)]
             base = [p.detach().clone() for p in model.parameters()]
             was_training = model.training
             model.eval()
             try:
-                slices[name] = []
-                for a in alphas:
-                    slices[name].append(_loss_at(model, base, d1, d2, a, 0.0, x, y))
-                    bar.update(1)
+                each_slice[name] = []
+                for d in [d1, *more]:
+                    each_slice[name].append([])
+                    for a in alphas:
+                        each_slice[name][-1].append(_loss_at(model, base, d, d2, a, 0.0, x, y))
+                        bar.update(1)
+                slices[name] = [sum(v) / len(v) for v in zip(*each_slice[name])]
                 surface = torch.empty(points_2d, points_2d, dtype=torch.float64)
                 for i, b in enumerate(grid):
                     for j, a in enumerate(grid):
@@ -234,5 +257,5 @@ def landscape(
                     for p, w in zip(model.parameters(), base):
                         p.copy_(w)
                 model.train(was_training)
-    return Landscape(alphas, slices, grid, surfaces, samples)
+    return Landscape(alphas, slices, grid, surfaces, samples, each_slice)
 

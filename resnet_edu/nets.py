@@ -6,6 +6,7 @@
 * :func:`resnet18` … :func:`resnet152` — the ImageNet networks of He et al. 2015, Table 1, with ``state_dict``
   keys and shapes identical to torchvision's, so torchvision weights load with ``strict=True``.
 * :func:`mlp` — deep fully connected nets with or without skip connections, for 1-D/2-D experiments.
+* :func:`count_parameters` and :func:`count_flops` — what the papers' tables count (lessons 06 and 07).
 * :class:`PlainUnit` / :class:`ResidualUnit` — a two-layer unit H(x) = W₂σ(W₁x) vs x + F(x), the smallest
   residual block (lessons 02 and 03).
 
@@ -154,7 +155,9 @@ class BasicBlock(BuildingBlock):
 class Bottleneck(BuildingBlock):
     """1×1 reduce, 3×3, 1×1 expand (He et al. 2015, Fig. 5 right): H(x) = relu(F(x) + x).
 
-    Like torchvision (ResNet v1.5) the stride sits on the 3×3 convolution.
+    Like torchvision (ResNet v1.5) the stride sits on the 3×3 convolution. ``groups`` and ``base_width`` shape that
+    3×3 conv as torchvision does: ``channels · base_width / 64 · groups`` channels in ``groups`` groups — 1 and 64
+    give the original block, 32 and 4 ResNeXt's 32×4d (Xie et al. 2017, Fig. 3(c)), 1 and 128 Wide ResNet-50-2.
     """
 
     expansion = 4
@@ -166,15 +169,23 @@ class Bottleneck(BuildingBlock):
         stride: int = 1,
         shortcut: nn.Module | None = None,
         batch_norm: bool = True,
+        groups: int = 1,
+        base_width: int = 64,
     ) -> None:
         super().__init__()
         _block_args(in_channels, channels, stride, shortcut, batch_norm)
+        _checks.integer("groups", groups, low=1, high=MAX_WIDTH)
+        _checks.integer("base_width", base_width, low=1, high=MAX_WIDTH)
+        width = channels * base_width // 64 * groups  # the 3×3 conv's channels (torchvision's formula)
+        if width < groups:
+            raise ValueError(f"channels={channels} gives {width} channels in the 3×3 conv, fewer than its {groups} "
+                             "groups; use more channels, fewer groups or a larger base_width")
         out_channels = channels * self.expansion
-        self.conv1 = _conv1x1(in_channels, channels)
-        self.bn1 = _norm(channels, batch_norm)
-        self.conv2 = _conv3x3(channels, channels, stride)
-        self.bn2 = _norm(channels, batch_norm)
-        self.conv3 = _conv1x1(channels, out_channels)
+        self.conv1 = _conv1x1(in_channels, width)
+        self.bn1 = _norm(width, batch_norm)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, padding=1, groups=groups, bias=False)
+        self.bn2 = _norm(width, batch_norm)
+        self.conv3 = _conv1x1(width, out_channels)
         self.bn3 = _norm(out_channels, batch_norm)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = shortcut
@@ -207,15 +218,6 @@ def _init_weights(model: nn.Module, zero_init_residual: bool) -> None:
 
 MAX_CIFAR_DEPTH = 1202  # the deepest net of He et al. 2015, §4.2 (Table 6); a bound, raise it to go deeper
 MAX_WIDTH = 4096  # widest layer the builders accept (a bound that keeps a CPU lesson short; raise it to go wider)
-
-
-def check_positive(name: str, value: object) -> int:
-    """``value`` if it is a positive integer (``_checks.integer(name, value, low=1)``, worded for sizes; kept for
-    the modules that still import it from here)."""
-    try:
-        return _checks.integer(name, value, low=1)
-    except ValueError:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}") from None
 
 
 def check_depth(depth: object) -> int:
@@ -318,7 +320,12 @@ def cifar_net(
 
 
 class ResNet(nn.Module):
-    """The ImageNet ResNet of He et al. 2015, Table 1, laid out exactly like torchvision's ``ResNet``."""
+    """The ImageNet ResNet of He et al. 2015, Table 1, laid out exactly like torchvision's ``ResNet``.
+
+    ``stem`` replaces the 7×7 stem conv (it must output 64 channels) and ``downsample(c_in, c_out, stride)`` builds
+    every shortcut that changes the shape; both default to the paper's, and the net is initialised once after both
+    are in place (ResNet-C/D of He et al. 2019 are built this way, :func:`resnet_edu.zoo.resnet50d`).
+    """
 
     def __init__(
         self,
@@ -327,6 +334,8 @@ class ResNet(nn.Module):
         num_classes: int = 1000,
         residual: bool = True,
         zero_init_residual: bool = False,
+        stem: nn.Module | None = None,
+        downsample: Callable[[int, int, int], nn.Module] | None = None,
     ) -> None:
         super().__init__()
         if not (isinstance(block, type) and issubclass(block, BuildingBlock)):
@@ -339,8 +348,13 @@ class ResNet(nn.Module):
         _size("num_classes", num_classes, high=100_000)
         _checks.flag("residual", residual)
         _checks.flag("zero_init_residual", zero_init_residual)
+        if stem is not None:
+            _checks.module("stem", stem)
+        if downsample is not None:
+            _checks.function("downsample", downsample, "downsample(in_channels, out_channels, stride) -> nn.Module")
         self.has_shortcuts = residual
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        # the stem: one 7×7 conv (Table 1), or what the caller gives (e.g. ResNet-C's three 3×3 convs, 64 out)
+        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False) if stem is None else stem
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
@@ -350,7 +364,12 @@ class ResNet(nn.Module):
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
                 c_out = channels * block.expansion
-                sc = _shortcut(c_in, c_out, stride, "B", True) if residual else None
+                if not residual:
+                    sc = None
+                elif downsample is not None and (stride, c_in) != (1, c_out):
+                    sc = downsample(c_in, c_out, stride)  # e.g. ResNet-D's average-then-project shortcut
+                else:
+                    sc = _shortcut(c_in, c_out, stride, "B", True)
                 blocks.append(block(c_in, channels, stride, sc))
                 c_in = c_out
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
@@ -471,6 +490,25 @@ def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters (what the papers' tables count)."""
     _checks.module("model", model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_flops(model: nn.Module, x: torch.Tensor) -> int:
+    """FLOPs of one forward pass of ``model`` on ``x``, counted by ``torch.utils.flop_counter.FlopCounterMode``
+    (convolutions and matrix products, 2 FLOPs per multiply-add; BN, ReLU and additions are not counted — the same
+    convention as torchvision's published "GFLOPS", which are *multiply-adds*: divide by 2 to compare; lessons 06
+    and 07)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .runtime import one_thread
+
+    _checks.module("model", model)
+    _checks.tensor("x", x, finite=False, expected="the model's input (real or on the 'meta' device)")
+    counter = FlopCounterMode(display=False)
+    was_training = model.training
+    with torch.no_grad(), counter, one_thread():
+        model.eval()(x)
+    model.train(was_training)
+    return int(counter.get_total_flops())
 
 
 def mlp(

@@ -43,17 +43,20 @@ StepRule = Callable[[Field, torch.Tensor, float], torch.Tensor]
 
 def euler_step(f: Field, x: torch.Tensor, h: float) -> torch.Tensor:
     """Forward Euler: x + h·f(x) — exactly a residual block with F = h·f. Order 1, one evaluation of f."""
+    h = _checks.number("h (the step size)", h)
     return x + h * f(x)  # x_{t+1} = x_t + h f(x_t)
 
 
 def midpoint_step(f: Field, x: torch.Tensor, h: float) -> torch.Tensor:
     """Explicit midpoint rule (RK2): a half Euler step to look ahead, then a full step with the slope found there.
     Order 2, two evaluations of f."""
+    h = _checks.number("h (the step size)", h)
     return x + h * f(x + 0.5 * h * f(x))
 
 
 def rk4_step(f: Field, x: torch.Tensor, h: float) -> torch.Tensor:
     """Classical Runge–Kutta (RK4): a weighted mean of four slopes. Order 4, four evaluations of f."""
+    h = _checks.number("h (the step size)", h)
     k1 = f(x)
     k2 = f(x + 0.5 * h * k1)
     k3 = f(x + 0.5 * h * k2)
@@ -290,9 +293,10 @@ class Points:
         return f"Points({self.name or 'unnamed'}: {len(self)} points, {int(self.y.sum())} of class 1)"
 
 
-def _points(x: object) -> torch.Tensor:
-    """Points of the plane for :class:`ODENet`: a float tensor of shape (n, 2)."""
-    x = _checks.tensor("x", x, ndim=2, expected="points of the plane, shape (n, 2)")
+def _points(x: object, finite: bool = True) -> torch.Tensor:
+    """Points of the plane for :class:`ODENet`: a float tensor of shape (n, 2) (finite entries unless
+    ``finite=False``, which checks only the shape and dtype and so needs no device sync)."""
+    x = _checks.tensor("x", x, ndim=2, finite=finite, expected="points of the plane, shape (n, 2)")
     if x.shape[1] != 2 or not x.is_floating_point():
         raise ValueError(f"x must be float points of the plane, shape (n, 2); got {tuple(x.shape)} {x.dtype}")
     return x
@@ -339,7 +343,14 @@ class ODENet(nn.Module):
         return self.stack(steps).trajectory(x)
 
     def forward(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
-        return self.readout(self.stack(steps)(_points(x)))
+        """Class scores after N = ``steps`` Euler blocks (default ``self.steps``). The blocks are not built as modules
+        per call and the input is checked for shape and dtype only (no host sync), so training stays a tight loop;
+        ``stack()`` gives the same computation as N modules."""
+        n = self.steps if steps is None else _steps(steps)
+        x, h = _points(x, finite=False), self.T / n
+        for _ in range(n):
+            x = euler_step(self.f, x, h)  # x_{t+1} = x_t + h f(x_t): block t, the same f in every block
+        return self.readout(x)
 
 
 @dataclass

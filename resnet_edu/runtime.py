@@ -7,6 +7,7 @@ available and can be overridden with the environment variable ``RESNET_EDU_SCALE
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import random
@@ -137,3 +138,57 @@ def seeded(seed: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
+
+
+MARGIN_ENV = "RESNET_EDU_MARGINS"
+MARGIN_PREFIX = "margin "
+
+
+def expect(
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    log: bool = False,
+    why: str = "",
+) -> float:
+    """A check cell's assert with a margin: ``low < value < high`` or an ``AssertionError`` saying ``why``.
+
+    Returns the margin, how far ``value`` is from failing: the slack to the nearer bound divided by that bound's size
+    (``(value - low) / |low|``, ``(high - value) / |high|``; a bound of 0 gives the plain difference), or with
+    ``log=True`` (ratios spanning decades) in decades, ``log10(value / low)``. A margin of 0.5 means the value could
+    move half a bound's size before the check fails. With ``RESNET_EDU_MARGINS=1`` (set by ``make seeds``) it also
+    prints ``margin <name>: <margin> ...``, the line ``tools/seeds.py`` reads; a learner's run prints nothing.
+
+    ``edu.runtime.expect("plain-56 first/last", ratio, low=1e2, high=1e4, log=True, why="hundreds to thousands")``
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError(f"name must be a non-empty string naming the claim; got {name!r}")
+    x = _checks.number(name, value)
+    if low is None and high is None:
+        raise ValueError("expect needs low=, high= or both (the bound the claim states)")
+    low = None if low is None else _checks.number("low", low)
+    high = None if high is None else _checks.number("high", high)
+    _checks.flag("log", log)
+    if log and any(b is not None and b <= 0 for b in (low, high)):
+        raise ValueError(f"log=True compares ratios in decades and needs positive bounds; got low={low}, high={high}")
+    slacks = []
+    if log and x <= 0:  # log10(high / 0) = +inf: an exact 0 is as far below a ceiling as it gets, and misses a floor
+        slacks.append(-math.inf if low is not None else math.inf)
+    elif log:
+        slacks += [math.log10(x / b) for b in (low,) if b is not None]
+        slacks += [math.log10(b / x) for b in (high,) if b is not None]
+    else:
+        slacks += [(x - b) / (abs(b) or 1.0) for b in (low,) if b is not None]
+        slacks += [(b - x) / (abs(b) or 1.0) for b in (high,) if b is not None]
+    margin = min(slacks)
+    bounds = " and ".join(part for part in (
+        f"> {low:.3g}" if low is not None else "", f"< {high:.3g}" if high is not None else "") if part)
+    if os.environ.get(MARGIN_ENV, "").strip() not in ("", "0"):
+        unit = " decades" if log else ""
+        print(f"{MARGIN_PREFIX}{name}: {margin:+.3g}{unit} (value {x:.4g}, needs {bounds})")
+    if not margin > 0:
+        reason = f"{why} " if why else ""
+        raise AssertionError(f"{reason}({name} = {x:.4g}; it should be {bounds})")
+    return margin

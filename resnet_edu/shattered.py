@@ -1,5 +1,5 @@
 """Shattered gradients: in deep plain nets the gradient looks like white noise, in ResNets it stays smooth
-(lesson 09; Balduzzi et al. 2017, "The Shattered Gradients Problem: If resnets are the answer, then what is the
+(lesson 10; Balduzzi et al. 2017, "The Shattered Gradients Problem: If resnets are the answer, then what is the
 question?").
 
 Feed a net with one input x and one output a line of 256 inputs x ∈ [−2, 2] (Balduzzi et al. §2; BatchNorm
@@ -74,11 +74,17 @@ def input_gradients(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def autocorrelation(values: torch.Tensor | Sequence[float], lag: int = 1) -> float:
     """Lag-``lag`` autocorrelation of a sequence (mean removed): about 1 for a smooth curve (brown noise), about 0
-    for white noise (Balduzzi et al. Fig. 2)."""
-    g = torch.as_tensor(values, dtype=torch.float64).flatten()
-    lag = _checks.integer("lag", lag, low=1, high=max(1, len(g) - 2))
-    if not bool(torch.isfinite(g).all()):
-        raise ValueError("values contain NaN or inf; every entry must be finite")
+    for white noise (Balduzzi et al. Fig. 2). Needs at least 3 values (and ``lag`` ≤ their number − 2): with fewer,
+    the mean removed leaves nothing to correlate (two values always give −0.5)."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().flatten()
+    g = _checks.vector("values", values, dtype=torch.float64, example="[0.1, 0.3, 0.2, 0.5]")
+    if len(g) < 3:
+        raise ValueError(f"values must hold at least 3 numbers for an autocorrelation; got {len(g)}")
+    lag = _checks.integer("lag", lag, low=1)
+    if lag > len(g) - 2:
+        raise ValueError(f"lag must be at most {len(g) - 2} for {len(g)} values (a lag needs at least 2 pairs of "
+                         f"values to correlate); got {lag}")
     g = g - g.mean()
     energy = float((g * g).sum())
     if energy == 0.0:
@@ -86,13 +92,26 @@ def autocorrelation(values: torch.Tensor | Sequence[float], lag: int = 1) -> flo
     return float((g[lag:] * g[:-lag]).sum()) / energy
 
 
-def line_net(kind: str, depth: int, width: int = 200, seed: int = 0) -> nn.Sequential:
-    """The nets of the study: 1 input → ``depth`` hidden layers of ``width`` with BatchNorm and ReLU → 1 output,
-    He-initialised; ``"residual"`` wraps each hidden layer as x + relu(BN(Wx + b)) (one-layer blocks)."""
+def line_net(kind: str, depth: int, width: int = 200, seed: int = 0, low: float = -2.0,
+             high: float = 2.0) -> nn.Sequential:
+    """The nets of the study: 1 input → ``depth`` hidden layers of ``width`` with ReLU → 1 output, He-initialised;
+    ``"residual"`` wraps each hidden layer as x + relu(BN(Wx + b)) (one-layer blocks).
+
+    Every hidden layer but the first has BatchNorm. The first one has none, and its biases put each unit's kink
+    (where relu(w·x + b) bends) at its own random point of the line [``low``, ``high``]: a BN over inputs that
+    depend on the single number x would centre every unit at the line's mean, so all 200 kinks would sit at the
+    same x and a one-layer net's gradient would be one step (lesson 10's fix of that experiment)."""
     residual = _nets.check_kind(kind)
     with _runtime.seeded(_checks.seed(seed)):
-        return _nets.mlp(depth, width=width, in_features=1, out_features=1, residual=residual, batch_norm=True,
-                         init="he")
+        net = _nets.mlp(depth, width=width, in_features=1, out_features=1, residual=residual, batch_norm=True,
+                        init="he")
+        first = net[1]
+        first.bn = nn.Identity()
+        with torch.no_grad():
+            slope = first.linear.weight @ net[0].weight  # the first hidden layer's pre-activation is slope·x + b
+            kinks = torch.empty(width).uniform_(low, high)
+            first.linear.bias.copy_(-slope.squeeze(1) * kinks)  # slope·(x − kink): zero at x = kink
+    return net
 
 
 @dataclass
@@ -167,13 +186,16 @@ class ShatteredResult:
 
 def shattered_study(
     depths: Sequence[int] = CPU_DEPTHS, seeds: int = 3, width: int = 200, points: int = 256, progress: bool = True,
+    seed: int = 0,
 ) -> ShatteredResult:
     """Measure ∂f/∂x along a line of ``points`` inputs in [−2, 2] for plain and residual nets (:func:`line_net`) at
-    every depth of ``depths``, with seeds 0 … ``seeds`` − 1 (Balduzzi et al. 2017, §2–4)."""
+    every depth of ``depths``, with the ``seeds`` seeds ``seed``, ``seed`` + 1, … (Balduzzi et al. 2017, §2–4); the
+    white-noise reference is drawn from ``seed`` too."""
     depths = tuple(_checks.integer("depth", d, low=1, high=1000) for d in _checks.sequence("depths", depths,
                                                                                         unique=True))
     depths = tuple(sorted(depths))
-    seeds = tuple(range(_checks.integer("seeds", seeds, low=1, high=100)))
+    seed = _checks.seed(seed)
+    seeds = tuple(range(seed, seed + _checks.integer("seeds", seeds, low=1, high=100)))
     width = _checks.integer("width", width, low=2, high=4096)
     x = line(points)
     gradients, autocorr = {}, {}
@@ -187,7 +209,7 @@ def shattered_study(
                 if s == seeds[0]:
                     gradients[kind, d] = g
             autocorr[kind, d] = sum(values) / len(values)
-    with _runtime.seeded(0):
+    with _runtime.seeded(seed):
         white = torch.randn(points, dtype=torch.float64)
     return ShatteredResult(depths, seeds, x, gradients, autocorr, autocorrelation(white),
                            autocorrelation(white.cumsum(0)))

@@ -49,6 +49,7 @@ class SliderApp:
         if savefig_kwargs is not None and not isinstance(savefig_kwargs, dict):
             raise TypeError(f"savefig_kwargs must be a dict or None; got {type(savefig_kwargs).__name__}")
         self.controls = controls
+        self.title = title
         self.render = render
         self.savefig_kwargs = {"bbox_inches": "tight"} if savefig_kwargs is None else dict(savefig_kwargs)
         self.output = W.Output()
@@ -113,9 +114,14 @@ class SliderApp:
         return times
 
     def show(self) -> SliderApp:
-        """Display the app and draw its first state."""
+        """Display the app and draw its first state; for the web book (``RESNET_EDU_STATIC=1``) a static page
+        with every state pre-rendered instead (:mod:`resnet_edu.static`)."""
         from IPython.display import display
 
+        from . import static
+
+        if static.enabled():
+            return static.show(self)
         display(self.widget)
         self.update()
         return self
@@ -261,12 +267,13 @@ def depth_explorer(depth: int = 56, residual: bool = True, bn: bool = True, max_
 def step_explorer(result: Any, steps: int | None = None, max_steps: int = 48) -> SliderApp:
     """Lesson 05's slider app: N (``steps``, 1…``max_steps``) → decision boundary, trajectories and accuracy of
     the trained net (a :class:`resnet_edu.ode.FlowResult`) run with N Euler blocks. Returns a :class:`SliderApp`;
-    each redraw prints ``rendered steps=N (… ms)``."""
+    each redraw prints ``rendered steps=N (… ms)``.
+
+    ``result`` is read only through what :class:`resnet_edu.viz.StepFigure` draws (``model.steps``, ``view(N)``,
+    …), so this core module never imports the lesson module ``ode``."""
     import ipywidgets as W
 
-    from .ode import FlowResult
-
-    if not isinstance(result, FlowResult):
+    if not (callable(getattr(result, "view", None)) and hasattr(getattr(result, "model", None), "steps")):
         raise TypeError(f"result must be what edu.ode.train_ode_net() returns (a FlowResult); got "
                         f"{type(result).__name__}")
     max_steps = _checks.integer("max_steps", max_steps, low=1, high=viz.MAX_SLIDER_STEPS,

@@ -72,7 +72,7 @@ def test_stage_table_sizes_and_widths():
     assert "layer3" in str(t18)
     with pytest.raises(ValueError, match="name must be one of"):
         blocks.stage_table("vgg16")
-    with pytest.raises(ValueError, match="no stage"):
+    with pytest.raises(ValueError, match="stage must be one of"):
         t18.row("layer5")
 
 

@@ -93,7 +93,7 @@ def test_bad_recipe():
         Recipe(dataset="mnist")
     with pytest.raises(ValueError, match="unknown Recipe fields"):
         with_recipe(CPU_RECIPE, step=3)
-    with pytest.raises(ValueError, match="Recipe.width must be a positive integer"):
+    with pytest.raises(ValueError, match="Recipe.width must be an integer >= 1"):
         Recipe(width=0)
     with pytest.raises(ValueError, match="kind must be 'plain'"):
         degradation.train_one("dense", 8, 0, TINY, None, None)
@@ -122,16 +122,8 @@ def test_scale_picks_recipe_and_depths(monkeypatch):
     assert (t.epochs, t.warmup, t.nesterov, t.label_smoothing, g.last) == (15, 0.1, True, 0.0, 50)
 
 
-def _fake_cifar(train: bool = True, **_):
-    g = torch.Generator().manual_seed(0 if train else 1)
-    n = 48 if train else 20
-    return data.ImageData(torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g),
-                          f"CIFAR-10 ({'train' if train else 'test'})", data.CIFAR10_CLASSES)
-
-
-def test_gpu_code_path_on_cpu(monkeypatch):
+def test_gpu_code_path_on_cpu(monkeypatch, fake_cifar):
     """The GPU scale's recipe (SGD, step schedule, augmentation, epochs) run at toy size on a fake CIFAR-10."""
-    monkeypatch.setattr(data, "cifar10", _fake_cifar)
     calls = []
     real_fit = train.fit
 

@@ -160,7 +160,7 @@ def test_after_backward_sees_the_gradients_before_the_optimizer_step():
 @pytest.mark.parametrize(
     "kwargs,error,message",
     [
-        (dict(model="net", steps=5), TypeError, "model must be a torch.nn.Module; got str"),
+        (dict(model="net", steps=5), TypeError, "model must be an nn.Module; got 'net' (str)"),
         (dict(steps=0), ValueError, "steps must be an integer >= 1; got 0"),
         (dict(steps=2.5), TypeError, "steps must be an integer; got 2.5"),
         (dict(steps=5, every=0), ValueError, "every must be an integer >= 1; got 0"),
@@ -284,10 +284,48 @@ def test_checkpoint_errors(tmp_path):
         dynamics.load_checkpoint(tmp_path / "other.pt")
 
 
+def test_save_checkpoint_never_overwrites_without_being_asked(tmp_path, capsys):
+    """Issue 22: a second save onto the same path refused unless overwrite=True, which says that it replaced it."""
+    first, second = nets.cifar_net(8, width=4, in_channels=1), nets.cifar_net(8, width=4, in_channels=1)
+    torch.nn.init.constant_(second.fc.bias, 1.0)
+    path = dynamics.save_checkpoint(first, tmp_path / "net.pt")
+    with pytest.raises(FileExistsError, match="net.pt already exists; pass overwrite=True to replace it"):
+        dynamics.save_checkpoint(second, path)
+    assert torch.equal(dynamics.load_checkpoint(path, device="cpu").fc.bias, first.fc.bias)  # the first is intact
+    assert capsys.readouterr().out == ""
+    dynamics.save_checkpoint(second, path, overwrite=True)
+    assert f"Overwrote the checkpoint at {path}" in capsys.readouterr().out
+    assert torch.equal(dynamics.load_checkpoint(path, device="cpu").fc.bias, second.fc.bias)
+    with pytest.raises(TypeError, match="overwrite must be True or False"):
+        dynamics.save_checkpoint(second, path, overwrite="yes")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        dynamics.save_checkpoint(second, tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "pickled object", "wrong shape entries", "empty"])
+def test_a_checkpoint_that_does_not_read_names_the_file_and_what_to_do(tmp_path, kind):
+    path = dynamics.save_checkpoint(nets.cifar_net(8, width=4), tmp_path / "net.pt")
+    if kind == "garbage":
+        path.write_bytes(b"\x00garbage" * 50)
+    elif kind == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif kind == "pickled object":
+        torch.save({"shape": {k: 1 for k in dynamics._SHAPE_KEYS}, "state_dict": {}, "x": _Pickled()}, path)
+    elif kind == "wrong shape entries":
+        torch.save({"shape": {k: 1 for k in dynamics._SHAPE_KEYS}, "state_dict": {}}, path)
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(ValueError) as info:
+        dynamics.load_checkpoint(path, device="cpu")
+    message = str(info.value)
+    assert str(path) in message and "Delete it and save the net again" in message
+    assert "weights_only=False" not in message and "pickle" not in message.lower() and info.value.__cause__ is None
+
+
 def test_train_pair_bad_arguments():
     with pytest.raises(ValueError, match="depth must be 6n\\+2"):
         dynamics.train_pair(depth=10)
-    with pytest.raises(TypeError, match="recipe must be a resnet_edu.degradation.Recipe"):
+    with pytest.raises(TypeError, match="recipe must be a resnet_edu.recipes.Recipe"):
         dynamics.train_pair(recipe={"steps": 3})
     with pytest.raises(ValueError, match="scale must be one of"):
         dynamics.train_pair(scale="tpu")
@@ -295,22 +333,14 @@ def test_train_pair_bad_arguments():
         dynamics.train_pair(progress="yes")
 
 
-def _fake_cifar(train: bool = True, **_):
-    g = torch.Generator().manual_seed(0 if train else 1)
-    n = 64 if train else 20
-    return data.ImageData(torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g),
-                          f"CIFAR-10 ({'train' if train else 'test'})", data.CIFAR10_CLASSES)
-
-
-def test_gpu_recipe_code_path_on_a_fake_cifar(monkeypatch):
+def test_gpu_recipe_code_path_on_a_fake_cifar(fake_cifar):
     """Lesson 08's GPU recipe (SGD, augmentation, epochs) at toy size on a fake CIFAR-10, so the path executes."""
-    monkeypatch.setattr(data, "cifar10", _fake_cifar)
     recipe = degradation.with_recipe(dynamics.GPU_RECIPE, epochs=2, batch_size=16, width=4)
     result = dynamics.train_pair(depth=8, scale="gpu", recipe=recipe, progress=False)
     assert result.dataset == "CIFAR-10" and result.recipe == recipe
     run = result.runs["residual"]
     assert run.fit.steps == 2 * (64 // 16) and run.history.norms.shape[0] == 8
-    assert dynamics.confusion_matrix(run.model, _fake_cifar(train=False)).matrix.sum() == 20
+    assert dynamics.confusion_matrix(run.model, fake_cifar(train=False)).matrix.sum() == 20
     g, t = dynamics.GPU_RECIPE, dynamics.GPU_RECIPE.train
     assert (g.dataset, t.optimizer, t.augment, t.schedule) == ("cifar10", "sgd", True, "onecycle")
 
@@ -370,3 +400,112 @@ def test_runs_dir_lives_under_the_data_root(monkeypatch, tmp_path):
     assert dynamics.runs_dir() == tmp_path / "runs" / "08_train_cifar10"
     with pytest.raises(ValueError, match="plain folder name"):
         dynamics.runs_dir("../x")
+
+
+class _Pickled:  # a class torch.load(weights_only=True) refuses
+    pass
+
+
+def test_recorder_measures_the_relative_update_of_every_layer():
+    """‖ΔW‖/‖W‖ per step, per layer: what the optimizer did between two recorded steps, divided by the interval."""
+    model = small_net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    recorder = dynamics.GradientRecorder(model, steps=6, every=2)
+    snapshots = []
+    for step, (x, y) in enumerate(batches(6)):
+        backward(model, x, y)
+        recorder(step)
+        if step % 2 == 0:
+            snapshots.append([m.weight.detach().clone() for _, m in weight_layers(model)])
+        opt.step()
+    updates = recorder.history().updates
+    assert updates.shape == (3, len(snapshots[0])) and np.isnan(updates[0]).all()  # nothing before step 0
+    for row in (1, 2):
+        expected = [float((w - v).norm() / v.norm() / 2) for w, v in zip(snapshots[row], snapshots[row - 1])]
+        np.testing.assert_allclose(updates[row], expected, rtol=1e-4)
+
+
+def test_comparison_reports_relative_updates(pair):
+    for kind in ("plain", "residual"):
+        assert 0 < pair.relative_update(kind, "first") < 1 and 0 < pair.relative_update(kind, "last") < 1
+    assert pair.plot_updates().get_yscale() == "log"
+    with pytest.raises(ValueError, match="which must be 'first', 'middle' or 'last'; got 'top'"):
+        pair.relative_update("plain", "top")
+
+
+def test_find_tensorboard_sets_the_binary_when_bin_is_not_on_path(monkeypatch, tmp_path):
+    """Issue 20: under `make lab` without an activated venv, %tensorboard printed "Could not find `tensorboard`"."""
+    import sys
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    program = fake_bin / "tensorboard"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(fake_bin / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path / "elsewhere"))
+    monkeypatch.delenv("TENSORBOARD_BINARY", raising=False)
+    import os
+
+    assert dynamics.find_tensorboard() == str(program)
+    assert os.environ["TENSORBOARD_BINARY"] == str(program)
+    assert os.environ["PATH"].split(os.pathsep)[0] == str(fake_bin)
+    program.unlink()
+    monkeypatch.setenv("PATH", str(tmp_path / "elsewhere"))
+    monkeypatch.delenv("TENSORBOARD_BINARY")
+    assert dynamics.find_tensorboard() is None and "TENSORBOARD_BINARY" not in os.environ
+
+
+def test_make_lab_puts_the_venv_bin_first_on_path():
+    """The kernel inherits the Jupyter server's PATH: `make lab` must put the venv's bin/ (tensorboard) on it."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shown = subprocess.run(["make", "-n", "-o", "setup", "-o", "graphviz", "lab"], cwd=root, capture_output=True,
+                           text=True, check=True).stdout
+    line = next(row for row in shown.splitlines() if "jupyter lab" in row)
+    assert line.startswith(f'PATH="{root / ".venv" / "bin"}:'), line
+
+
+@pytest.mark.parametrize(("answer", "says"), [
+    ("1511", "without quotes"), (10**400, "too large"), (True, "bool"), ("0.5", "without quotes"),
+    (float("inf"), "infinite"), ([1.0], "collection"),
+])
+def test_lesson08_checkers_read_numbers_like_06_07_09(pair, answer, says, capsys):
+    from resnet_edu import exercises
+
+    run = pair.runs["residual"]
+    assert exercises.check_gradient_ratio(answer, pair) is False
+    assert says in capsys.readouterr().out
+    assert exercises.check_images_per_second(answer, run) is False
+    assert says in capsys.readouterr().out
+
+
+def test_images_per_second_with_a_zero_wall_time_never_raises(pair, capsys):
+    """Issue 22: a run too short to time has wall_time 0; the checker explains instead of dividing by zero."""
+    import copy
+    import dataclasses
+
+    from resnet_edu import exercises
+
+    run = copy.copy(pair.runs["residual"])
+    run.fit = dataclasses.replace(run.fit, wall_time=0.0)
+    assert math.isnan(exercises.solution_images_per_second(run))
+    assert exercises.check_images_per_second(100.0, run) is False
+    assert "too short to time" in capsys.readouterr().out
+
+
+def test_explosion_prediction_quotes_the_run(pair, capsys):
+    from resnet_edu import exercises
+
+    start, during = pair.ratio_at_start("plain"), pair.ratio_during_training("plain")
+    truth = "collapse" if during < start / 100 else "last"
+    other = "last" if truth == "collapse" else "collapse"
+    assert exercises.check_explosion_prediction(truth, pair) is True
+    assert f"{start:,.0f} at step 0" in capsys.readouterr().out
+    assert exercises.check_explosion_prediction(other, pair) is False
+    assert exercises.check_explosion_prediction(None, pair) is False and "No prediction" in capsys.readouterr().out
+    assert exercises.check_explosion_prediction("maybe", pair) is False
+    assert exercises.check_explosion_prediction("collapse", "not a result") is False
+    assert "second argument" in capsys.readouterr().out

@@ -1,6 +1,7 @@
 """Lesson 09, resnet_edu.ensembles (Veit et al. 2016): paths, deleting blocks, the lesion study, gradients by path
 length, the lesion app, and the lesson's exercise checkers."""
 
+import copy
 import math
 
 import matplotlib
@@ -108,7 +109,7 @@ def test_train_nets_gives_trained_eval_mode_nets(nets):
     (dict(nets=["plain-20"]), ValueError, r"\(kind, depth\) pairs"),
     (dict(nets=[]), ValueError, "nets must hold at least 1 value"),
     (dict(scale="tpu"), ValueError, "scale must be one of 'cpu', 'gpu'"),
-    (dict(recipe="fast"), TypeError, "recipe must be a resnet_edu.degradation.Recipe"),
+    (dict(recipe="fast"), TypeError, "recipe must be a resnet_edu.recipes.Recipe"),
     (dict(seed=-1), ValueError, "seed must be an integer >= 0"),
 ])
 def test_train_nets_refuses_bad_arguments(kwargs, error, message):
@@ -242,8 +243,118 @@ def test_exercise_plain_deletion(nets, capsys):
 
 def test_gpu_scale_without_cifar_trains_the_cpu_nets(monkeypatch, capsys):
     train, test = edu.data.digits(size=8), edu.data.digits(size=8, train=False)
-    monkeypatch.setattr(E._degradation, "load_data", lambda recipe: (train, test, TINY))  # CIFAR-10 missing
+    monkeypatch.setattr(E._recipes, "load_data", lambda recipe: (train, test, TINY))  # CIFAR-10 missing
     monkeypatch.setattr(E, "CPU_NETS", (("plain", 8), ("residual", 8)))
     nets = E.train_nets(scale="gpu", progress=False)
     assert list(nets.models) == ["plain-8", "residual-8"] and nets.recipe is TINY
     assert "the CPU scale's nets are trained instead: plain-8, residual-8" in capsys.readouterr().out
+
+
+
+# -- lesson 09's own exercise: the learner writes the lesion (issue 20 item 4) ----------------------------------
+def _in_place(model, stage, index):
+    getattr(model, stage)[index] = nn.Identity()
+    return model
+
+
+def _off_by_one(model, stage, index):
+    model = copy.deepcopy(model)
+    getattr(model, stage)[index - 1] = nn.Identity()
+    return model
+
+
+def _branch_only(model, stage, index):
+    model = copy.deepcopy(model)
+    block = getattr(model, stage)[index]
+    block.conv1 = block.bn1 = block.conv2 = block.bn2 = nn.Identity()
+    return model
+
+
+def _zero_weights(model, stage, index):
+    model = copy.deepcopy(model)
+    with torch.no_grad():
+        for m in getattr(model, stage)[index].modules():
+            if isinstance(m, nn.Conv2d):
+                m.weight.zero_()
+    return model
+
+
+def _nothing(model, stage, index):
+    return copy.deepcopy(model)
+
+
+def _no_return(model, stage, index):
+    copy.deepcopy(model)
+
+
+def _not_a_net(model, stage, index):
+    return getattr(model, stage)
+
+
+def _crash(model, stage, index):
+    return model.no_such_stage[index]
+
+
+def _unfinished(model, stage, index):
+    raise NotImplementedError
+
+
+def _del_block(model, stage, index):
+    model = copy.deepcopy(model)
+    del getattr(model, stage)[index]
+    return model
+
+
+@pytest.mark.parametrize(("fn", "says"), [
+    (_in_place, "changed the trained net itself"),
+    (_off_by_one, "deleted layer1[0] instead of layer1[1]"),
+    (_branch_only, "y = relu(x + x)"),
+    (_zero_weights, "zeroing the conv weights"),
+    (_nothing, "no block was deleted"),
+    (_no_return, "returned None"),
+    (_not_a_net, "the returned net raised RuntimeError"),
+    (_crash, "raised AttributeError"),
+    ("delete_block", "Pass your function itself"),
+    (nn.Identity, "Pass your function itself"),
+])
+def test_exercise_lesion_rejects_each_mistake_with_its_sentence(fn, says, capsys):
+    assert edu.exercises.check_lesion(fn) is False
+    assert says in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn", [edu.exercises.solution_lesion, _del_block])
+def test_exercise_lesion_accepts_right_versions(fn, capsys):
+    assert edu.exercises.check_lesion(fn) is True and "✅" in capsys.readouterr().out
+
+
+def test_exercise_lesion_unanswered(capsys):
+    assert edu.exercises.check_lesion(None) is False and "No answer yet" in capsys.readouterr().out
+    assert edu.exercises.check_lesion(_unfinished) is False and "not finished" in capsys.readouterr().out
+
+
+def test_solution_lesion_reproduces_the_study(nets):
+    res = nets["residual-14"]
+    study = E.lesion_study(nets, samples=1, points=2, progress=False)
+    j = study.deletable["residual-14"].index(1)
+    mine = edu.train.evaluate(edu.exercises.solution_lesion(res, "layer1", 1), nets.test)["acc"]
+    assert mine == study.single["residual-14"][j]
+
+
+def test_lesion_summaries(nets):
+    study = E.lesion_study(nets, samples=1, points=2, progress=False)
+    for name in nets.models:
+        accs = study.single[name]
+        assert study.median_single(name) == sorted(accs)[len(accs) // 2]
+        assert study.single[name][study.deletable[name].index(study.worst_block(name))] == min(accs)
+    assert nets.deepest == "residual-14"
+
+
+def test_path_peak_prediction_quotes_the_run(capsys):
+    fake = E.PathGradients(4, [1.0, 0.5, 0.1, 0.01, 0.001], [[1.0], [0.5], [0.1], [0.01], [0.001]])
+    assert fake.peak_length == 1
+    assert edu.exercises.check_path_peak_prediction("below", fake) is True
+    assert "length 1 carry the most" in capsys.readouterr().out
+    assert edu.exercises.check_path_peak_prediction("at", fake) is False
+    assert edu.exercises.check_path_peak_prediction("middle", fake) is False
+    assert edu.exercises.check_path_peak_prediction("below", "not paths") is False
+    assert "second argument" in capsys.readouterr().out

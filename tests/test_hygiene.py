@@ -52,7 +52,7 @@ def test_notebook_starts_with_the_skeleton(path):
 def test_notebook_has_check_cells_and_exercises(path):
     cells = json.loads(path.read_text())["cells"]
     code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
-    assert any("assert " in c for c in code), f"{path.name} has no check cell (assert)"
+    assert any("assert " in c or "expect(" in c for c in code), f"{path.name} has no check cell (assert/expect)"
     if path.name != "00_start_here.ipynb":
         assert sum("edu.exercises.check_" in c for c in code) >= 2, f"{path.name} needs >= 2 exercise checkers"
         hidden = [c for c in cells if c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
@@ -152,8 +152,12 @@ def test_docstrings_name_things_that_exist(path):
 def test_notebooks_call_what_exists(path):
     import resnet_edu as edu
 
+    text = notebook_text(path)
+    names = set(re.findall(r"\bedu\.(\w+(?:\.\w+)*)", text))
+    for alias, module in re.findall(r"^(\w+) = edu\.(\w+)$", text, flags=re.M):  # e.g. V = edu.variants
+        names.update(f"{module}.{name}" for name in re.findall(rf"(?<![\w.]){alias}\.(\w+(?:\.\w+)*)", text))
     gone = []
-    for name in set(re.findall(r"\bedu\.(\w+(?:\.\w+)*)", notebook_text(path))):
+    for name in names:
         obj = edu
         for part in name.split("."):
             if not hasattr(obj, part):
@@ -161,3 +165,81 @@ def test_notebooks_call_what_exists(path):
                 break
             obj = getattr(obj, part)
     assert not gone, f"{path.name} uses edu.{gone}, which do not exist"
+
+
+def test_notebook_aliases_are_resolved_too():
+    # lesson 07 writes `V = edu.variants` and then `V.block(...)`: those names must exist as well
+    text = notebook_text(ROOT / "notebooks" / "07_variants.ipynb")
+    assert re.search(r"^V = edu\.variants$", text, flags=re.M), "lesson 07 no longer aliases edu.variants as V"
+
+
+# --- core vs lessons: the toolkit never imports a lesson ---------------------------------------------------------
+
+def imported_modules(path: Path, package_root: Path = ROOT) -> set[str]:
+    """Every ``resnet_edu`` submodule a file imports, anywhere in it (top level or inside a function), as its first
+    component after ``resnet_edu``: ``from .ode import FlowResult`` → "ode", ``from .. import nets`` in
+    ``resnet_edu/train/loop.py`` → "nets", ``import resnet_edu.variants`` → "variants"."""
+    import ast
+
+    package = list(path.relative_to(package_root).with_suffix("").parts[:-1])  # e.g. ["resnet_edu", "train"]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name.split(".") for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = base + (node.module.split(".") if node.module else [])
+            targets = [module + [alias.name] for alias in node.names]
+        else:
+            continue
+        for parts in targets:
+            if parts[:1] == ["resnet_edu"] and len(parts) > 1:
+                found.add(parts[1])
+    return found
+
+
+def _top_module(path: Path) -> str:
+    return path.relative_to(ROOT / "resnet_edu").parts[0].removesuffix(".py")
+
+
+def test_every_module_is_core_or_lesson():
+    import resnet_edu as edu
+
+    assert not set(edu.CORE) & set(edu.LESSONS), "a module is listed both as core and as a lesson"
+    modules = {_top_module(p) for p in SOURCES} - {"__init__"}
+    unnamed = modules - set(edu.CORE) - set(edu.LESSONS)
+    assert not unnamed, f"resnet_edu/{sorted(unnamed)}: add each to CORE or LESSONS in resnet_edu/__init__.py"
+    assert not (set(edu.CORE) | set(edu.LESSONS)) - modules, "CORE/LESSONS name a module that does not exist"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_never_imports_a_lesson(path):
+    import resnet_edu as edu
+
+    if _top_module(path) not in edu.CORE:
+        return
+    leaks = imported_modules(path) & set(edu.LESSONS)
+    assert not leaks, (f"{path.relative_to(ROOT)} is core but imports the lesson module(s) {sorted(leaks)}; move what "
+                       "it needs down into a core module (see CORE in resnet_edu/__init__.py)")
+
+
+def test_the_import_check_finds_every_kind_of_import(tmp_path):
+    pkg = tmp_path / "resnet_edu" / "train"
+    pkg.mkdir(parents=True)
+    src = pkg / "loop.py"
+    src.write_text("import torch\nfrom . import config\nfrom .. import nets\nfrom ..zoo import block\n"
+                   "import resnet_edu.viz\nfrom resnet_edu import data as d\n"
+                   "def f():\n    from ..ode import FlowResult\n    from .. import variants, blocks\n")
+    assert imported_modules(src, tmp_path) == {"train", "nets", "zoo", "viz", "data", "ode", "variants", "blocks"}
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_lesson_never_imports_another_lesson(path):
+    import resnet_edu as edu
+
+    top = _top_module(path)
+    if top not in edu.LESSONS or top == "exercises":  # the checkers of lesson NN call lesson NN's module
+        return
+    leaks = imported_modules(path) & (set(edu.LESSONS) - {top})
+    assert not leaks, (f"{path.relative_to(ROOT)} (a lesson) imports the lesson module(s) {sorted(leaks)}: what two "
+                       "lessons share belongs in a core module (CORE in resnet_edu/__init__.py)")

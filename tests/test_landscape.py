@@ -1,4 +1,4 @@
-"""Lesson 09, resnet_edu.landscape (Li et al. 2018): filter-normalised directions, the evaluated slices and grids,
+"""Lesson 10, resnet_edu.landscape (Li et al. 2018): filter-normalised directions, the evaluated slices and grids,
 the measurements the lesson asserts on (centre, rise, non-convexity), plots and argument checks."""
 
 import matplotlib
@@ -75,7 +75,7 @@ def test_nonconvexity_of_known_surfaces():
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
     (dict(models={}), TypeError, "models must be a non-empty dict"),
-    (dict(models={"a": 3}), TypeError, r"models\['a'\] must be a torch.nn.Module; got int"),
+    (dict(models={"a": 3}), TypeError, r"models\['a'\] must be an nn.Module; got 3 \(int\)"),
     (dict(data="digits"), TypeError, "data must be a resnet_edu.data.ImageData"),
     (dict(span=0), ValueError, "span must be > 0"),
     (dict(points_1d=4), ValueError, "points_1d must be odd"),
@@ -90,3 +90,35 @@ def test_landscape_refuses_bad_arguments(kwargs, error, message, data):
     args.update(kwargs)
     with pytest.raises(error, match=message):
         L.landscape(progress=False, **args)
+
+
+def test_landscape_averages_several_directions(data):
+    """Issue 21: one random direction's rise is one draw; the 1-D slices average ``directions`` of them, the first
+    being the grid's δ, and relative_rise divides by the loss at θ."""
+    models = {"plain-8": small_net(False), "residual-8": small_net(True)}
+    one = L.landscape(models, data, span=0.5, points_1d=5, points_2d=3, samples=32, progress=False)
+    three = L.landscape(models, data, span=0.5, points_1d=5, points_2d=3, samples=32, progress=False, directions=3)
+    assert one.directions == 1 and three.directions == 3
+    for name in models:
+        assert three.each_slice[name][0] == one.slices[name], "direction 0 is the one-direction slice"
+        mean = [sum(v) / 3 for v in zip(*three.each_slice[name])]
+        assert three.slices[name] == pytest.approx(mean)
+        assert torch.equal(three.surfaces[name], one.surfaces[name]), "the grid uses the same δ, η"
+        assert three.relative_rise(name, 0.5) == pytest.approx(1 + three.rise(name, 0.5) / three.center(name))
+    assert "3 random direction(s)" in str(three) and "× at 0.5" in three.table()
+    with pytest.raises(ValueError, match="directions must be an integer >= 1"):
+        L.landscape(models, data, directions=0, progress=False)
+
+
+def test_landscape_prediction_quotes_the_run(data, capsys):
+    models = {"plain-8": small_net(False), "residual-8": small_net(True)}
+    land = L.landscape(models, data, span=0.5, points_1d=5, points_2d=3, samples=32, progress=False)
+    grow = {"plain": land.relative_rise("plain-8", 0.5), "residual": land.relative_rise("residual-8", 0.5)}
+    truth = max(grow, key=grow.get)
+    assert edu.exercises.check_landscape_prediction(truth, land, ("plain-8", "residual-8")) is True
+    assert "grows" in capsys.readouterr().out
+    other = "plain" if truth == "residual" else "residual"
+    assert edu.exercises.check_landscape_prediction(other, land, ("plain-8", "residual-8")) is False
+    assert edu.exercises.check_landscape_prediction("flat", land, ("plain-8", "residual-8")) is False
+    assert edu.exercises.check_landscape_prediction("plain", "no landscape") is False
+    assert "Pass the landscape" in capsys.readouterr().out

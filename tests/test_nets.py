@@ -152,10 +152,6 @@ def test_mlp_shapes_residual_and_errors():
 
 def test_shared_argument_checks():
     assert nets.check_depth(56) == 56 and nets.check_kind("residual") is True and nets.check_kind("plain") is False
-    assert nets.check_positive("steps", 3) == 3
     with pytest.raises(ValueError, match="kind must be 'plain'.* or 'residual'.*got 'resnet'"):
         nets.check_kind("resnet")
-    with pytest.raises(ValueError, match="steps must be a positive integer; got 0"):
-        nets.check_positive("steps", 0)
-    with pytest.raises(TypeError, match="steps must be an integer; got True"):
-        nets.check_positive("steps", True)
+    assert not hasattr(nets, "check_positive"), "sizes are checked by _checks.integer(name, value, low=1)"

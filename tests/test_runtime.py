@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_edu import runtime
+from resnet_edu import gradients, runtime, shortcuts
 
 
 def test_device_is_a_torch_device():
@@ -79,3 +79,15 @@ def test_lesson_seed_reads_the_one_switch(monkeypatch):
         monkeypatch.setenv("RESNET_EDU_SEED", bad)
         with pytest.raises(ValueError, match="RESNET_EDU_SEED must be a whole number >= 0"):
             runtime.lesson_seed()
+
+
+@pytest.mark.parametrize("name,build", [
+    ("gradients.cifar_profile", lambda: gradients.cifar_profile(20, "plain")),
+    ("shortcuts.make_block", lambda: shortcuts.make_block(seed=5)),
+])
+def test_seeded_builders_leave_the_global_rng_alone(name, build):
+    torch.manual_seed(123)
+    expected = torch.rand(1)
+    torch.manual_seed(123)
+    build()
+    assert torch.equal(torch.rand(1), expected), f"{name} consumed the global random stream (it must draw in seeded())"

@@ -1,4 +1,4 @@
-"""Lesson 09, resnet_edu.shattered (Balduzzi et al. 2017): the line of inputs, input gradients, autocorrelation,
+"""Lesson 10, resnet_edu.shattered (Balduzzi et al. 2017): the line of inputs, input gradients, autocorrelation,
 the depth study, and exercise 3's checker."""
 
 import matplotlib
@@ -78,7 +78,8 @@ def test_input_gradients_refuse_bad_shapes():
 def test_line_net_is_seeded_and_shaped():
     a, b = S.line_net("residual", 3, width=8, seed=1), S.line_net("residual", 3, width=8, seed=1)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
-    assert len(a) == 5 and a[1].has_shortcut and isinstance(a[1].bn, nn.BatchNorm1d)
+    assert len(a) == 5 and a[1].has_shortcut and isinstance(a[2].bn, nn.BatchNorm1d)
+    assert isinstance(a[1].bn, nn.Identity), "no BN in the first hidden layer: it would put every kink at the mean"
     assert not S.line_net("plain", 3, width=8)[1].has_shortcut
     with pytest.raises(ValueError, match="kind must be 'plain'"):
         S.line_net("dense", 3)
@@ -118,3 +119,101 @@ def test_exercise_noise_autocorrelation(capsys):
     assert X.check_noise_autocorrelation((1.0, 0.0)) is False and "independently" in capsys.readouterr().out
     for bad in ("white", 0.5, (float("nan"), 1.0), (1e308, 1e308), [0, 1, 2], True):
         assert X.check_noise_autocorrelation(bad) is False
+
+
+def test_one_layer_net_kinks_spread_over_the_line():
+    """Issue 20: with BN in the first layer every ReLU kink sat at the line's mean (x = 0), so a one-layer net's
+    gradient was a single step (2 values). Now each unit bends at its own point of [-2, 2]."""
+    net = S.line_net("plain", 1, width=200, seed=3)
+    first = net[1].linear
+    slope = (first.weight @ net[0].weight).squeeze(1)
+    kinks = -first.bias.detach() / slope.detach()
+    assert kinks.min() > -2 - 1e-4 and kinks.max() < 2 + 1e-4 and kinks.std() > 0.8
+    g = S.input_gradients(net, S.line())
+    assert len(torch.unique(g)) > 50, "a random walk of steps, not one step"
+    assert S.autocorrelation(g) > 0.9
+
+
+def test_shattered_study_draws_from_its_seed():
+    a = S.shattered_study(depths=(1, 5), seeds=2, width=32, seed=4, progress=False)
+    assert a.seeds == (4, 5)
+    b = S.shattered_study(depths=(1, 5), seeds=2, width=32, seed=4, progress=False)
+    c = S.shattered_study(depths=(1, 5), seeds=2, width=32, seed=0, progress=False)
+    assert a.autocorr == b.autocorr and a.white == b.white and a.autocorr != c.autocorr
+
+
+def _lag0(g):
+    g = g - g.mean()
+    return float((g * g).sum() / (g * g).sum())
+
+
+def _no_mean(g):
+    return float((g[1:] * g[:-1]).sum() / (g * g).sum())
+
+
+def _covariance(g):
+    g = g - g.mean()
+    return float((g[1:] * g[:-1]).mean())
+
+
+def _abs(g):
+    g = g - g.mean()
+    return abs(float((g[1:] * g[:-1]).sum() / (g * g).sum()))
+
+
+def _means(g):
+    g = g - g.mean()
+    return float((g[1:] * g[:-1]).mean() / (g * g).mean())
+
+
+def _pearson(g):
+    return float(torch.corrcoef(torch.stack([g[1:], g[:-1]]))[0, 1])
+
+
+def _tensor(g):
+    g = g - g.mean()
+    return (g[1:] * g[:-1]).sum() / (g * g).sum()
+
+
+def _unfinished(g):
+    raise NotImplementedError
+
+
+def _crash(g):
+    return g.no_such_method()
+
+
+@pytest.mark.parametrize(("fn", "says"), [
+    (_lag0, "lag-0"), (_no_mean, "subtract the mean"), (_covariance, "covariance"), (_abs, "sign is lost"),
+    (_means, "n/(n − 1)"), (_crash, "raised AttributeError"), (lambda g: g, "one finite number"),
+    (lambda g: float("nan"), "one finite number"), (lambda g: True, "one finite number"),
+    (lambda g: 0.0, "the values differ"), ("lag1", "Pass your function itself"), (torch.Tensor, "Pass your function"),
+])
+def test_exercise_autocorrelation_rejects_each_mistake_with_its_sentence(fn, says, capsys):
+    """Issue 20 item 4: the learner writes the lag-1 autocorrelation; every wrong version gets a sentence."""
+    assert edu.exercises.check_autocorrelation(fn) is False
+    assert says in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn", [S.autocorrelation, edu.exercises.solution_autocorrelation, _tensor, _pearson])
+def test_exercise_autocorrelation_accepts_right_versions(fn, capsys):
+    assert edu.exercises.check_autocorrelation(fn) is True
+    assert "✅" in capsys.readouterr().out
+
+
+def test_exercise_autocorrelation_unanswered(capsys):
+    assert edu.exercises.check_autocorrelation(None) is False and "No answer yet" in capsys.readouterr().out
+    assert edu.exercises.check_autocorrelation(_unfinished) is False and "not finished" in capsys.readouterr().out
+
+
+def test_shattered_prediction_quotes_the_study(capsys):
+    result = S.shattered_study(depths=(1, 20), seeds=1, width=64, progress=False)
+    truth = "brown" if result.autocorr["residual", 20] > 0.5 else "white"
+    assert edu.exercises.check_shattered_prediction(truth, result) is True
+    assert "20-block ResNet" in capsys.readouterr().out
+    assert edu.exercises.check_shattered_prediction({"brown": "white"}[truth] if truth == "brown" else "brown",
+                                                    result) is False
+    assert edu.exercises.check_shattered_prediction("grey", result) is False
+    assert edu.exercises.check_shattered_prediction(None, result) is False
+    assert edu.exercises.check_shattered_prediction("brown", "not a study") is False
+    assert "second argument" in capsys.readouterr().out

@@ -175,12 +175,8 @@ def test_versions_compute_the_same_function(version, projection):
         assert torch.allclose(out, block.relu(block.residual(x) + x))  # H(x) = relu(F(x) + x)
 
 
-def test_make_block_is_seeded_and_leaves_global_rng_alone():
-    torch.manual_seed(123)
-    expected = torch.rand(1)
-    torch.manual_seed(123)
+def test_make_block_is_seeded():  # and leaves the global RNG alone: tests/test_runtime.py
     a, b = S.make_block(seed=5), S.make_block(seed=5)
-    assert torch.rand(1).item() == expected.item()
     assert torch.equal(a.conv1.weight, b.conv1.weight)
     assert not torch.equal(a.conv1.weight, S.make_block(seed=6).conv1.weight)
     assert torch.equal(S.example_input(), S.example_input()) and S.example_input(2, 3, 5).shape == (2, 3, 5, 5)

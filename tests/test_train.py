@@ -211,6 +211,9 @@ def test_fast_path_decisions():
     assert "DistributedDataParallel" in train.fast_path_problem(sgd, cuda, 100, True, True)
     assert "4 steps are too few" in train.fast_path_problem(sgd, cuda, 4, False, True)
     assert "no torch.cuda.graph" in train.fast_path_problem(sgd, cuda, 100, False, False)
+    old = train.fast_path_problem(sgd, cuda, 100, False, True, version="2.4.1")  # fused SGD without a tensor lr
+    assert old == ("it needs torch 2.5 or newer (fused SGD with a tensor learning rate); this is torch 2.4.1")
+    assert train.fast_path_problem(sgd, cuda, 100, False, True, version="2.11.0+cu126") is None  # Colab's
     assert train.precision_for(cpu) == "fp32"
     assert train.precision_for(cuda, (9, 0)) == train.precision_for(cuda, (8, 0)) == "bf16"  # H100, A100
     assert train.precision_for(cuda, (7, 5)) == "fp16"  # T4
@@ -223,8 +226,8 @@ def fast_eager(model, tr, config, after_backward=None):
     loader = data.DeviceLoader(tr, config.batch_size, augment=config.augment, device=dev, seed=config.seed)
     total = config.total_steps(len(loader))
     result = train.FitResult(label="fast")
-    run = train._Run(config, total, dev, result, None, model, False, None, config.sync_every)
-    train._fast_loop(model, loader, config, run, after_backward, capture=False)
+    run = train.run._Run(config, total, dev, result, None, model, False, None, config.sync_every)
+    train.graphed.fast_loop(model, loader, config, run, after_backward, capture=False)
     run.close()
     return result
 
@@ -296,3 +299,19 @@ def test_shard_splits_evenly(digits8):
     parts = [train.shard(tr, r, 3) for r in range(3)]
     assert {len(p) for p in parts} == {len(tr) // 3}
     assert torch.equal(parts[1].y, tr.y[1:len(tr) // 3 * 3:3])
+
+
+def test_lesson01_shows_the_real_training_lines():
+    """Lesson 01 cell 7 prints the training lines of the loop fit runs, read from its source (issue 20, item 5)."""
+    import json
+    from pathlib import Path
+
+    lines = train.training_lines()
+    assert any(".backward()" in line for line in lines), lines
+    assert [k for k in ("logits = ", "cross_entropy(", "zero_grad(", ".backward()", "opt.step()")
+            if not any(k in line for line in lines)] == []
+    assert all(line in __import__("inspect").getsource(train.standard_loop) for line in lines)
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "01_degradation.ipynb"
+    cells = json.loads(notebook.read_text())["cells"]
+    cell = next(c for c in cells if c.get("id") == "162ae34b")
+    assert "edu.train.training_lines()" in "".join(cell["source"])

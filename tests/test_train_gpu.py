@@ -1,6 +1,7 @@
 """The fast CUDA path of resnet_edu.train.fit on a real GPU (skipped without CUDA; ``benchmarks/gpu_check.sh quick``
-runs them): the captured step trains like the standard loop, ``after_backward``'s device ops replay every step, fp16
-loss scaling works inside the graph, and the fallbacks print one line and still train."""
+runs them): captured replays match eager steps in fp32, ``after_backward``'s device ops replay every step, fp16 loss
+scaling works inside the graph (also when the first steps overflow), the fallbacks print one line and still train,
+and failed captures leave no GPU memory behind."""
 
 import pytest
 import torch
@@ -25,17 +26,83 @@ CONFIG = TrainConfig(steps=120, batch_size=64, lr=0.05, weight_decay=1e-4, sched
                      sync_every=20)
 
 
-def test_captured_step_trains_like_the_standard_loop(digits, capsys):
+def test_captured_step_trains_and_prints_no_fallback(digits, capsys):
     tr, te = digits
     fast = train.fit(net(), tr, CONFIG, eval_data=te, progress=False, device="cuda")
-    slow = train.fit(net(), tr, CONFIG.replace(fast=False), eval_data=te, progress=False, device="cuda")
-    assert fast.fast and not slow.fast and fast.capture_time > 0 and fast.precision == slow.precision
-    assert fast.steps == slow.steps == 120 and [s for s, _ in fast.clock][-1] == 120
+    assert fast.fast and fast.capture_time > 0 and fast.steps == 120 and [s for s, _ in fast.clock][-1] == 120
     assert "fit:" not in capsys.readouterr().out  # no fallback line
-    # same data order and recipe; bf16 rounding and fused vs for-each SGD make the curves differ slightly
-    assert abs(fast.final_loss(20) - slow.final_loss(20)) < 0.15 * slow.final_loss(20) + 0.05
     assert fast.final_loss(20) < 0.6 * sum(fast.loss[:10]) / 10
-    assert abs(fast.evals[-1]["acc"] - slow.evals[-1]["acc"]) < 0.1
+    assert fast.ms_per_step(skip=CONFIG.sync_every) > 0
+
+
+def _fast_run(tr, capture, steps=20):
+    """The fast loop in fp32 on the GPU, captured or every step eager, from the same weights and batches."""
+    dev = torch.device("cuda")
+    config = CONFIG.replace(steps=steps, augment=False, seed=1)
+    model = net().to(dev).to(memory_format=torch.channels_last)
+    torch.manual_seed(config.seed)
+    loader = data.DeviceLoader(tr, config.batch_size, device=dev, seed=config.seed)
+    run = train.run._Run(config, steps, dev, train.FitResult(precision="fp32"), None, model, False, None, 5)
+    train.graphed.fast_loop(model, loader, config, run, None, capture=capture)
+    run.close()
+    return model, run.result
+
+
+def test_captured_replays_match_eager_steps_in_fp32(digits, monkeypatch):
+    """Deterministic (replaces two random bf16 runs compared on accuracy): the same 20 fp32 steps, replayed from
+    the graph or run eagerly, end with the same parameters. Tolerance 1e-4 relative + 1e-5 absolute: the same
+    kernels run in both; only cuDNN's algorithm choice may differ between eager and captured calls."""
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    tr, _ = digits
+    graphed, g = _fast_run(tr, capture=True)
+    eager, e = _fast_run(tr, capture=False)
+    assert g.steps == e.steps == 20 and g.capture_time > 0
+    for (name, p), q in zip(graphed.named_parameters(), eager.parameters()):
+        assert torch.allclose(p, q, rtol=1e-4, atol=1e-5), f"{name}: max |difference| {float((p - q).abs().max()):g}"
+    assert g.loss == pytest.approx(e.loss, rel=1e-4, abs=1e-5)
+
+
+def test_failed_captures_do_not_grow_gpu_memory(digits, capsys):
+    """A failed capture frees its graph, its memory pool and the gradients: repeated fits in one notebook keep the
+    same GPU memory."""
+    import gc
+
+    tr, _ = digits
+    used = []
+    for _ in range(3):
+        result = train.fit(Syncing(), tr, CONFIG.replace(steps=30), progress=False, device="cuda")
+        assert not result.fast and "capture failed" in capsys.readouterr().out
+        gc.collect()
+        torch.cuda.synchronize()
+        used.append(torch.cuda.memory_allocated())
+    assert used[2] <= used[0] + 2**20, f"GPU memory grew over three fits: {used}"
+
+
+def test_fp16_overflow_at_the_start_skips_steps_without_corrupting_momentum(digits, monkeypatch):
+    """Start the loss scale at 2**24: the first steps overflow in fp16 and are skipped until the scale halves to a
+    safe value; momentum starts at zero, so the weights stay finite and training goes on."""
+    tr, _ = digits
+    monkeypatch.setattr(train.loop, "precision_for", lambda device, capability=None: "fp16" if device.type == "cuda"
+                        else "fp32")
+    monkeypatch.setattr(train.graphed.DeviceLossScale.__init__, "__defaults__", (2.0**24, 2000))
+    model = net()
+    result = train.fit(model, tr, CONFIG, progress=False, device="cuda")
+    assert result.fast and not result.diverged
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert result.final_loss(20) < 0.6 * sum(result.loss[:10]) / 10
+
+
+class Syncing(torch.nn.Module):  # reads a value on the host inside forward: cannot be captured
+    def __init__(self):
+        super().__init__()
+        self.body = net()
+
+    def forward(self, x):
+        out = self.body(x)
+        if out.abs().max().item() > 1e9:
+            out = out * 0
+        return out
 
 
 def test_after_backward_device_ops_replay_every_step(digits):
@@ -56,7 +123,7 @@ def test_after_backward_device_ops_replay_every_step(digits):
 
 def test_fp16_loss_scaling_inside_the_graph(digits, monkeypatch):
     tr, _ = digits
-    monkeypatch.setattr(train, "precision_for", lambda device, capability=None: "fp16" if device.type == "cuda"
+    monkeypatch.setattr(train.loop, "precision_for", lambda device, capability=None: "fp16" if device.type == "cuda"
                         else "fp32")
     result = train.fit(net(), tr, CONFIG, progress=False, device="cuda")
     assert result.fast and result.precision == "fp16" and not result.diverged
@@ -68,17 +135,6 @@ def test_fallbacks_print_one_line_and_train(digits, capsys):
     adam = train.fit(net(), tr, CONFIG.replace(optimizer="adam", lr=1e-3), progress=False, device="cuda")
     out = capsys.readouterr().out
     assert not adam.fast and adam.steps == 120 and out.count("fit: the fast CUDA-graph step is off here") == 1
-
-    class Syncing(torch.nn.Module):  # reads a value on the host inside forward: cannot be captured
-        def __init__(self):
-            super().__init__()
-            self.body = net()
-
-        def forward(self, x):
-            out = self.body(x)
-            if out.abs().max().item() > 1e9:
-                out = out * 0
-            return out
 
     result = train.fit(Syncing(), tr, CONFIG, progress=False, device="cuda")
     out = capsys.readouterr().out

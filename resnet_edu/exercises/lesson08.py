@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 
-from ._core import missing, verdict
+from ._core import missing, number, predicted, verdict
 
 __all__ = [
     "check_largest_gradient",
     "check_gradient_ratio",
     "check_images_per_second",
+    "check_explosion_prediction",
     "solution_largest_gradient",
     "solution_gradient_ratio",
     "solution_images_per_second",
@@ -76,12 +77,11 @@ def check_gradient_ratio(answer: object, result: object = None) -> bool:
         return False
     if not _is_comparison(result):
         return verdict(False, "", _NOT_A_RESULT)
-    try:
-        value = float(answer)  # type: ignore[arg-type]
-    except Exception:  # noqa: BLE001 - any type gets an explanation, not a crash
-        return verdict(False, "", f"Give a number (a float); got {type(answer).__name__}.")
-    if not math.isfinite(value) or value <= 0:
-        return verdict(False, "", f"A ratio of two norms is a positive finite number; got {value!r}.")
+    value = number(answer, "a number", "norms[0, 0] / norms[0, -1]")
+    if value is None:
+        return False
+    if value <= 0:
+        return verdict(False, "", f"A ratio of two norms is a positive number; got {value!r}.")
     right = solution_gradient_ratio(result)
     residual = float(result.history("residual").norms[0, 0] / result.history("residual").norms[0, -1])
     if math.isclose(value, right, rel_tol=0.01):
@@ -94,8 +94,9 @@ def check_gradient_ratio(answer: object, result: object = None) -> bool:
 
 
 def solution_images_per_second(run) -> float:  # noqa: ANN001
-    """Images per second: steps × batch size / wall time of the run."""
-    return run.fit.steps * run.batch_size / run.fit.wall_time
+    """Images per second: steps × batch size / wall time of the run (NaN when the wall time is 0: too short to
+    time)."""
+    return run.fit.steps * run.batch_size / run.fit.wall_time if run.fit.wall_time > 0 else float("nan")
 
 
 def check_images_per_second(answer: object, run: object = None) -> bool:
@@ -107,15 +108,35 @@ def check_images_per_second(answer: object, run: object = None) -> bool:
         return False
     if not isinstance(run, Run):
         return verdict(False, "", "Pass one net's run as the second argument, e.g. result.runs[\"residual\"].")
-    try:
-        value = float(answer)  # type: ignore[arg-type]
-    except Exception:  # noqa: BLE001 - any type gets an explanation, not a crash
-        return verdict(False, "", f"Give a number (a float); got {type(answer).__name__}.")
+    value = number(answer, "a number of images per second", "1234.5")
+    if value is None:
+        return False
+    if not run.fit.wall_time > 0:
+        return verdict(False, "", f"This run's wall time is {run.fit.wall_time!r} s — too short to time — so its "
+                                  "throughput is undefined; train for more steps and try again.")
     right = solution_images_per_second(run)
-    if math.isfinite(value) and math.isclose(value, right, rel_tol=0.01):
-        return verdict(True, f"Right: {right:,.0f} img/s. On a GPU the fast trainer's number is what the part-1 "
-                             "benchmark compares with the standard loop.", "")
+    if math.isclose(value, right, rel_tol=0.01):
+        return verdict(True, f"Right: {right:,.0f} img/s. On a GPU, benchmarks/gpu_throughput.py compares the fast "
+                             "trainer's number with the textbook training loop (DataLoader, fp32) on the same card.",
+                       "")
     steps_per_second = run.fit.steps / run.fit.wall_time
-    if math.isfinite(value) and math.isclose(value, steps_per_second, rel_tol=0.01):
+    if math.isclose(value, steps_per_second, rel_tol=0.01):
         return verdict(False, "", "That is steps per second; every step processes a whole batch.")
     return verdict(False, "", f"{value:g} is not it: images = steps × batch size, divided by the seconds it took.")
+
+
+def check_explosion_prediction(prediction: object, result: object) -> bool:
+    """Recorded before training: does the plain net's explosion toward the input (first/last gradient norm ≫ 1 at
+    step 0) "last" through training, or does it "collapse"? Judged on ``result`` (the learner's
+    :class:`resnet_edu.dynamics.Comparison`): "collapse" when the median ratio after the first 10 % of training is
+    below 1/100 of the ratio at step 0."""
+    if not _is_comparison(result):
+        return verdict(False, "", _NOT_A_RESULT)
+    start, during = result.ratio_at_start("plain"), result.ratio_during_training("plain")  # type: ignore[union-attr]
+    measured = "collapse" if during < start / 100 else "last"
+    return predicted(
+        prediction, measured, ("last", "collapse"),
+        f"the plain net's first/last gradient norm is {start:,.0f} at step 0 and {during:.3g} (median) after the "
+        "first 10 % of training in your run",
+        "The first huge steps inflate the input-side weights; behind BatchNorm that shrinks their gradient (see "
+        "below).")

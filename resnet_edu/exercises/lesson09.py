@@ -1,26 +1,29 @@
-"""Exercise checkers for lesson 09 (why ResNets work: Veit et al. 2016, §3–4; Balduzzi et al. 2017, §2).
+"""Exercise checkers for lesson 09 (ResNets behave like ensembles of paths: Veit, Wilber & Belongie 2016, §3–5).
 
-The truths are computed (a binomial coefficient, noise generated on the spot) or taken from the learner's own lesion
-study, never typed in.
+The truths are computed (a binomial coefficient, the lesion of a net built on the spot) or taken from the learner's
+own lesion study and path measurement, never typed in.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
+from torch import nn
 
-from ._core import brief, missing, numbers, verdict
+from ._core import brief, missing, predicted, verdict
 
 __all__ = [
     "PATHS_BLOCKS",
     "PATHS_LENGTH",
     "check_paths_of_length",
     "check_plain_deletion",
-    "check_noise_autocorrelation",
+    "check_path_peak_prediction",
+    "check_lesion",
     "solution_paths_of_length",
     "solution_plain_deletion",
-    "solution_noise_autocorrelation",
+    "solution_lesion",
 ]
 
 PATHS_BLOCKS = 27  # exercise 1: the residual blocks of ResNet-56
@@ -103,42 +106,165 @@ def check_plain_deletion(answer: object, lesion: object = None) -> bool:
     return verdict(word == truth, f"Right.{measured} {why}", f"Not what the nets do.{measured} {why}")
 
 
-# --- exercise 3: lag-1 autocorrelation of white and brown noise ---
+# --- prediction before the path experiment: where does the total gradient peak? ---
 
-def _noise(seed: int = 0, points: int = 10_000) -> tuple[float, float]:
-    from ..shattered import autocorrelation
-
-    generator = torch.Generator().manual_seed(seed)
-    white = torch.randn(points, dtype=torch.float64, generator=generator)
-    return autocorrelation(white), autocorrelation(white.cumsum(0))
+_PEAKS = ("below", "at", "above")
 
 
-def solution_noise_autocorrelation() -> tuple[float, float]:
-    """White noise: neighbours are independent, 0. Brown noise (a running sum): neighbours differ by one small
-    step, ≈ 1."""
-    return 0.0, 1.0
+def check_path_peak_prediction(prediction: object, paths: object) -> bool:
+    """Recorded before the path experiment: does the gradient carried by *all* paths of one length peak "below",
+    "at" or "above" the mean path length n/2? Judged against ``paths`` (the learner's
+    :class:`resnet_edu.ensembles.PathGradients`)."""
+    try:
+        peak, mean, n = paths.peak_length, paths.mean_length, paths.n  # type: ignore[union-attr]
+    except AttributeError:
+        return verdict(False, "", "Pass the path measurement as the second argument: check_path_peak_prediction("
+                                  "prediction, paths), paths = edu.ensembles.path_gradients(...).")
+    measured = "below" if peak < mean - 0.5 else "above" if peak > mean + 0.5 else "at"
+    return predicted(
+        prediction, measured, _PEAKS,
+        f"in your run the paths of length {peak} carry the most gradient in total, the mean length is {mean:g} "
+        f"({n} blocks)",
+        "There are most paths of length ≈ n/2, but every branch on a path shrinks the gradient it carries, so the "
+        "product of the two peaks at shorter paths (Veit et al. 2016, §5, Fig. 6).")
 
 
-def check_noise_autocorrelation(answer: object) -> bool:
-    """Exercise 3: predict the lag-1 autocorrelation of (white noise, brown noise), the two ends of Balduzzi et al.'s
-    scale for gradients (Fig. 1–2). The checker measures both on 10,000 samples."""
-    if missing(answer, "answer = (white, brown): two numbers between -1 and 1."):
+# --- exercise: write the lesion yourself ---
+
+def solution_lesion(model: nn.Module, stage: str, index: int) -> nn.Module:
+    """A copy of ``model`` whose block ``model.<stage>[index]`` is replaced by the identity (Veit et al. 2016, §4):
+    a ResNet keeps the shortcut (y = x), a plain net loses the block's layers. The trained net is not changed."""
+    lesioned = copy.deepcopy(model)
+    getattr(lesioned, stage)[index] = nn.Identity()  # H(x) = x: the block is gone
+    return lesioned
+
+
+_LESIONS = (("layer1", 1), ("layer2", 2), ("layer3", 1))  # blocks whose input and output shapes agree
+
+
+def _probe_net() -> tuple[nn.Module, torch.Tensor]:
+    """A ResNet-20 (width 8, 1 channel) whose BatchNorms have random statistics and affine parameters, so that no
+    block is close to the identity by accident, and a probe batch."""
+    from ..nets import cifar_net
+    from ..runtime import seeded
+
+    with seeded(0):
+        net = cifar_net(20, residual=True, width=8, in_channels=1)
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.5, 0.5)
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+        x = torch.randn(4, 1, 8, 8)
+    return net.eval(), x
+
+
+def _forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return net(x)
+
+
+def _lesion_mistake(net: nn.Module, x: torch.Tensor, out: torch.Tensor, stage: str, index: int) -> str:
+    """Name the mistake whose output ``out`` matches, or say what differs."""
+    from ..ensembles import blocks
+
+    block = getattr(net, stage)[index]
+    where = {id(b): f"{name}[{i}]" for name in ("layer1", "layer2", "layer3") for i, b in enumerate(getattr(net, name))}
+    for other in blocks(net):
+        try:
+            with _swapped(net, other):
+                same = torch.allclose(_forward(net, x), out, atol=1e-5)
+        except RuntimeError:
+            continue  # a downsampling block: the identity does not fit there
+        if same and other is not block:
+            return (f"your function deleted {where[id(other)]} instead of {stage}[{index}]: index the stage's "
+                    "blocks from 0, as nn.Sequential does.")
+    twice = copy.deepcopy(net)
+    target = getattr(twice, stage)[index]
+    target.conv1, target.bn1, target.conv2, target.bn2 = nn.Identity(), nn.Identity(), nn.Identity(), nn.Identity()
+    if torch.allclose(_forward(twice, x), out, atol=1e-5):
+        return ("you replaced the layers of the branch F by the identity, so the block still adds: y = relu(x + x) "
+                "= 2x. Deleting a block removes F entirely — replace the whole block by nn.Identity().")
+    zeroed = copy.deepcopy(net)
+    with torch.no_grad():
+        for m in getattr(zeroed, stage)[index].modules():
+            if isinstance(m, nn.Conv2d):
+                m.weight.zero_()
+    if torch.allclose(_forward(zeroed, x), out, atol=1e-5):
+        return ("zeroing the conv weights does not delete F: its BatchNorm still adds its shift β (F(x) = relu(β) "
+                "…), so y ≠ x. Replace the whole block by nn.Identity().")
+    if torch.allclose(_forward(net, x), out, atol=1e-5):
+        return "the returned net computes exactly what the intact net computes: no block was deleted."
+    return (f"the returned net's output differs from the net with {stage}[{index}] replaced by the identity (max "
+            f"difference {float((out - _forward_lesioned(net, x, stage, index)).abs().max()):.3g}).")
+
+
+class _swapped:
+    """Context manager: one block of ``net`` temporarily replaced by the identity."""
+
+    def __init__(self, net: nn.Module, block: nn.Module) -> None:
+        self.net, self.block, self.where = net, block, None
+
+    def __enter__(self) -> None:
+        for parent in self.net.modules():
+            for name, child in parent.named_children():
+                if child is self.block:
+                    self.where = (parent, name)
+        setattr(*self.where, nn.Identity())
+
+    def __exit__(self, *exc: object) -> None:
+        setattr(*self.where, self.block)
+
+
+def _forward_lesioned(net: nn.Module, x: torch.Tensor, stage: str, index: int) -> torch.Tensor:
+    with _swapped(net, getattr(net, stage)[index]):
+        return _forward(net, x)
+
+
+def check_lesion(answer: object) -> bool:
+    """Exercise: ``answer`` is your function ``delete_block(model, stage, index)`` that returns a copy of ``model`` with
+    block ``index`` of ``model.<stage>`` (e.g. ``"layer1"``, 1) deleted — replaced by ``nn.Identity()`` — and
+    leaves ``model`` itself unchanged. The checker runs it on a ResNet-20 with random weights and compares the
+    output with the reference lesion, for three blocks."""
+    if missing(answer, "write delete_block(model, stage, index) in the cell above and pass it: "
+                       "check_lesion(delete_block)."):
         return False
-    pair = numbers(answer, 2, "numbers, (white, brown)", "(0.5, 0.5)")  # "12" is not the pair (1, 2)
-    if pair is None:
-        return False
-    white, brown = pair
-    m_white, m_brown = _noise()
-    seen = f"Measured just now on 10,000 samples: white {m_white:.3f}, brown {m_brown:.4f}."
-    ok_white, ok_brown = abs(white - m_white) < 0.1, abs(brown - m_brown) < 0.1
-    if ok_white and ok_brown:
-        return verdict(True, f"Right. {seen} A shallow net's gradient along a line looks like brown noise; a deep "
-                             "plain net's like white noise: neighbouring inputs get unrelated gradients, so a "
-                             "gradient step learned at one input says nothing about the next (Balduzzi et al. 2017).",
-                       "")
-    hints = []
-    if not ok_white:
-        hints.append("white noise: each value is drawn independently, so a value says nothing about its neighbour")
-    if not ok_brown:
-        hints.append("brown noise: each value is the previous one plus a small step, so neighbours almost agree")
-    return verdict(False, "", f"Not yet: {'; '.join(hints)}. {seen}")
+    if not callable(answer) or isinstance(answer, type):
+        return verdict(False, "", f"Pass your function itself, e.g. check_lesion(delete_block); got "
+                                  f"{type(answer).__name__} {brief(answer)}.")
+    net, x = _probe_net()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    intact = _forward(net, x)
+    for stage, index in _LESIONS:
+        try:
+            result = answer(net, stage, index)
+        except NotImplementedError:
+            print("✏️  not finished yet: your function raises NotImplementedError.")
+            return False
+        except Exception as err:  # noqa: BLE001 - the learner's code: explain, never crash
+            return verdict(False, "", f"delete_block(model, {stage!r}, {index}) raised {type(err).__name__}: {err}")
+        if result is None:
+            return verdict(False, "", "your function returned None: end it with `return` and the lesioned copy.")
+        if not isinstance(result, nn.Module):
+            return verdict(False, "", f"your function should return the lesioned net (an nn.Module); got "
+                                      f"{type(result).__name__}.")
+        changed = (len(getattr(net, stage)) != 3 or not all(isinstance(b, nn.Module) and not isinstance(b, nn.Identity)
+                                                                for name in ("layer1", "layer2", "layer3")
+                                                                for b in getattr(net, name))
+                   or set(net.state_dict()) != set(before)
+                   or any(not torch.equal(v, before[k]) for k, v in net.state_dict().items()))
+        if result is net or changed:
+            return verdict(False, "", "your function changed the trained net itself: after one call the original "
+                                      "is lesioned for good. Work on copy.deepcopy(model) and return the copy.")
+        try:
+            out = _forward(result.eval(), x)
+        except Exception as err:  # noqa: BLE001
+            return verdict(False, "", f"the returned net raised {type(err).__name__} on a batch: {err}")
+        if out.shape != intact.shape or not torch.allclose(out, _forward_lesioned(net, x, stage, index), atol=1e-5):
+            return verdict(False, "", f"delete_block(model, {stage!r}, {index}): "
+                                      + (f"output shape {tuple(out.shape)}, expected {tuple(intact.shape)}."
+                                         if out.shape != intact.shape else _lesion_mistake(net, x, out, stage, index)))
+    return verdict(True, "Right: for three blocks your copy computes exactly the net with that block replaced by "
+                         "the identity, and the trained net is left as it was. In a ResNet the shortcut carries x past "
+                         "the gap (y = x); in a plain net nothing does.", "")

@@ -25,6 +25,7 @@ COLAB_VENV = REPO / ".venv-colab"
 ARTIFACTS = REPO / "artifacts" / "e2e"
 SCREENSHOTS = pytest.StashKey[list]()
 WALKTHROUGHS = pytest.StashKey[list]()
+BOOK_PAGES = pytest.StashKey[list]()
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +132,19 @@ def walkthroughs(request: pytest.FixtureRequest, artifacts: Path) -> list[str]:
     return request.config.stash[WALKTHROUGHS]
 
 
+@pytest.fixture(scope="session")
+def book_report(request: pytest.FixtureRequest) -> list[str]:
+    """One line per web-book page that passed (test_book_in_browser.py): its weight and the moves it checked."""
+    return request.config.stash.setdefault(BOOK_PAGES, [])
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    pages = config.stash.get(BOOK_PAGES, [])
+    if pages:
+        terminalreporter.section("web book in the browser: pages and static apps")
+        for line in pages:
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"screenshots before/after each move: {REPO / 'artifacts' / 'book'}")
     shots = config.stash.get(SCREENSHOTS, [])
     lines = config.stash.get(WALKTHROUGHS, [])
     if shots or lines:

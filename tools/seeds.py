@@ -1,0 +1,169 @@
+"""Run every lesson on several seeds and report, per check cell, pass/fail and its smallest margin (`make seeds`).
+
+    python tools/seeds.py                        # every notebook in notebooks/, seeds 0-5
+    python tools/seeds.py --seeds 0,1 --jobs 2 notebooks/02_identity_mapping.ipynb
+
+Each (notebook, seed) runs top to bottom in a fresh kernel with ``RESNET_EDU_SEED=<seed>`` and
+``RESNET_EDU_MARGINS=1``; a failing cell does not stop the run, so every check cell is reported. A *check cell* is a
+code cell with an ``assert`` statement or an ``edu.runtime.expect(...)`` call; it passes when it raised nothing.
+``expect`` prints ``margin <claim>: <margin>`` lines, and the report shows each cell's smallest margin over the
+seeds with the claim and seed it came from (cells with plain asserts only show pass/fail). Exit status 1 when any
+check cell failed on any seed. Not part of ``make test``: it takes about six times as long as the notebook run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = (0, 1, 2, 3, 4, 5)
+ASSERT = re.compile(r"^\s*assert\b|\bexpect\(", re.MULTILINE)
+MARGIN = re.compile(r"^margin (?P<name>.+?): (?P<value>[-+]?(?:inf|[0-9.]+(?:e[-+]?[0-9]+)?))", re.MULTILINE)
+
+
+@dataclass
+class CellResult:
+    """One check cell on one seed: did it pass, and the margins its ``expect`` calls printed."""
+
+    index: int
+    label: str
+    passed: bool
+    error: str = ""
+    margins: dict[str, float] = field(default_factory=dict)
+
+
+def is_check_cell(source: str) -> bool:
+    """A code cell that asserts something: an ``assert`` statement or an ``expect(`` call."""
+    return bool(ASSERT.search(source))
+
+
+def label_of(source: str) -> str:
+    """A short name for a check cell: its first comment line, else its first line."""
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    comments = [line.lstrip("# ").strip() for line in lines if line.startswith("#")]
+    text = comments[0] if comments else (lines[0] if lines else "")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_margins(text: str) -> dict[str, float]:
+    """The ``margin <claim>: <value>`` lines printed by ``edu.runtime.expect`` (the smaller one if a claim repeats)."""
+    found: dict[str, float] = {}
+    for match in MARGIN.finditer(text):
+        value = float(match["value"])
+        found[match["name"]] = min(value, found.get(match["name"], value))
+    return found
+
+
+def check_cells(nb: dict) -> list[CellResult]:
+    """Every check cell of an executed notebook (nbformat dict) with its pass/fail and margins."""
+    results = []
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if not is_check_cell(source):
+            continue
+        outputs = cell.get("outputs", [])
+        text = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                       for o in outputs if o.get("output_type") == "stream")
+        errors = [o for o in outputs if o.get("output_type") == "error"]
+        error = f"{errors[0].get('ename', '')}: {errors[0].get('evalue', '')}" if errors else ""
+        results.append(CellResult(index, label_of(source), not errors, error, parse_margins(text)))
+    return results
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"0-5"`` → (0, 1, 2, 3, 4, 5); ``"0,3,7"`` → (0, 3, 7)."""
+    try:
+        if "-" in text:
+            first, last = (int(part) for part in text.split("-"))
+            seeds = tuple(range(first, last + 1))
+        else:
+            seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must look like 0-5 or 0,3,7; got {text!r}") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be whole numbers >= 0, at least one; got {text!r}")
+    return seeds
+
+
+def run_one(path: str, seed: int, timeout: int) -> dict:
+    """Execute one notebook on one seed in a fresh kernel; its check cells as plain dicts, and the wall time."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    os.environ.update({"RESNET_EDU_SEED": str(seed), "RESNET_EDU_MARGINS": "1"})
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
+                   resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+    wall = time.perf_counter() - start
+    return {"path": path, "seed": seed, "wall": wall, "cells": [vars(c) for c in check_cells(nb)]}
+
+
+def report(runs: list[dict], seeds: tuple[int, ...]) -> tuple[str, bool]:
+    """The table: one row per check cell, one ✓/✗ column per seed, the smallest margin with its claim and seed."""
+    lines, ok = [], True
+    for path in sorted({r["path"] for r in runs}):
+        mine = {r["seed"]: r for r in runs if r["path"] == path}
+        walls = " ".join(f"{mine[s]['wall']:.0f}" for s in seeds if s in mine)
+        lines.append(f"\n{Path(path).stem}  (wall s per seed: {walls})")
+        first = mine[seeds[0]]["cells"] if seeds[0] in mine else []
+        for k, cell in enumerate(first):
+            marks, smallest, failures = [], None, []
+            for s in seeds:
+                c = mine[s]["cells"][k] if s in mine and k < len(mine[s]["cells"]) else None
+                marks.append("✓" if c and c["passed"] else "✗")
+                if c and not c["passed"]:
+                    failures.append(f"seed {s}: {c['error'][:120]}")
+                for name, value in (c["margins"] if c else {}).items():
+                    if smallest is None or value < smallest[0]:
+                        smallest = (value, name, s)
+            ok &= not failures
+            margin = f"{smallest[0]:+.3g} ({smallest[1]}, seed {smallest[2]})" if smallest else "-"
+            lines.append(f"  cell {cell['index']:>2}  {' '.join(marks)}  margin {margin:<48}  {cell['label']}")
+            lines.extend(f"      {f}" for f in failures)
+    fails = sum("✗" in line for line in lines)
+    lines.append(f"\n{fails} check cell(s) failed on at least one of seeds {', '.join(map(str, seeds))}"
+                 if fails else f"\nevery check cell passed on seeds {', '.join(map(str, seeds))}")
+    return "\n".join(lines), ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every notebooks/*.ipynb)")
+    parser.add_argument("--seeds", type=parse_seeds, default=SEEDS, help="e.g. 0-5 (the default) or 0,3,7")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks run side by side (default 1)")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds one cell may take")
+    parser.add_argument("--json", type=Path, help="also write every run's cells and margins here")
+    args = parser.parse_args(argv)
+    paths = [str(Path(p)) for p in args.notebooks] or sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
+    start = time.perf_counter()
+    jobs = [(p, s) for p in paths for s in args.seeds]
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(run_one, p, s, args.timeout) for p, s in jobs]
+        runs = []
+        for (p, s), future in zip(jobs, futures):
+            runs.append(future.result())
+            print(f"ran {Path(p).stem} on seed {s} in {runs[-1]['wall']:.0f} s", file=sys.stderr, flush=True)
+    text, ok = report(runs, tuple(args.seeds))
+    print(text)
+    print(f"{len(jobs)} runs in {time.perf_counter() - start:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(runs, indent=1))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
