@@ -244,11 +244,8 @@ def test_check_preact_block_accepts_right_blocks(name, capsys):
 
 
 @pytest.mark.parametrize("name", WRONG_PREACT)
-def test_check_preact_block_names_each_mistake(name, capsys):
-    block, says = WRONG_PREACT[name]
-    assert exercises.check_preact_block(block) is False
-    out = capsys.readouterr().out
-    assert out.startswith("❌") and says in out, out
+def test_check_preact_block_names_each_mistake(name, rejected):
+    rejected(exercises.check_preact_block, *WRONG_PREACT[name])
 
 
 def test_lesson07_predictions_quote_the_run(capsys):
