@@ -95,8 +95,8 @@ def check_rules(model: nn.Module, x: torch.Tensor) -> list[BlockRecord]:
             raise RuleBroken(
                 f"rule 3 broken at {name}: the shape does not change ({c_in}×{h_in}×{h_in}) but the shortcut is a "
                 f"projection with {extra:,} parameters; use nn.Identity(), which is free and keeps the path x → "
-                "output exactly the identity (He et al. 2015, §3.3: option C's projections everywhere add cost "
-                "for a marginal gain)")
+                "output exactly the identity (He et al. 2015, §4.1, Table 3: option C's projections everywhere add "
+                "cost for a marginal gain)")
         records.append(record)
     return records
 

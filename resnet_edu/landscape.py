@@ -210,8 +210,7 @@ def landscape(
     if not isinstance(models, Mapping) or not models:
         raise TypeError(f"models must be a non-empty dict of name -> trained net; got {type(models).__name__}")
     for name, model in models.items():
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"models[{name!r}] must be a torch.nn.Module; got {type(model).__name__}")
+        _checks.module(f"models[{name!r}]", model)
     data = _data.image_data("data", data)
     span = _checks.number("span", span, low=0, high=10, low_inclusive=False)
     points_1d = _checks.integer("points_1d", points_1d, low=3, high=201)

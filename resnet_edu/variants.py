@@ -13,6 +13,7 @@ names lesson 07 calls as ``edu.variants.<name>`` and adds what trains them:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -92,12 +93,13 @@ def task(size: int | None = None) -> Task:
 
 
 def _fit(model: nn.Module, data: Task, steps: int, lr: float, label: str, progress: bool,
-         device: torch.device | str | None, eval_every: int | None = None) -> FitResult:
-    """The one place this module calls the trainer (SGD, momentum 0.9, constant lr, batch 64 on the CPU scale)."""
+         device: torch.device | str | None, seed: int, eval_every: int | None = None) -> FitResult:
+    """The one place this module calls the trainer (SGD, momentum 0.9, constant lr, batch 64 on the CPU scale).
+    ``seed`` is the lesson's: it draws the batch order (and augmentation), as the init's seed draws the weights."""
     from .train import TrainConfig, fit
 
     config = TrainConfig(steps=steps, batch_size=by_scale(cpu=64, gpu=128), lr=lr, eval_every=eval_every or steps,
-                         seed=0, augment=data.scale == "gpu" and data.train.x.shape[-1] == 32,
+                         seed=seed, augment=data.scale == "gpu" and data.train.x.shape[-1] == 32,
                          schedule=by_scale("constant", "cosine"))
     return fit(model, data.train, config, eval_data=data.test, progress=progress, device=device, label=label)
 
@@ -128,26 +130,28 @@ class Comparison:
         return rows[_checks.choice("variant (one that was compared)", variant, rows)]
 
     def __str__(self) -> str:
-        lines = [f"{self.steps} steps on {self.data}",
-                 f"{'variant':<11} {'test acc':>8} {'train loss':>10} {'params':>9} {'MFLOPs/img':>10} {'ms/step':>8}"]
-        lines += [f"{r.variant:<11} {r.accuracy:>8.3f} {r.train_loss:>10.3f} {r.params:>9,} {r.flops / 1e6:>10.2f} "
+        lines = [f"{self.steps} steps on {self.data} (one seed: test accuracy is kept out of the table, see below)",
+                 f"{'variant':<11} {'train loss':>10} {'params':>9} {'MFLOPs/img':>10} {'ms/step':>8}"]
+        lines += [f"{r.variant:<11} {r.train_loss:>10.3f} {r.params:>9,} {r.flops / 1e6:>10.2f} "
                   f"{r.ms_per_step:>8.1f}" for r in self.rows]
         return "\n".join(lines)
 
     def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
-        """Test accuracy against FLOPs per image (log scale), one labelled point per variant."""
+        """Parameters against FLOPs per image (log scales), one labelled point per variant: what each change costs.
+        (Accuracy is not plotted: at this budget one seed's ranking reorders on the next.)"""
         from .viz import axes
 
         ax = axes(ax, figsize=(7, 4))
         for r in self.rows:
-            ax.scatter(r.flops / 1e6, r.accuracy, s=30 + r.params / 2000, alpha=0.7, label=r.variant)
-            ax.annotate(r.variant, (r.flops / 1e6, r.accuracy), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            ax.scatter(r.flops / 1e6, r.params / 1e3, s=40, alpha=0.7, label=r.variant)
+            ax.annotate(r.variant, (r.flops / 1e6, r.params / 1e3), textcoords="offset points", xytext=(4, 4),
+                        fontsize=8)
         ax.set_xscale("log")
-        ax.set_xlabel("MFLOPs per image (FlopCounterMode; marker area ~ parameters)")
-        ax.set_ylabel("test accuracy")
-        ax.set_title(f"Same net, same {self.steps} steps: accuracy vs compute")
+        ax.set_yscale("log")
+        ax.set_xlabel("MFLOPs per image (FlopCounterMode)")
+        ax.set_ylabel("parameters (thousands)")
+        ax.set_title("Same net, one change each: what it costs")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
         return ax
 
 
@@ -171,7 +175,7 @@ def compare(variants: tuple[str, ...] = VARIANTS, width: int | None = None, step
             model = small_net(v, width, 1, data.train.in_channels, data.train.num_classes)
         flops = count_flops(model, data.train.x[:1].cpu())
         with one_thread():
-            result = _fit(model, data, steps, by_scale(cpu=0.05, gpu=0.1), v, False, device)
+            result = _fit(model, data, steps, by_scale(cpu=0.05, gpu=0.1), v, False, device, seed)
         # steady-state training time per step: capture, warm-up and evaluations are not steps (FitResult.clock)
         ms = result.ms_per_step() if len(result.clock) >= 2 else float("nan")
         rows.append(ComparisonRow(v, count_parameters(model), flops, result.evals[-1]["acc"],
@@ -231,25 +235,47 @@ def shortcut_study(kinds: tuple[str, ...] = SHORTCUT_KINDS, depth: int | None = 
         with seeded(seed):
             model = shortcut_study_net(k, depth, width, data.train.in_channels, data.train.num_classes)
         with one_thread():
-            results[k] = _fit(model, data, steps, by_scale(cpu=0.1, gpu=0.1), k, False, device)
+            results[k] = _fit(model, data, steps, by_scale(cpu=0.1, gpu=0.1), k, False, device, seed)
     return ShortcutStudy(depth, results)
+
+
+PREACT_ARMS = ("post-activation", "post-act, zero-init γ", "pre-activation")
+
+
+def _ratio_text(ratio: float) -> str:
+    """A first/last gradient ratio for a table; the zero-init control's last conv has no gradient at init."""
+    return f"{ratio:.3g}" if math.isfinite(ratio) else "∞ (last is 0)"
 
 
 @dataclass
 class PreactStudy:
-    """Post-activation (original) vs pre-activation CIFAR ResNet at one depth: training and gradient profiles."""
+    """Post-activation (original), the same with zero-initialised last-BN γ (the control), and pre-activation CIFAR
+    ResNets at one depth: training curves, gradient profiles, loss and logit spread at initialisation."""
 
     depth: int
     results: dict[str, FitResult]
     profiles: dict[str, GradientProfile]
+    init_loss: dict[str, float]
+    logit_std: dict[str, float]
 
     def final_loss(self, kind: str) -> float:
+        """Mean training loss over the last fifth of the run."""
+        if kind not in self.results:
+            raise ValueError(f"kind {kind!r} was not trained; this study has {list(self.results)}")
         r = self.results[kind]
         return r.final_loss(max(1, r.steps // 5))
 
+    def peak_loss(self, kind: str) -> float:
+        """The highest training loss of the run (a deep post-activation net first rises, then recovers)."""
+        return max(self.results[kind].loss)
+
     def __str__(self) -> str:
-        lines = [f"ResNet-{self.depth}: {'':<6} {'final train loss':>16} {'grad first/last conv at init':>29}"]
-        lines += [f"{k:<20} {self.final_loss(k):>16.3f} {self.profiles[k].ratio('conv'):>29.3g}" for k in self.results]
+        steps = next(iter(self.results.values())).steps
+        lines = [f"{f'ResNet-{self.depth}, {steps} steps':<24} {'loss at init':>12} {'logit std':>9} {'peak loss':>9} "
+                 f"{'final loss':>10} {'grad first/last':>15}"]
+        lines += [f"{k:<24} {self.init_loss[k]:>12.2f} {self.logit_std[k]:>9.2f} {self.peak_loss(k):>9.2f} "
+                  f"{self.final_loss(k):>10.3f} {_ratio_text(self.profiles[k].ratio('conv')):>15}"
+                  for k in self.results]
         return "\n".join(lines)
 
     def plot(self):  # noqa: ANN201 (matplotlib Figure)
@@ -260,7 +286,8 @@ class PreactStudy:
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
         plot_curves(self.results, ax=left, smooth=10, title=f"ResNet-{self.depth}: training loss")
         for k, p in self.profiles.items():
-            p.plot(ax=right, label=f"{k} ({p.ratio('conv'):.2g}×)", markersize=3)
+            if math.isfinite(p.ratio("conv")):  # the zero-init control's last conv has no gradient at init
+                p.plot(ax=right, label=f"{k} ({p.ratio('conv'):.2g}×)", markersize=3)
         right.set_title("gradient norm per layer at init (legend: first/last)")
         fig.tight_layout()
         return fig
@@ -268,9 +295,12 @@ class PreactStudy:
 
 def preact_study(depth: int | None = None, width: int | None = None, steps: int | None = None,
                  data: Task | None = None, seed: int = 0, device: torch.device | str | None = None,
-                 progress: bool = True) -> PreactStudy:
-    """Train ``nets.cifar_net(depth)`` (post-activation) and :func:`preact_cifar_net` (pre-activation) with the same
-    recipe, and measure both gradient profiles at init on lesson 03's probe batch (He et al. 2016, §4, Fig. 6)."""
+                 progress: bool = True, arms: tuple[str, ...] = PREACT_ARMS) -> PreactStudy:
+    """Train ``nets.cifar_net(depth)`` (post-activation), the same with every block's last BN γ set to 0
+    (``zero_init_residual``: each block starts as the identity, so the stream does not grow with depth — lesson
+    03) and :func:`preact_cifar_net` (pre-activation) with the same recipe; measure at init, on lesson 03's probe
+    batch, each gradient profile, the loss and the spread of the logits (He et al. 2016, §4, Fig. 6; the zero γ of
+    He et al. 2019, §3.1)."""
     from tqdm.auto import tqdm
 
     from .gradients import gradient_profile
@@ -280,17 +310,26 @@ def preact_study(depth: int | None = None, width: int | None = None, steps: int 
     width = _checks.integer("width", width if width is not None else by_scale(cpu=8, gpu=16), low=1, high=256)
     steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=25, gpu=2000), low=1)
     _checks.seed(seed)
+    arms = _checks.sequence("arms", arms, unique=True)
+    for a in arms:
+        _checks.choice("arm", a, PREACT_ARMS)
     data = data or task()
     c, k = data.train.in_channels, data.train.num_classes
     builders = {"post-activation": lambda: cifar_net(depth, width=width, in_channels=c, num_classes=k),
+                "post-act, zero-init γ": lambda: cifar_net(depth, width=width, in_channels=c, num_classes=k,
+                                                           zero_init_residual=True),
                 "pre-activation": lambda: preact_cifar_net(depth, width, c, k)}
-    results, profiles = {}, {}
+    results, profiles, init_loss, logit_std = {}, {}, {}, {}
     x, y = data.train.x[:64].cpu(), data.train.y[:64].cpu()
-    for name, build in tqdm(builders.items(), desc="depth", disable=not progress, leave=False):
+    for name in tqdm(arms, desc="depth", disable=not progress, leave=False):
         with seeded(seed):
-            model = build()
+            model = builders[name]()
         with one_thread():
+            with torch.no_grad():
+                logits = model(x)  # train mode, as the first step of training sees it
+            init_loss[name] = float(nn.functional.cross_entropy(logits, y))
+            logit_std[name] = float(logits.std())
             profiles[name] = gradient_profile(model, x, y, label=name)
             model.zero_grad(set_to_none=True)
-            results[name] = _fit(model, data, steps, 0.1, name, False, device)
-    return PreactStudy(depth, results, profiles)
+            results[name] = _fit(model, data, steps, 0.1, name, False, device, seed)
+    return PreactStudy(depth, results, profiles, init_loss, logit_std)

@@ -20,3 +20,20 @@ def fake_cifar(monkeypatch: pytest.MonkeyPatch):
     (lessons 01 and 08); returns the fake loader (``fake_cifar(train=False)`` is the test split)."""
     monkeypatch.setattr(data, "cifar10", _fake_cifar)
     return _fake_cifar
+
+
+@pytest.fixture(scope="module")
+def digits8() -> tuple[data.ImageData, data.ImageData]:
+    """The digits at 8×8, training and test split: the trainer tests' tiny task."""
+    return data.digits(8, 1), data.digits(8, 1, train=False)
+
+
+@pytest.fixture
+def rejected(capsys: pytest.CaptureFixture[str]):
+    """``rejected(checker, answer, says)``: the exercise checker answers ``False`` and prints a ❌ line naming the
+    mistake (``says``) — the wrong-answer tables of lessons 06 and 07."""
+    def check(checker, answer: object, says: str) -> None:  # noqa: ANN001
+        assert checker(answer) is False
+        out = capsys.readouterr().out
+        assert out.startswith("❌") and says in out, out
+    return check

@@ -114,44 +114,153 @@ class _Unfinished(nn.Module):
         raise NotImplementedError
 
 
-class _ProjectionEverywhere(nn.Module):
-    def __init__(self, in_channels, out_channels, stride=1):
-        super().__init__()
-        self.body = nets.BasicBlock(in_channels, out_channels, stride,
-                                    nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                                                  nn.BatchNorm2d(out_channels)))
+def _block(relu="after", shortcut="A", stride_on=1, bias=False, functional=False):
+    """A BasicBlock class with one thing changed: ``relu`` "after" ⊕ (right), "before", "both" or "none";
+    ``shortcut`` "A"/"B" (right), "none" or "always" (a projection even where the shape stays); the stride on conv
+    ``stride_on``; biases in the convs; ``functional``: F.relu instead of nn.ReLU modules."""
 
-    def forward(self, x):
-        return self.body(x)
+    class Block(nn.Module):
+        def __init__(self, in_channels, out_channels, stride=1):
+            super().__init__()
+            s1, s2 = (stride, 1) if stride_on == 1 else (1, stride)
+            self.conv1 = nn.Conv2d(in_channels, out_channels, 3, s1, 1, bias=bias)
+            self.bn1 = nn.BatchNorm2d(out_channels)
+            self.conv2 = nn.Conv2d(out_channels, out_channels, 3, s2, 1, bias=bias)
+            self.bn2 = nn.BatchNorm2d(out_channels)
+            self.act1, self.act2 = nn.ReLU(inplace=True), nn.ReLU()
+            changes = stride != 1 or in_channels != out_channels
+            if shortcut == "none":
+                self.shortcut = None
+            elif shortcut == "always" or (shortcut == "B" and changes):
+                self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                                              nn.BatchNorm2d(out_channels))
+            elif changes:
+                self.shortcut = nets.ShortcutA(in_channels, out_channels, stride)
+            else:
+                self.shortcut = nn.Identity()
+
+        def relu(self, t, which):
+            return torch.relu(t) if functional else (self.act1 if which == 1 else self.act2)(t)
+
+        def forward(self, x):
+            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)), 1)))
+            if relu in ("before", "both"):
+                out = self.relu(out, 2)
+            if self.shortcut is not None:
+                out = out + self.shortcut(x)
+            return self.relu(out, 2) if relu in ("after", "both") else out
+
+    return Block
 
 
-class _NoShortcut(nn.Module):
-    def __init__(self, in_channels, out_channels, stride=1):
-        super().__init__()
-        self.body = nets.BasicBlock(in_channels, out_channels, stride, None)
+RIGHT_BLOCKS = {
+    "option A, nn.ReLU modules": _block(),
+    "option A, F.relu": _block(functional=True),
+    "option B": _block(shortcut="B"),
+    "the solution": exercises.solution_basic_block(),
+}
+WRONG_BLOCKS = {  # name: (class, what the verdict must name)
+    "ReLU before the addition": (_block(relu="before"), "7.84"),
+    "ReLU before and after the addition": (_block(relu="both"), "relu(relu(F(x)) + x)"),
+    "no ReLU at all after F": (_block(relu="none"), "no ReLU after the addition"),
+    "no shortcut (plain block)": (_block(shortcut="none"), "Is there a shortcut"),
+    "projection where the shape stays": (_block(shortcut="always"), "rule 3"),
+    "stride on conv2": (_block(stride_on=2), "the second 3×3 conv"),
+    "biases before BN": (_block(bias=True), "bias"),
+}
 
-    def forward(self, x):
-        return self.body(x)
+
+@pytest.mark.parametrize("name", RIGHT_BLOCKS)
+def test_check_basic_block_accepts_right_blocks(name, capsys):
+    assert exercises.check_basic_block(RIGHT_BLOCKS[name]) is True, capsys.readouterr().out
 
 
-def test_check_basic_block(capsys):
+@pytest.mark.parametrize("name", WRONG_BLOCKS)
+def test_check_basic_block_names_each_mistake(name, rejected):
+    rejected(exercises.check_basic_block, *WRONG_BLOCKS[name])
+
+
+def test_check_basic_block_unfinished_and_wrong_types(capsys):
     assert exercises.check_basic_block(None) is False
     assert "No answer yet" in capsys.readouterr().out
     assert exercises.check_basic_block(_Unfinished) is False
     assert "not finished" in capsys.readouterr().out
-    assert exercises.check_basic_block(exercises.solution_basic_block()) is True
-    assert exercises.check_basic_block(_ProjectionEverywhere) is False
-    assert "rule 3" in capsys.readouterr().out
-    assert exercises.check_basic_block(_NoShortcut) is False
-    assert "identity" in capsys.readouterr().out
     for bad in ("MyBlock", 3, float("nan"), [1, 2], nn.Conv2d):
         assert exercises.check_basic_block(bad) is False
 
 
-def test_check_resnet20(capsys):
+def _resnet20(block=None, maxpool=False, stem_relu=True, strides=((1, 0), (2, 0)), flatten=False, blocks=3):
+    """A ResNet-20 class with one thing changed: ``block`` (default the right option-A block), a max pool in the
+    stem, no ReLU after the stem, ``strides``: the (stage, block) pairs, counted from 0, whose block halves the size,
+    flattening instead of pooling, ``blocks`` per stage."""
+    block = block or _block()
+    halving = set(strides)
+
+    class Net(nn.Module):
+        def __init__(self, num_classes=10):
+            super().__init__()
+            stem = [nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16)]
+            stem += [nn.ReLU()] if stem_relu else []
+            stem += [nn.MaxPool2d(2)] if maxpool else []
+            self.stem = nn.Sequential(*stem)
+            layers, c_in = [], 16
+            for i, c_out in enumerate((16, 32, 64)):
+                for j in range(blocks):
+                    layers.append(block(c_in, c_out, 2 if (i, j) in halving else 1))
+                    c_in = c_out
+            self.blocks = nn.Sequential(*layers)
+            self.fc = nn.Linear(64 * 8 * 8 if flatten else 64, num_classes)
+
+        def forward(self, x):
+            out = self.blocks(self.stem(x))
+            return self.fc(out.flatten(1) if flatten else out.mean((2, 3)))
+
+    return Net
+
+
+RIGHT_NETS = {
+    "option A": _resnet20(),
+    "option B": _resnet20(block=_block(shortcut="B")),
+    "F.relu blocks": _resnet20(block=_block(functional=True)),
+    "the solution": exercises.solution_resnet20(),
+}
+WRONG_NETS = {  # name: (class, what the verdict must name)
+    "plain-20, no shortcut anywhere": (_resnet20(block=_block(shortcut="none")), "plain-20"),
+    "never downsamples": (_resnet20(strides=()), "never halves"),
+    "strides in the last block of stages 1 and 2": (_resnet20(strides=((0, 2), (1, 2))), "the sizes go wrong"),
+    "max-pool stem": (_resnet20(maxpool=True), "no max pool"),
+    "no stem ReLU": (_resnet20(stem_relu=False), "stem should be conv-BN-ReLU"),
+    "flattening instead of pooling": (_resnet20(flatten=True), "flattened instead of pooled"),
+    "2 blocks per stage (ResNet-14)": (_resnet20(blocks=2), "19 3×3 convs"),
+    "a projection in every block": (_resnet20(block=_block(shortcut="always")), "parameters"),
+    "blocks with the ReLU before the addition": (_resnet20(block=_block(relu="before")), "7.84"),
+    "blocks without a final ReLU": (_resnet20(block=_block(relu="none")), "no ReLU after the addition"),
+}
+
+
+@pytest.mark.parametrize("name", RIGHT_NETS)
+def test_check_resnet20_accepts_right_nets(name, capsys):
+    assert exercises.check_resnet20(RIGHT_NETS[name]) is True, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", WRONG_NETS)
+def test_check_resnet20_names_each_mistake(name, rejected):
+    rejected(exercises.check_resnet20, *WRONG_NETS[name])
+
+
+def test_check_resnet20_partly_plain_and_bad_input(capsys):
+    class Mixed(nn.Module):  # option-A blocks except stage 2's second block, which is plain
+        def __init__(self):
+            super().__init__()
+            self.net = _resnet20()()
+            self.net.blocks[4] = _block(shortcut="none")(32, 32, 1)
+
+        def forward(self, x):
+            return self.net(x)
+
+    assert exercises.check_resnet20(Mixed) is False
+    assert "no shortcut in stage 2 block 2" in capsys.readouterr().out
     assert exercises.check_resnet20(None) is False
-    assert exercises.check_resnet20(exercises.solution_resnet20()) is True
-    assert "269,722" in capsys.readouterr().out
     assert exercises.check_resnet20(lambda: nets.cifar_net(20, shortcut="B")) is False  # not a class
     assert exercises.check_resnet20(nets.CifarResNet) is False  # needs a depth: building it fails, no exception
 

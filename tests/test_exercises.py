@@ -107,3 +107,23 @@ def test_checkers_never_raise_and_explain(name, answer):
 def test_checkers_explain_the_reason(name, answer, says, capsys):
     assert getattr(exercises, name)(answer) is False
     assert says in capsys.readouterr().out
+
+
+def test_check_number_is_table_driven(capsys):
+    """The one number checker behind lessons 04, 06 and 07: right, each listed mistake with its own sentence, the
+    fallback, and the reasons an answer cannot be judged."""
+    from resnet_edu.exercises._core import check_number
+
+    def ask(answer, **kw):
+        ok = check_number(answer, 12, [(10, "{answer}: forgot the biases"), (lambda v: v < 0, "negative {answer}")],
+                          hint="h", right_text="yes {right}", wrong_text="no, {answer}", whole=True, **kw)
+        return ok, capsys.readouterr().out
+
+    assert ask(12) == (True, "✅ yes 12\n")
+    assert ask(10) == (False, "❌ 10: forgot the biases\n")
+    assert ask(-3) == (False, "❌ negative -3\n")
+    assert ask(11) == (False, "❌ no, 11\n")
+    assert ask(None)[1].startswith("✏️  No answer yet: h")
+    assert "an int" in ask(12.0)[1] and "without quotes" in ask("12")[1] and "bool" in ask(True)[1]
+    assert "≤ 100" in ask(10**400, high=100)[1] and "too large" in ask(10**400)[1]
+    assert ask(torch.tensor(12))[0] is True

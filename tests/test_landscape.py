@@ -75,7 +75,7 @@ def test_nonconvexity_of_known_surfaces():
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
     (dict(models={}), TypeError, "models must be a non-empty dict"),
-    (dict(models={"a": 3}), TypeError, r"models\['a'\] must be a torch.nn.Module; got int"),
+    (dict(models={"a": 3}), TypeError, r"models\['a'\] must be an nn.Module; got 3 \(int\)"),
     (dict(data="digits"), TypeError, "data must be a resnet_edu.data.ImageData"),
     (dict(span=0), ValueError, "span must be > 0"),
     (dict(points_1d=4), ValueError, "points_1d must be odd"),

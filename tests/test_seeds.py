@@ -21,7 +21,7 @@ import seeds  # noqa: E402  (tools/seeds.py)
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SWITCH = {runtime.seed_everything, runtime.lesson_seed}  # the set-up cell's call: the switch itself
 # Lessons whose owners are making them seed-robust in parallel (issue 21); delete a number when its lesson lands.
-PENDING = {"06", "07"}
+PENDING: set[str] = set()
 
 
 def _code_cells(path: Path) -> list[tuple[int, str]]:

@@ -13,11 +13,6 @@ from resnet_edu.train import TrainConfig
 needs_no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
 
 
-@pytest.fixture(scope="module")
-def digits8():
-    return data.digits(8, 1), data.digits(8, 1, train=False)
-
-
 def small_net(batch_norm=True):
     torch.manual_seed(0)
     return nets.cifar_net(8, width=8, in_channels=1, batch_norm=batch_norm)

@@ -11,21 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from test_train import small_net  # one tiny net for both files (digits8 is in conftest.py)
 
-from resnet_edu import data, nets, train, variants
+from resnet_edu import data, train, variants
 from resnet_edu.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def digits8():
-    return data.digits(8, 1), data.digits(8, 1, train=False)
-
-
-def small_net(batch_norm=True):
-    torch.manual_seed(0)
-    return nets.cifar_net(8, width=8, in_channels=1, batch_norm=batch_norm)
 
 
 def test_fp16_overflow_on_the_first_step_leaves_momentum_at_zero(digits8):

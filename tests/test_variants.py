@@ -170,7 +170,7 @@ def test_experiments_on_a_tiny_budget():
     study = variants.shortcut_study(("identity", "scaled"), depth=8, width=4, steps=3, data=data, progress=False)
     assert set(study.results) == {"identity", "scaled"} and study.final_loss("identity") > 0
     pre = variants.preact_study(depth=8, width=4, steps=3, data=data, progress=False)
-    assert set(pre.profiles) == {"post-activation", "pre-activation"}
+    assert set(pre.profiles) == set(pre.init_loss) == set(variants.PREACT_ARMS)
     with pytest.raises(ValueError, match="depth must be 6n"):
         variants.preact_study(depth=10, data=data)
     with pytest.raises(ValueError, match="variant must be one of"):
@@ -193,3 +193,81 @@ def test_lesson07_checkers(capsys):
         assert "No answer yet" in capsys.readouterr().out
         for bad in (float("nan"), 1e400, "lots", [1, 2], True, -3, 4):
             assert check(bad) is False
+
+
+def _preact(order="pre", relu_after=False, shortcut_from="x", relus=2, down="A", has_shortcut=True):
+    """A pre-activation block class with one thing changed: ``order`` "post" (conv-BN-ReLU, the original), a ReLU
+    after ⊕, the identity shortcut taken from BN-ReLU(x) (``shortcut_from="pre"``), only one ReLU in F, ``down``
+    "A" or "B" (a 1×1 projection of the pre-activated input, as in He et al. 2016's code), no shortcut."""
+
+    class Block(nn.Module):
+        def __init__(self, c_in, c_out, stride=1):
+            super().__init__()
+            self.bn1 = nn.BatchNorm2d(c_out if order == "post" else c_in)
+            self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(c_out)
+            self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+            self.changes = stride != 1 or c_in != c_out
+            self.proj = nn.Conv2d(c_in, c_out, 1, stride, bias=False) if self.changes and down == "B" else None
+            self.option_a = nets.ShortcutA(c_in, c_out, stride) if self.changes else nn.Identity()
+
+        def forward(self, x):
+            if order == "post":
+                out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+                pre = x
+            else:
+                pre = torch.relu(self.bn1(x))
+                out = self.bn2(self.conv1(pre))
+                out = self.conv2(torch.relu(out) if relus == 2 else out)
+            if has_shortcut:
+                source = pre if shortcut_from == "pre" or self.proj is not None else x
+                out = out + (self.proj(source) if self.proj is not None else self.option_a(source))
+            return torch.relu(out) if relu_after else out
+
+    return Block
+
+
+RIGHT_PREACT = {"option A": _preact(), "projection of the pre-activated input": _preact(down="B"),
+                "the solution": exercises.solution_preact_block(), "the zoo's PreActBlock": variants.PreActBlock}
+WRONG_PREACT = {  # name: (class, what the verdict must name)
+    "post-activation order": (_preact(order="post"), "original (post-activation) order"),
+    "ReLU after the addition": (_preact(relu_after=True), "a ReLU after the addition"),
+    "identity shortcut from BN-ReLU(x)": (_preact(shortcut_from="pre"), "carries BN-ReLU(x)"),
+    "one ReLU only": (_preact(relus=1), "conv 2 receives negative values"),
+    "no shortcut": (_preact(has_shortcut=False), "Where is the shortcut"),
+}
+
+
+@pytest.mark.parametrize("name", RIGHT_PREACT)
+def test_check_preact_block_accepts_right_blocks(name, capsys):
+    assert exercises.check_preact_block(RIGHT_PREACT[name]) is True, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", WRONG_PREACT)
+def test_check_preact_block_names_each_mistake(name, rejected):
+    rejected(exercises.check_preact_block, *WRONG_PREACT[name])
+
+
+def test_lesson07_predictions_quote_the_run(capsys):
+    data = variants.task()
+    cmp = variants.compare(("bottleneck", "inverted"), width=4, steps=2, data=data, progress=False)
+    assert exercises.check_cost_prediction("inverted", cmp) is True and "MFLOPs" in capsys.readouterr().out
+    assert exercises.check_cost_prediction("bottleneck", cmp) is False
+    study = variants.preact_study(depth=8, width=4, steps=3, data=data, progress=False)
+    measured = "pre-activation" if study.final_loss("pre-activation") < study.final_loss("post-activation") else \
+        "post-activation"
+    assert exercises.check_preact_prediction(measured, study) is True and "after 3 steps" in capsys.readouterr().out
+    shortcuts = variants.shortcut_study(("identity", "scaled"), depth=8, width=4, steps=3, data=data, progress=False)
+    best = min(shortcuts.results, key=shortcuts.final_loss)
+    assert exercises.check_best_shortcut(best, shortcuts) is True and "Your run:" in capsys.readouterr().out
+
+
+def test_fit_draws_the_batch_order_from_the_lessons_seed():
+    """Issue 21: the seed a lesson passes reaches the trainer (batch order), not only the init."""
+    import copy
+
+    data = variants.task()
+    model = variants.small_net("resnet", 4, 1, data.train.in_channels, data.train.num_classes)
+    runs = {s: variants._fit(copy.deepcopy(model), data, 3, 0.05, "r", False, None, s).loss for s in (0, 1)}
+    again = variants._fit(copy.deepcopy(model), data, 3, 0.05, "r", False, None, 0).loss
+    assert runs[0] == again and runs[0] != runs[1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers as _numbers
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -51,6 +52,48 @@ def predicted(prediction: object, measured: str, choices: tuple[str, ...], what:
                        f"Measured: {what} → {measured!r}.")
     return verdict(given == measured, f"You predicted {given!r}, and so it is: {what}. {why}",
                    f"You predicted {given!r}; the run says {measured!r}: {what}. {why}")
+
+
+Mistake = tuple["float | Callable[[float], bool]", str]
+
+
+def check_number(answer: object, right: float, mistakes: Sequence[Mistake] = (), *, hint: str, right_text: str,
+                 wrong_text: str, what: str = "a number", example: str = "2", whole: bool = False,
+                 low: float | None = None, high: float | None = None, rel_tol: float = 0.0) -> bool:
+    """The one table-driven checker for a number answer (lessons 04, 06, 07 and every later number exercise).
+
+    In order: no answer yet (``hint``); not a readable finite number (:func:`number`'s sentence); outside
+    ``[low, high]`` or, with ``whole``, not an ``int`` (a sentence naming ``what``); equal to ``right`` within
+    ``rel_tol`` (✅ ``right_text``); the first matching row of ``mistakes`` — ``(value, sentence)`` or
+    ``(predicate, sentence)``, the sentence naming that mistake; otherwise ``wrong_text``. Sentences may use
+    ``{answer}`` and ``{right}`` (whole numbers with thousands separators, others ``:g``;
+    literal braces doubled). Returns whether the answer is right.
+    """
+    if missing(answer, hint):
+        return False
+    bounds = " " + " and ".join(([] if low is None else [f"≥ {low:g}"]) + ([] if high is None else [f"≤ {high:g}"]))
+    if isinstance(answer, int) and not isinstance(answer, bool) and (
+            (low is not None and answer < low) or (high is not None and answer > high)):
+        return verdict(False, "", f"Expected {what}{bounds}; got {brief(answer)}.")
+    value = number(answer, what, example)
+    if value is None:  # number() has said why
+        return False
+    if whole and not (isinstance(answer, int) or (hasattr(answer, "item") and float(value).is_integer())):
+        return verdict(False, "", f"Expected {what} (an int such as {example}); got {type(answer).__name__} "
+                                  f"{brief(answer)}.")
+    if (low is not None and value < low) or (high is not None and value > high):
+        return verdict(False, "", f"Expected {what}{bounds}; got {brief(answer)}.")
+    fields = {"answer": f"{int(value):,}" if value.is_integer() and abs(value) < 1e15 else f"{value:g}",
+              "right": f"{int(right):,}" if float(right).is_integer() else f"{right:g}"}
+    if math.isclose(value, right, rel_tol=rel_tol, abs_tol=0.0):
+        return verdict(True, right_text.format(**fields), "")
+    for test, sentence in mistakes:
+        hit = test(value) if callable(test) else math.isclose(value, float(test), rel_tol=rel_tol, abs_tol=0.0)
+        if hit:
+            return verdict(False, "", sentence.format(**fields))
+    return verdict(False, "", wrong_text.format(**fields))
+
+
 def brief(value: object) -> str:
     """``repr(value)``, cut to 60 characters (never raises), for quoting an answer in a verdict."""
     try:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._core import brief, missing, verdict
+from ._core import check_number as _check_number  # the shared number checker (not a learner-facing check_)
 
 __all__ = [
     "check_identity_state_keys", "check_save_survivors", "check_projection_block",
@@ -32,20 +33,15 @@ def solution_identity_state_keys() -> int:
 
 def check_identity_state_keys(answer: object) -> bool:
     """Exercise 1: how many keys does ``self.shortcut = nn.Identity()`` add to the block's ``state_dict()``?"""
-    if missing(answer, "record a number of keys before §1, e.g. predicted_keys = 2; §1's output shows the answer."):
-        return False
-    if not isinstance(answer, int) or isinstance(answer, bool):
-        return verdict(False, "", f"Give a whole number of keys (an int such as 0, 1 or 2); got {brief(answer)} "
-                       f"({type(answer).__name__}).")
-    if not 0 <= answer <= 1000:
-        return verdict(False, "", f"A count of state_dict keys is a small whole number ≥ 0; got {brief(answer)}.")
-    truth = solution_identity_state_keys()
-    return verdict(
-        answer == truth,
-        f"{truth}. A state_dict stores parameters and buffers; nn.Identity has neither, so it adds no key. "
-        "It *is* a registered sub-module (print and named_modules list it) — that is a different thing.",
-        f"Not {answer}: run [k for k in edu.shortcuts.make_block('module').state_dict() if k.startswith('shortcut')]. "
-        "A state_dict holds tensors (parameters and buffers), not modules, and nn.Identity owns no tensor.",
+    return _check_number(
+        answer, solution_identity_state_keys(),
+        hint="record a number of keys before §1, e.g. predicted_keys = 2; §1's output shows the answer.",
+        what="a small whole number of keys", example="0, 1 or 2", whole=True, low=0, high=1000,
+        right_text="{right}. A state_dict stores parameters and buffers; nn.Identity has neither, so it adds no key. "
+                   "It *is* a registered sub-module (print and named_modules list it) — that is a different thing.",
+        wrong_text="Not {answer}: run [k for k in edu.shortcuts.make_block('module').state_dict() if "
+                   "k.startswith('shortcut')]. A state_dict holds tensors (parameters and buffers), not modules, and "
+                   "nn.Identity owns no tensor.",
     )
 
 
