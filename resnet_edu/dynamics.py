@@ -642,6 +642,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], overwrite: b
     only tensors, ints and bools, so :func:`load_checkpoint` can use ``torch.load(..., weights_only=True)``.
 
     A file already at ``path`` is kept (``FileExistsError``) unless ``overwrite=True``, which replaces it and says so.
+    The file is written beside ``path`` and renamed into place, so a reader never sees half a checkpoint.
     """
     if not isinstance(model, _nets.CifarResNet):
         raise TypeError(f"model must be a CIFAR net from resnet_edu.nets.cifar_net; got {type(model).__name__}")
@@ -658,7 +659,9 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], overwrite: b
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     replacing = path.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"shape": shape, "state_dict": state}, path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    torch.save({"shape": shape, "state_dict": state}, partial)
+    os.replace(partial, path)  # all at once: an interrupted save never leaves a half-written checkpoint behind
     if replacing:
         print(f"Overwrote the checkpoint at {path} (overwrite=True).")
     return path

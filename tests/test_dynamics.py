@@ -300,6 +300,7 @@ def test_save_checkpoint_never_overwrites_without_being_asked(tmp_path, capsys):
         dynamics.save_checkpoint(second, path, overwrite="yes")
     with pytest.raises(IsADirectoryError, match="is a folder"):
         dynamics.save_checkpoint(second, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.pt"]  # written beside it, then renamed into place
 
 
 @pytest.mark.parametrize("kind", ["garbage", "truncated", "pickled object", "wrong shape entries", "empty"])
