@@ -16,6 +16,15 @@ UNFINISHED = "not finished yet"
 _TRACED = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)
 
 
+def not_a_class(answer: object, example: str) -> str:
+    """"" when ``answer`` is an ``nn.Module`` subclass (what the write-a-class exercises take), else the sentence that
+    says to pass the class itself, e.g. ``example="MyBasicBlock"``."""
+    if isinstance(answer, type) and issubclass(answer, nn.Module):
+        return ""
+    return (f"Pass the class itself (a subclass of nn.Module), e.g. answer = {example}; "
+            f"got {type(answer).__name__}.")
+
+
 def build(answer: object, *args: int) -> tuple[nn.Module | None, str]:
     """``answer(*args)`` as a module, or (None, why not) — "not finished yet" while it raises NotImplementedError."""
     try:

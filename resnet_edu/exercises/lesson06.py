@@ -34,13 +34,6 @@ def solution_stage_shape() -> tuple[int, int, int]:
     return stage_table("resnet18", 224).row("layer3").out_shape  # type: ignore[return-value]
 
 
-def _finite(value: float) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:  # an int too large for any float
-        return False
-
-
 def _ints(answer: object) -> list[int] | None:
     if isinstance(answer, (str, bytes, dict, set, frozenset)):
         return None  # "224" is not the three numbers (2, 2, 4)
@@ -274,9 +267,8 @@ def check_basic_block(answer: object) -> bool:
     BN — the identity shortcut and the one ReLU after ⊕ (the place He et al. 2016 found best)."""
     if missing(answer, "write MyBasicBlock in the cell above, then answer = MyBasicBlock (the class)."):
         return False
-    if not isinstance(answer, type) or not issubclass(answer, nn.Module):
-        return verdict(False, "", f"Pass the class itself (a subclass of nn.Module), e.g. answer = MyBasicBlock; "
-                                  f"got {type(answer).__name__}.")
+    if wrong := S.not_a_class(answer, "MyBasicBlock"):
+        return verdict(False, "", wrong)
     problems, unfinished = _block_problems(answer)
     if unfinished:
         print("✏️  " + problems[0])
@@ -402,9 +394,8 @@ def check_resnet20(answer: object) -> bool:
 
     if missing(answer, "write MyResNet20 in the cell above, then answer = MyResNet20 (the class)."):
         return False
-    if not isinstance(answer, type) or not issubclass(answer, nn.Module):
-        return verdict(False, "", f"Pass the class itself (a subclass of nn.Module), e.g. answer = MyResNet20; got "
-                                  f"{type(answer).__name__}.")
+    if wrong := S.not_a_class(answer, "MyResNet20"):
+        return verdict(False, "", wrong)
     with seeded(0):
         net, why = S.build(answer)
         x = torch.randn(4, 3, 32, 32)

@@ -248,9 +248,8 @@ def check_preact_block(answer: object) -> bool:
     return x itself — no ReLU after ⊕, no BN-ReLU on the identity shortcut."""
     if missing(answer, "write MyPreActBlock in the cell above, then answer = MyPreActBlock (the class)."):
         return False
-    if not isinstance(answer, type) or not issubclass(answer, nn.Module):
-        return verdict(False, "", f"Pass the class itself (a subclass of nn.Module), e.g. answer = MyPreActBlock; "
-                                  f"got {type(answer).__name__}.")
+    if wrong := S.not_a_class(answer, "MyPreActBlock"):
+        return verdict(False, "", wrong)
     problem, unfinished = _preact_problems(answer)
     if unfinished:
         print("✏️  " + problem)
