@@ -21,7 +21,8 @@ import time
 
 import torch
 
-from resnet_edu import data, degradation
+from resnet_edu import data
+from resnet_edu.lessons import lesson01_degradation as degradation
 
 # The check cell of notebooks/01_degradation.ipynb asserts these on the final training loss, measured on the whole
 # training set in eval mode (like the test loss).

@@ -1,5 +1,6 @@
 """What recording every layer's gradient norm costs (lesson 08): ms per training step of a 56-layer net with and
-without :class:`resnet_edu.dynamics.GradientRecorder`, interleaved repeats, medians; and the recorder's own cost per
+without :class:`resnet_edu.lessons.lesson08_train_cifar10.GradientRecorder`, interleaved repeats, medians; and the
+recorder's own cost per
 call, timed alone. On the CPU both use process time (CPU seconds of this process), which other programs on a busy
 machine disturb far less than wall time; on a GPU, wall time after a synchronize.
 
@@ -19,8 +20,9 @@ import time
 
 import torch
 
-from resnet_edu import data, dynamics, nets, runtime, train
+from resnet_edu import data, nets, runtime, train
 from resnet_edu.gradients import weight_layers
+from resnet_edu.lessons import lesson08_train_cifar10 as dynamics
 
 
 def _clock(device: str) -> float:

@@ -5,7 +5,8 @@ is recorded — final test accuracies, wall time, img/s, and the numbers the not
     .venv/bin/python benchmarks/lesson08_gpu.py --scale gpu --seeds 0 1  # several seeds
     .venv/bin/python benchmarks/lesson08_gpu.py --scale cpu              # the digits, CPU_RECIPE
 
-The recipe (resnet_edu.dynamics.GPU_RECIPE) aims at ResNet-56 ≥ 92 % test accuracy with the whole notebook within
+The recipe (resnet_edu.lessons.lesson08_train_cifar10.GPU_RECIPE) aims at ResNet-56 ≥ 92 % test accuracy with the whole
+notebook within
 8 min on one H100: batch 512 with a scaled learning rate, annealed to zero, SGD with momentum and weight decay 5e-4,
 He et al. 2015's crop-and-flip augmentation. The whole notebook's time is measured with
 ``RESNET_EDU_SCALE=gpu /usr/bin/time .venv/bin/pytest --nbval-lax notebooks/08_train_cifar10.ipynb``.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from resnet_edu import dynamics
+from resnet_edu.lessons import lesson08_train_cifar10 as dynamics
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import argparse
 import time
 
 import resnet_edu as edu
+from resnet_edu.lessons import lesson05_ode_view as ode
 
 CURVED = 0.92  # straightness below this at N = 32: the flow bends its paths (lesson 05's check uses the same)
 
@@ -23,12 +24,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     args = parser.parse_args()
     edu.runtime.describe()
-    train, test = edu.ode.two_spirals(500, seed=1), edu.ode.two_spirals(1000, seed=2)
+    train, test = ode.two_spirals(500, seed=1), ode.two_spirals(1000, seed=2)
     print(f"{'seed':>4} {'acc N=32':>9} {'acc N=2':>8} {'acc N=1':>8} {'straightness N=32':>18} {'seconds':>8}")
     curved = []
     for seed in args.seeds:
         start = time.perf_counter()
-        result = edu.ode.train_ode_net(train, test, steps=(8, 32), iterations=300, hidden=32, seed=seed,
+        result = ode.train_ode_net(train, test, steps=(8, 32), iterations=300, hidden=32, seed=seed,
                                        progress=False)
         straight = result.straightness(32)
         if straight < CURVED:

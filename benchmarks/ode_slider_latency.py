@@ -19,6 +19,7 @@ import statistics
 import time
 
 import resnet_edu as edu
+from resnet_edu.lessons import lesson05_ode_view as ode
 
 STEPS = (1, 2, 4, 8, 16, 32, 48)
 LESSON_STEPS = (1, 3, 7, 12, 24, 40, 48, 32)  # what notebooks/05_ode_view.ipynb times
@@ -41,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     edu.runtime.describe()
     start = time.perf_counter()
-    result = edu.ode.train_ode_net(edu.ode.two_spirals(500, seed=1), edu.ode.two_spirals(1000, seed=2),
+    result = ode.train_ode_net(ode.two_spirals(500, seed=1), ode.two_spirals(1000, seed=2),
                                    steps=(8, 32), iterations=300, seed=1, progress=False)
     print(f"trained in {time.perf_counter() - start:.1f} s: {result}")
     start = time.perf_counter()

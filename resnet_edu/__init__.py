@@ -19,8 +19,9 @@ REPO_URL = "https://github.com/resnet-edu/resnet-edu"
 CORE = ("_checks", "runtime", "data", "nets", "recipes", "zoo", "train", "gradients", "viz", "diagrams", "widgets",
         "static")
 # One lesson's experiments each (the README's lesson map), and the exercise checkers; they may import core.
-LESSONS = ("degradation", "identity", "shortcuts", "ode", "blocks", "variants", "dynamics", "ensembles", "shattered",
-           "landscape", "exercises")
+# One module per notebook lives in ``resnet_edu/lessons/`` (``edu.lessons.lesson01_degradation``, …), with the
+# exercise checkers in ``edu.exercises``; they may import core, never the other way round.
+LESSONS = ("lessons", "exercises")
 _MODULES = tuple(name for name in CORE + LESSONS if not name.startswith("_"))
 
 

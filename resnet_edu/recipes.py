@@ -4,7 +4,8 @@ A :class:`Recipe` is the data, the width of the nets and one :class:`~resnet_edu
 :func:`load_data` loads a recipe's data (CIFAR-10 missing → a printed notice and the digits instead, never
 silently), :func:`build` builds ``kind``-``depth`` whose initial weights depend on the seed only, and
 :func:`with_recipe` changes a few fields of a recipe. ``CPU_RECIPE`` and ``GPU_RECIPE`` are lesson 01's two scales
-(:mod:`resnet_edu.degradation` explains them); lesson 08 (:mod:`resnet_edu.dynamics`) defines its own.
+(:mod:`resnet_edu.lessons.lesson01_degradation` explains them); lesson 08
+(:mod:`resnet_edu.lessons.lesson08_train_cifar10`) defines its own.
 """
 
 from __future__ import annotations

@@ -161,7 +161,8 @@ def plot_stream(study: Any, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
 
 
 def plot_identity_gap(gap: Any, ax=None):  # noqa: ANN001, ANN201
-    """Bar chart of max |out − x| for each block of :class:`~resnet_edu.identity.IdentityGap`."""
+    """Bar chart of max |out − x| for each block of
+    :class:`~resnet_edu.lessons.lesson02_identity_mapping.IdentityGap`."""
     ax = axes(ax, figsize=(7, 3))
     labels, values = zip(*gap.rows(), strict=True)
     colors = [KIND_COLORS["plain" if label.startswith("plain") else "residual"] for label in labels]
@@ -176,7 +177,7 @@ def plot_identity_gap(gap: Any, ax=None):  # noqa: ANN001, ANN201
 
 def plot_identity_learning(study: Any, smooth: int = 20):  # noqa: ANN201
     """Left: final loss against k (log scale). Right: the training curves
-    (:class:`~resnet_edu.identity.IdentityLearning`)."""
+    (:class:`~resnet_edu.lessons.lesson02_identity_mapping.IdentityLearning`)."""
     import matplotlib.pyplot as plt
 
     smooth = _checks.integer("smooth", smooth, low=1)
@@ -213,7 +214,7 @@ def _fmt(values: Sequence[float]) -> str:
 
 def plot_correction(result: Any):  # noqa: ANN201
     """F(x) per component over the steps, with y − x dashed; the loss on a log scale
-    (:class:`~resnet_edu.identity.Correction`)."""
+    (:class:`~resnet_edu.lessons.lesson02_identity_mapping.Correction`)."""
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
@@ -305,7 +306,7 @@ def plot_jacobian(check: Any):  # noqa: ANN201 (matplotlib Figure)
 
 def plot_convergence(result: Any, ax=None):  # noqa: ANN001, ANN201
     """Error against N on log-log axes, one line per method, with the measured slope in the legend
-    (:class:`~resnet_edu.ode.Convergence`)."""
+    (:class:`~resnet_edu.lessons.lesson05_ode_view.Convergence`)."""
     ax = axes(ax, figsize=(6.5, 4))
     for name, errs in result.errors.items():
         ax.loglog(result.steps, errs, marker="o", label=f"{name}: measured order {result.orders[name]:.2f}")
@@ -321,7 +322,7 @@ def plot_convergence(result: Any, ax=None):  # noqa: ANN001, ANN201
 
 def plot_euler_polygons(polygons: Any, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
     """Lesson 05: the vector field f as arrows, the exact trajectory of dx/dt = f(x) and the Euler polygons of an
-    :class:`~resnet_edu.ode.EulerPolygons` — each corner is one residual block's output."""
+    :class:`~resnet_edu.lessons.lesson05_ode_view.EulerPolygons` — each corner is one residual block's output."""
     import matplotlib.pyplot as plt
 
     ax = axes(ax, figsize=(6.5, 5.5))
@@ -341,7 +342,7 @@ def plot_euler_polygons(polygons: Any, ax=None):  # noqa: ANN001, ANN201 (matplo
     return ax
 def plot_flow_steps(result: Any, steps: Sequence[int] = (1, 2, 4, 16, 48)):  # noqa: ANN201
     """Small multiples: the trajectories and the boundary for several N side by side
-    (:meth:`resnet_edu.ode.FlowResult.plot_steps`). Returns the Figure."""
+    (:meth:`resnet_edu.lessons.lesson05_ode_view.FlowResult.plot_steps`). Returns the Figure."""
     import matplotlib.pyplot as plt
 
     steps = [_checks.integer("every N in steps", n, low=1, high=MAX_SLIDER_STEPS, lift=_LIFT_STEPS)
@@ -437,7 +438,7 @@ class _Paths:
 
 
 class StepFigure:
-    """Lesson 05's three panels (:meth:`resnet_edu.ode.FlowResult.plot`)
+    """Lesson 05's three panels (:meth:`resnet_edu.lessons.lesson05_ode_view.FlowResult.plot`)
     for N steps — decision boundary in the input plane, points flowing through the
     N blocks, test accuracy against N — built once; :meth:`draw` only swaps the data, so a redraw is fast."""
 

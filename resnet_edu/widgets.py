@@ -266,7 +266,8 @@ def depth_explorer(depth: int = 56, residual: bool = True, bn: bool = True, max_
 
 def step_explorer(result: Any, steps: int | None = None, max_steps: int = 48) -> SliderApp:
     """Lesson 05's slider app: N (``steps``, 1…``max_steps``) → decision boundary, trajectories and accuracy of
-    the trained net (a :class:`resnet_edu.ode.FlowResult`) run with N Euler blocks. Returns a :class:`SliderApp`;
+    the trained net (a :class:`resnet_edu.lessons.lesson05_ode_view.FlowResult`) run with N Euler blocks. Returns a
+    :class:`SliderApp`;
     each redraw prints ``rendered steps=N (… ms)``.
 
     ``result`` is read only through what :class:`resnet_edu.viz.StepFigure` draws (``model.steps``, ``view(N)``,
@@ -274,7 +275,8 @@ def step_explorer(result: Any, steps: int | None = None, max_steps: int = 48) ->
     import ipywidgets as W
 
     if not (callable(getattr(result, "view", None)) and hasattr(getattr(result, "model", None), "steps")):
-        raise TypeError(f"result must be what edu.ode.train_ode_net() returns (a FlowResult); got "
+        raise TypeError("result must be what edu.lessons.lesson05_ode_view.train_ode_net() returns (a FlowResult); "
+                        f"got "
                         f"{type(result).__name__}")
     max_steps = _checks.integer("max_steps", max_steps, low=1, high=viz.MAX_SLIDER_STEPS,
                                 lift="Set resnet_edu.viz.MAX_SLIDER_STEPS higher if you really want more.")

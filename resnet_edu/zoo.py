@@ -1,5 +1,6 @@
 """The block catalogue (core, like timm's ``layers/``): every variant is H(x) = F(x) + shortcut(x) with *one*
-change. Lesson 07 trains them (:mod:`resnet_edu.variants`); this module only builds them and imports no training code.
+change. Lesson 07 trains them (:mod:`resnet_edu.lessons.lesson07_variants`); this module only builds them and imports
+no training code.
 
 =================  =====================================================  =========================================
 variant            the one change                                          paper

@@ -8,7 +8,10 @@ import pytest
 import torch
 
 import resnet_edu as edu
-from resnet_edu import diagrams, gradients, identity, nets, ode, runtime, shortcuts, viz, widgets
+from resnet_edu import diagrams, gradients, nets, runtime, viz, widgets
+from resnet_edu.lessons import lesson02_identity_mapping as identity
+from resnet_edu.lessons import lesson04_identity_vs_lambda as shortcuts
+from resnet_edu.lessons import lesson05_ode_view as ode
 
 nan, inf = math.nan, math.inf
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the answer on a machine without CUDA")
@@ -96,11 +99,11 @@ CASES = [
     ("mlp width 10**5", lambda: nets.mlp(3, width=10**5), ValueError,
      "width must be at most 4096.*resnet_edu.nets.MAX_WIDTH"),
     ("ResidualStack 10**6 steps", lambda: ode.ResidualStack(ode.vector_field(), 10**6), ValueError,
-     "steps must be at most 100000.*resnet_edu.ode.MAX_STEPS"),
+     "steps must be at most 100000.*resnet_edu.lessons.lesson05_ode_view.MAX_STEPS"),
     ("train_ode_net iterations 10**6", lambda: ode.train_ode_net(iterations=10**6, progress=False), ValueError,
      "iterations must be at most 100000"),
     ("stack k=10**4", lambda: identity.stack("plain", 10**4), ValueError,
-     "k must be at most 200.*resnet_edu.identity.MAX_UNITS"),
+     "k must be at most 200.*resnet_edu.lessons.lesson02_identity_mapping.MAX_UNITS"),
     ("jacobian_check dim=100", lambda: gradients.jacobian_check(dim=100), ValueError, "dim must be at most 64"),
     ("vector_field dim='2'", lambda: ode.vector_field(dim="2"), TypeError,
      r"dim must be an integer \(write 2 without quotes\)"),
@@ -133,7 +136,7 @@ CASES = [
      r"model must be an nn.Module instance; got the class CifarResNet \(call it"),
     ("hidden_modules of a string", lambda: shortcuts.hidden_modules("net"), TypeError, "model must be an nn.Module"),
     ("step_explorer of a string", lambda: widgets.step_explorer("result"), TypeError,
-     "result must be what edu.ode.train_ode_net"),
+     "result must be what edu.lessons.lesson05_ode_view.train_ode_net"),
     ("SliderApp without controls", lambda: widgets.SliderApp({}, print), TypeError,
      "controls must be a non-empty dict"),
     ("plot_curves of nothing", lambda: viz.plot_curves({}), TypeError, "results must be a non-empty dict"),

@@ -1,4 +1,5 @@
-"""resnet_edu.blocks (lesson 06): the three rules, FLOPs vs torchvision's published figures, the stage table,
+"""resnet_edu.lessons.lesson06_blocks (lesson 06): the three rules, FLOPs vs torchvision's published figures, the stage
+table,
 interchangeability with torchvision; and lesson 06's exercise checkers."""
 
 import math
@@ -7,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_edu import blocks, exercises, nets
+from resnet_edu import exercises, nets
+from resnet_edu.lessons import lesson06_blocks as blocks
 
 
 def test_rule1_mismatched_shapes_fail_in_pytorch_itself():

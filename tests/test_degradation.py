@@ -1,4 +1,5 @@
-"""resnet_edu.degradation (lesson 01): result object, errors, determinism, seeds, the CIFAR-10 code path and its
+"""resnet_edu.lessons.lesson01_degradation (lesson 01): result object, errors, determinism, seeds, the CIFAR-10 code
+path and its
 fallback, and the lesson's exercise checkers."""
 
 import math
@@ -7,8 +8,9 @@ import matplotlib
 import pytest
 import torch
 
-from resnet_edu import data, degradation, exercises, train
-from resnet_edu.degradation import CPU_RECIPE, GPU_RECIPE, Recipe, with_recipe
+from resnet_edu import data, exercises, train
+from resnet_edu.lessons import lesson01_degradation as degradation
+from resnet_edu.lessons.lesson01_degradation import CPU_RECIPE, GPU_RECIPE, Recipe, with_recipe
 from resnet_edu.train import TrainConfig
 
 matplotlib.use("Agg")

@@ -1,4 +1,5 @@
-"""resnet_edu.dynamics (lesson 08): the gradient recorder equals p.grad.norm(), works without host syncs and with a
+"""resnet_edu.lessons.lesson08_train_cifar10 (lesson 08): the gradient recorder equals p.grad.norm(), works without
+host syncs and with a
 frozen step (CUDA-graph replay), refuses bad arguments; checkpoints round-trip; the pair trains on the digits and on a
 fake CIFAR-10 at the GPU recipe; plots, confusion matrix, TensorBoard logs."""
 
@@ -10,8 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from resnet_edu import data, degradation, dynamics, nets, train
+from resnet_edu import data, nets, train
 from resnet_edu.gradients import weight_layers
+from resnet_edu.lessons import lesson01_degradation as degradation
+from resnet_edu.lessons import lesson08_train_cifar10 as dynamics
 
 TINY = degradation.with_recipe(dynamics.CPU_RECIPE, steps=12, batch_size=32, width=4, last=4)
 

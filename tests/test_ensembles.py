@@ -1,4 +1,5 @@
-"""Lesson 09, resnet_edu.ensembles (Veit et al. 2016): paths, deleting blocks, the lesion study, gradients by path
+"""Lesson 09, resnet_edu.lessons.lesson09_ensembles_paths (Veit et al. 2016): paths, deleting blocks, the lesion study,
+gradients by path
 length, the lesion app, and the lesson's exercise checkers."""
 
 import copy
@@ -10,11 +11,11 @@ import torch
 from torch import nn
 
 import resnet_edu as edu
-from resnet_edu import ensembles as E
+from resnet_edu.lessons import lesson09_ensembles_paths as E
 
 matplotlib.use("Agg")
 
-TINY = edu.degradation.with_recipe(edu.degradation.CPU_RECIPE, steps=3)
+TINY = edu.lessons.lesson01_degradation.with_recipe(edu.lessons.lesson01_degradation.CPU_RECIPE, steps=3)
 
 
 @pytest.fixture(scope="module")

@@ -154,7 +154,7 @@ def test_notebooks_call_what_exists(path):
 
     text = notebook_text(path)
     names = set(re.findall(r"\bedu\.(\w+(?:\.\w+)*)", text))
-    for alias, module in re.findall(r"^(\w+) = edu\.(\w+)$", text, flags=re.M):  # e.g. V = edu.variants
+    for alias, module in re.findall(r"^(\w+) = edu\.(\w+(?:\.\w+)?)$", text, flags=re.M):  # V = edu.lessons.X
         names.update(f"{module}.{name}" for name in re.findall(rf"(?<![\w.]){alias}\.(\w+(?:\.\w+)*)", text))
     gone = []
     for name in names:
@@ -168,17 +168,25 @@ def test_notebooks_call_what_exists(path):
 
 
 def test_notebook_aliases_are_resolved_too():
-    # lesson 07 writes `V = edu.variants` and then `V.block(...)`: those names must exist as well
+    # lesson 07 writes `V = edu.lessons.lesson07_variants` and then `V.block(...)`: those names must exist as well
     text = notebook_text(ROOT / "notebooks" / "07_variants.ipynb")
-    assert re.search(r"^V = edu\.variants$", text, flags=re.M), "lesson 07 no longer aliases edu.variants as V"
+    assert re.search(r"^V = edu\.lessons\.lesson07_variants$", text, flags=re.M), \
+        "lesson 07 no longer aliases its module as V"
 
 
 # --- core vs lessons: the toolkit never imports a lesson ---------------------------------------------------------
 
+def _unit(parts: list[str]) -> str:
+    """What the import rule is about: ``lessons.lesson01_degradation`` for a lesson module, else the top module."""
+    if parts[0] == "lessons" and len(parts) > 1 and parts[1] != "__init__":
+        return f"lessons.{parts[1]}"
+    return parts[0]
+
+
 def imported_modules(path: Path, package_root: Path = ROOT) -> set[str]:
-    """Every ``resnet_edu`` submodule a file imports, anywhere in it (top level or inside a function), as its first
-    component after ``resnet_edu``: ``from .ode import FlowResult`` → "ode", ``from .. import nets`` in
-    ``resnet_edu/train/loop.py`` → "nets", ``import resnet_edu.variants`` → "variants"."""
+    """Every ``resnet_edu`` module a file imports, anywhere in it (top level or inside a function), as its unit
+    (:func:`_unit`): ``from .. import nets`` in ``resnet_edu/train/loop.py`` → "nets", ``import resnet_edu.viz`` →
+    "viz", ``from ..lessons.lesson05_ode_view import FlowResult`` → "lessons.lesson05_ode_view"."""
     import ast
 
     package = list(path.relative_to(package_root).with_suffix("").parts[:-1])  # e.g. ["resnet_edu", "train"]
@@ -194,33 +202,33 @@ def imported_modules(path: Path, package_root: Path = ROOT) -> set[str]:
             continue
         for parts in targets:
             if parts[:1] == ["resnet_edu"] and len(parts) > 1:
-                found.add(parts[1])
+                found.add(_unit(parts[1:]))
     return found
 
 
-def _top_module(path: Path) -> str:
-    return path.relative_to(ROOT / "resnet_edu").parts[0].removesuffix(".py")
+def _module_unit(path: Path) -> str:
+    return _unit(list(path.relative_to(ROOT / "resnet_edu").with_suffix("").parts))
 
 
-def test_every_module_is_core_or_lesson():
+def _is_lesson(unit: str) -> bool:
+    return unit.startswith("lessons") or unit == "exercises"
+
+
+def test_core_is_the_package_outside_lessons():
     import resnet_edu as edu
 
-    assert not set(edu.CORE) & set(edu.LESSONS), "a module is listed both as core and as a lesson"
-    modules = {_top_module(p) for p in SOURCES} - {"__init__"}
-    unnamed = modules - set(edu.CORE) - set(edu.LESSONS)
-    assert not unnamed, f"resnet_edu/{sorted(unnamed)}: add each to CORE or LESSONS in resnet_edu/__init__.py"
-    assert not (set(edu.CORE) | set(edu.LESSONS)) - modules, "CORE/LESSONS name a module that does not exist"
+    modules = {_module_unit(p) for p in SOURCES} - {"__init__"}
+    core = {m for m in modules if not _is_lesson(m)}
+    assert core == set(edu.CORE), f"edu.CORE must list every module outside lessons/ and exercises/: {sorted(core)}"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_core_never_imports_a_lesson(path):
-    import resnet_edu as edu
-
-    if _top_module(path) not in edu.CORE:
+    if _is_lesson(_module_unit(path)):
         return
-    leaks = imported_modules(path) & set(edu.LESSONS)
+    leaks = {m for m in imported_modules(path) if _is_lesson(m)}
     assert not leaks, (f"{path.relative_to(ROOT)} is core but imports the lesson module(s) {sorted(leaks)}; move what "
-                       "it needs down into a core module (see CORE in resnet_edu/__init__.py)")
+                       "it needs down into a core module (nothing outside resnet_edu/lessons/ imports from it)")
 
 
 def test_the_import_check_finds_every_kind_of_import(tmp_path):
@@ -229,17 +237,17 @@ def test_the_import_check_finds_every_kind_of_import(tmp_path):
     src = pkg / "loop.py"
     src.write_text("import torch\nfrom . import config\nfrom .. import nets\nfrom ..zoo import block\n"
                    "import resnet_edu.viz\nfrom resnet_edu import data as d\n"
-                   "def f():\n    from ..ode import FlowResult\n    from .. import variants, blocks\n")
-    assert imported_modules(src, tmp_path) == {"train", "nets", "zoo", "viz", "data", "ode", "variants", "blocks"}
+                   "def f():\n    from ..lessons.lesson05_ode_view import FlowResult\n"
+                   "    from ..lessons import lesson07_variants, lesson06_blocks\n")
+    assert imported_modules(src, tmp_path) == {"train", "nets", "zoo", "viz", "data", "lessons.lesson05_ode_view",
+                                               "lessons.lesson07_variants", "lessons.lesson06_blocks"}
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_a_lesson_never_imports_another_lesson(path):
-    import resnet_edu as edu
-
-    top = _top_module(path)
-    if top not in edu.LESSONS or top == "exercises":  # the checkers of lesson NN call lesson NN's module
+    unit = _module_unit(path)
+    if not unit.startswith("lessons."):  # the checkers in exercises/lessonNN.py call lesson NN's module
         return
-    leaks = imported_modules(path) & (set(edu.LESSONS) - {top})
-    assert not leaks, (f"{path.relative_to(ROOT)} (a lesson) imports the lesson module(s) {sorted(leaks)}: what two "
-                       "lessons share belongs in a core module (CORE in resnet_edu/__init__.py)")
+    leaks = {m for m in imported_modules(path) if _is_lesson(m)} - {unit}
+    assert not leaks, (f"{path.relative_to(ROOT)} (a lesson) imports {sorted(leaks)}: what two lessons share belongs "
+                       "in a core module")

@@ -1,4 +1,5 @@
-"""resnet_edu.identity (lesson 02): exact identity at init, learning the identity, the learned correction,
+"""resnet_edu.lessons.lesson02_identity_mapping (lesson 02): exact identity at init, learning the identity, the learned
+correction,
 ∂L/∂H for each reduction, diagrams traced from modules, and the lesson's exercise checkers."""
 
 import matplotlib
@@ -9,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_edu import exercises, identity, nets
+from resnet_edu import exercises, nets
+from resnet_edu.lessons import lesson02_identity_mapping as identity
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""Lesson 10, resnet_edu.landscape (Li et al. 2018): filter-normalised directions, the evaluated slices and grids,
+"""Lesson 10, resnet_edu.lessons.lesson10_shattered_landscape (Li et al. 2018): filter-normalised directions, the
+evaluated slices and grids,
 the measurements the lesson asserts on (centre, rise, non-convexity), plots and argument checks."""
 
 import matplotlib
@@ -8,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import resnet_edu as edu
-from resnet_edu import landscape as L
+from resnet_edu.lessons import lesson10_shattered_landscape as L
 
 matplotlib.use("Agg")
 

@@ -1,4 +1,5 @@
-"""Lesson 05 (resnet_edu.ode): residual blocks as ODE steps, measured orders of accuracy, the spiral ODE net and
+"""Lesson 05 (resnet_edu.lessons.lesson05_ode_view): residual blocks as ODE steps, measured orders of accuracy, the
+spiral ODE net and
 its step slider (without a browser), and the lesson's exercise checkers."""
 
 import math
@@ -10,8 +11,8 @@ import torch
 from torch import nn
 
 import resnet_edu as edu
-from resnet_edu import ode
 from resnet_edu.exercises import lesson05
+from resnet_edu.lessons import lesson05_ode_view as ode
 
 matplotlib.use("Agg")
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_edu import gradients, runtime, shortcuts
+from resnet_edu import gradients, runtime
+from resnet_edu.lessons import lesson04_identity_vs_lambda as shortcuts
 
 
 def test_device_is_a_torch_device():

@@ -64,7 +64,7 @@ def seed_problems(cells: list[tuple[int, str]]) -> list[str]:
     """Calls in a lesson's code that draw random numbers outside the seed switch: a literal ``seed=<number>``, or a
     call of an ``edu`` function that takes a ``seed`` and is not given one (it would use its default, 0)."""
     trees = [(i, ast.parse(source)) for i, source in cells]
-    aliases = {}  # e.g. S = edu.shortcuts (lesson 04)
+    aliases = {}  # e.g. S = edu.lessons.lesson04_identity_vs_lambda (lesson 04)
     for _, tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -104,13 +104,14 @@ def test_lessons_draw_every_random_number_from_the_seed_switch(path):
 
 
 def test_seed_problems_are_found():
-    cells = [(2, "S = edu.shortcuts\nx = edu.identity.learn_correction(steps=3, seed=0)"),
+    cells = [(2, "S = edu.lessons.lesson04_identity_vs_lambda\n"
+                 "x = edu.lessons.lesson02_identity_mapping.learn_correction(steps=3, seed=0)"),
              (3, "b = S.make_block('module')\nc = S.make_block('module', False, seed)\n"
                  "g = edu.gradients.mlp_study(depth=4, seed=seed + 1)\nedu.runtime.scale()\n"
                  "seed = edu.runtime.seed_everything()")]
     problems = seed_problems(cells)
     assert len(problems) == 2, problems
-    assert "cell 2: edu.identity.learn_correction(seed=0)" in problems[0]
+    assert "cell 2: edu.lessons.lesson02_identity_mapping.learn_correction(seed=0)" in problems[0]
     assert "cell 3: S.make_block(...) takes a seed and is not given one" in problems[1]
 
 
@@ -208,7 +209,9 @@ def test_every_check_cell_is_found_by_the_tool():
 def test_lesson05_one_step_claim_holds_for_the_seed_the_prose_suggests():
     """Lesson 05 invites the learner to train with seed=0, which learns an almost straight flow: the check cell's
     claim for that case (one step still scores >= 90 %) must hold, as the curved-flow claim holds for seeds 1-6."""
-    train, test = edu.ode.two_spirals(500, turns=1.0, seed=1), edu.ode.two_spirals(1000, turns=1.0, seed=2)
-    result = edu.ode.train_ode_net(train, test, steps=(8, 32), iterations=300, hidden=32, seed=0, progress=False)
+    spirals = edu.lessons.lesson05_ode_view.two_spirals
+    train, test = spirals(500, turns=1.0, seed=1), spirals(1000, turns=1.0, seed=2)
+    result = edu.lessons.lesson05_ode_view.train_ode_net(train, test, steps=(8, 32), iterations=300, hidden=32, seed=0,
+                                                  progress=False)
     assert result.straightness(32) >= 0.92, "seed 0 learned curved paths: the lesson's prose about it is wrong"
     assert result.accuracy(1) > 0.9, f"seed 0: one step should still score >= 90 %; got {result.accuracy(1):.1%}"

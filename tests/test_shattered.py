@@ -1,4 +1,5 @@
-"""Lesson 10, resnet_edu.shattered (Balduzzi et al. 2017): the line of inputs, input gradients, autocorrelation,
+"""Lesson 10, resnet_edu.lessons.lesson10_shattered_landscape (Balduzzi et al. 2017): the line of inputs, input
+gradients, autocorrelation,
 the depth study, and exercise 3's checker."""
 
 import matplotlib
@@ -7,7 +8,7 @@ import torch
 from torch import nn
 
 import resnet_edu as edu
-from resnet_edu import shattered as S
+from resnet_edu.lessons import lesson10_shattered_landscape as S
 
 matplotlib.use("Agg")
 

@@ -1,4 +1,5 @@
-"""Tests for resnet_edu.shortcuts (lesson 04) and its exercise checkers: the property table is recomputed and
+"""Tests for resnet_edu.lessons.lesson04_identity_vs_lambda (lesson 04) and its exercise checkers: the property table
+is recomputed and
 asserted cell by cell."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import resnet_edu as edu
-from resnet_edu import shortcuts as S
+from resnet_edu.lessons import lesson04_identity_vs_lambda as S
 
 matplotlib.use("Agg")
 

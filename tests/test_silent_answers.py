@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_edu import _checks, data, degradation, diagrams, dynamics, ensembles, identity, nets, ode, shattered
+from resnet_edu import _checks, data, diagrams, nets
+from resnet_edu.lessons import lesson01_degradation as degradation
+from resnet_edu.lessons import lesson02_identity_mapping as identity
+from resnet_edu.lessons import lesson05_ode_view as ode
+from resnet_edu.lessons import lesson08_train_cifar10 as dynamics
+from resnet_edu.lessons import lesson09_ensembles_paths as ensembles
+from resnet_edu.lessons import lesson10_shattered_landscape as shattered
 
 nan = math.nan
 
@@ -76,7 +82,8 @@ CASES = [
      r"h \(the step size\) must be a finite number"),
     ("rk4_step h='0.1'", lambda: ode.rk4_step(_field, _x, "0.1"), TypeError, r"h \(the step size\) must be a number"),
     ("learn_correction x=[1e30, 1e30]", lambda: identity.learn_correction(x=[1e30, 1e30]), ValueError,
-     "x must hold values between -1e\\+06 and 1e\\+06; .*would overflow .* Set resnet_edu.identity.MAX_VALUE "
+     "x must hold values between -1e\\+06 and 1e\\+06; .*would overflow .* Set "
+     "resnet_edu.lessons.lesson02_identity_mapping.MAX_VALUE "
      "higher"),  # was a loss curve of NaN
     ("learn_correction y=[2, -1e9]", lambda: identity.learn_correction(y=[2.0, -1e9]), ValueError,
      "y must hold values between"),

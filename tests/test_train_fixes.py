@@ -13,7 +13,8 @@ import pytest
 import torch
 from test_train import small_net  # one tiny net for both files (digits8 is in conftest.py)
 
-from resnet_edu import data, train, variants
+from resnet_edu import data, train
+from resnet_edu.lessons import lesson07_variants as variants
 from resnet_edu.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,5 @@
-"""resnet_edu.variants (lesson 07): every variant's shapes, published parameter counts, identity at init, bad
+"""resnet_edu.lessons.lesson07_variants (lesson 07): every variant's shapes, published parameter counts, identity at
+init, bad
 arguments; the three experiments on a tiny budget; lesson 07's exercise checkers."""
 
 import pytest
@@ -6,7 +7,8 @@ import torch
 import torchvision
 from torch import nn
 
-from resnet_edu import exercises, nets, variants
+from resnet_edu import exercises, nets
+from resnet_edu.lessons import lesson07_variants as variants
 
 # Published parameter counts at 1000 classes, 224×224, and where they come from.
 PUBLISHED = {

@@ -114,14 +114,15 @@ def check_identity_layers(answer: object) -> bool:
 
 def check_degradation_prediction(prediction: object, result: object) -> bool:
     """Before training: will plain-56 end with a ``"higher"`` or ``"lower"`` training error than plain-20?
-    Checked against ``result`` (a :class:`~resnet_edu.degradation.DegradationResult`; training error measured on
+    Checked against ``result`` (a :class:`~resnet_edu.lessons.lesson01_degradation.DegradationResult`; training error
+    measured on
     the whole training set in eval mode)."""
     try:
         depths = result.depths  # type: ignore[attr-defined]
         shallow, deep = (20 if 20 in depths else min(depths)), max(depths)
         e_shallow, e_deep = result.train_error("plain", shallow), result.train_error("plain", deep)  # type: ignore[attr-defined]
     except (AttributeError, TypeError, ValueError):
-        print("❌ Pass the result of edu.degradation.run(...) as the second argument.")
+        print("❌ Pass the result of edu.lessons.lesson01_degradation.run(...) as the second argument.")
         return False
     side = "higher" if e_deep > e_shallow else "lower"
     return predicted(

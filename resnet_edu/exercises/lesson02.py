@@ -82,7 +82,7 @@ def solution_block_output() -> list[float]:
 
 def solution_mean_gradient() -> list[float]:
     """Ask autograd: ∂L/∂H = 2(H − y)/n for ``nn.MSELoss()`` with n = 4, i.e. [0.1, −0.2, 0, −0.25]."""
-    from ..identity import loss_gradient
+    from ..lessons.lesson02_identity_mapping import loss_gradient
 
     return loss_gradient(GRAD_H, GRAD_Y, reduction="mean").tolist()
 
@@ -189,12 +189,13 @@ def solution_residual_unit() -> nn.Module:
 
 def check_init_prediction(prediction: object, ident: object) -> bool:
     """Before section 3: at initialisation, which stack of 20 units is *further* from the identity,
-    ``"plain"`` or ``"residual"``? Checked against ``ident`` (:class:`~resnet_edu.identity.IdentityLearning`)."""
+    ``"plain"`` or ``"residual"``? Checked against ``ident``
+    (:class:`~resnet_edu.lessons.lesson02_identity_mapping.IdentityLearning`)."""
     try:
         k = max(ident.ks)  # type: ignore[attr-defined]
         plain, residual = ident.initial_loss("plain", k), ident.initial_loss("residual", k)  # type: ignore[attr-defined]
     except (AttributeError, TypeError, ValueError):
-        print("❌ Pass the result of edu.identity.learn_identity(...) as the second argument.")
+        print("❌ Pass the result of edu.lessons.lesson02_identity_mapping.learn_identity(...) as the second argument.")
         return False
     side = "plain" if plain > residual else "residual"
     return predicted(

@@ -1,5 +1,5 @@
 """Exercise checkers for lesson 04 (``nn.Identity`` vs a lambda shortcut). Every checker computes the truth by
-running :mod:`resnet_edu.shortcuts` — nothing is typed in — and explains a wrong answer."""
+running :mod:`resnet_edu.lessons.lesson04_identity_vs_lambda` — nothing is typed in — and explains a wrong answer."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ __all__ = [
 
 
 def _shortcuts():  # noqa: ANN202 (imported lazily: resnet_edu.exercises is imported by every lesson)
-    from .. import shortcuts
+    from ..lessons import lesson04_identity_vs_lambda as shortcuts
 
     return shortcuts
 
@@ -39,7 +39,8 @@ def check_identity_state_keys(answer: object) -> bool:
         what="a small whole number of keys", example="0, 1 or 2", whole=True, low=0, high=1000,
         right_text="{right}. A state_dict stores parameters and buffers; nn.Identity has neither, so it adds no key. "
                    "It *is* a registered sub-module (print and named_modules list it) — that is a different thing.",
-        wrong_text="Not {answer}: run [k for k in edu.shortcuts.make_block('module').state_dict() if "
+        wrong_text="Not {answer}: run [k for k in edu.lessons.lesson04_identity_vs_lambda.make_block('module')"
+                   ".state_dict() if "
                    "k.startswith('shortcut')]. A state_dict holds tensors (parameters and buffers), not modules, and "
                    "nn.Identity owns no tensor.",
     )
@@ -75,7 +76,7 @@ def check_save_survivors(answer: object) -> bool:
         f"{sorted(truth)}. pickle stores a function by its importable name; a lambda defined inside __init__ has "
         "none ('Can't pickle local object …<lambda>'), and wrapping it in a LambdaLayer does not change that.",
         f"Not {sorted(chosen)}. Hint: the LambdaLayer is a module, but what does it hold? Run "
-        "edu.shortcuts.probe_save_whole(v) for each v.",
+        "edu.lessons.lesson04_identity_vs_lambda.probe_save_whole(v) for each v.",
     )
 
 

@@ -1,6 +1,7 @@
 """Exercise checkers for lesson 05 (the ODE view: a residual block is one Euler step; Chen et al. 2018, Eq. 1–2).
 
-Every truth a checker compares with is measured by running the step rules on :func:`resnet_edu.ode.vector_field`,
+Every truth a checker compares with is measured by running the step rules on
+:func:`resnet_edu.lessons.lesson05_ode_view.vector_field`,
 never typed in.
 """
 
@@ -26,7 +27,7 @@ BUDGET = 48  # evaluations of f in exercise 3
 
 def _measured_factors() -> dict[str, float]:
     """error(N = 16) / error(N = 64) for Euler and RK4 on the lesson's vector field."""
-    from ..ode import convergence
+    from ..lessons.lesson05_ode_view import convergence
 
     result = convergence(steps=(16, 64), methods=("euler", "rk4"))
     return {name: errs[0] / errs[1] for name, errs in result.errors.items()}
@@ -81,7 +82,7 @@ class _Counting:
 def check_midpoint_step(answer: object) -> bool:
     """Exercise 2: ``answer`` is your function ``step(f, x, h)`` returning x_{t+1} by the midpoint rule (RK2).
     The checker runs the N-step stack with it and *measures* its order of accuracy (it should be ≈ 2)."""
-    from ..ode import convergence, midpoint_step, vector_field
+    from ..lessons.lesson05_ode_view import convergence, midpoint_step, vector_field
 
     if missing(answer, "write def my_midpoint_step(f, x, h): ... and set answer = my_midpoint_step."):
         return False
@@ -138,7 +139,7 @@ def solution_midpoint_step() -> Callable[..., torch.Tensor]:
 
 def _budget_errors() -> dict[str, float]:
     """Error at T of Euler / midpoint / RK4 stacks that all evaluate f ``BUDGET`` times."""
-    from ..ode import EVALUATIONS, reference_solution, solve, vector_field
+    from ..lessons.lesson05_ode_view import EVALUATIONS, reference_solution, solve, vector_field
 
     f = vector_field()
     x0 = torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -177,7 +178,7 @@ def check_one_step_prediction(prediction: object, result: object) -> bool:
     try:
         acc = result.accuracy(1)  # type: ignore[attr-defined]
     except (AttributeError, TypeError, ValueError):
-        print("❌ Pass the result of edu.ode.train_ode_net(...) as the second argument.")
+        print("❌ Pass the result of edu.lessons.lesson05_ode_view.train_ode_net(...) as the second argument.")
         return False
     side = "yes" if acc >= 0.9 else "no"
     why = ("One block is one straight jump x₁ = x₀ + 1·f(x₀): the learned field f only moves points correctly in "

@@ -29,7 +29,7 @@ RESNET20_PARAMS = 269_722  # He et al. 2015, Table 6 ("0.27M"); exact for option
 
 def solution_stage_shape() -> tuple[int, int, int]:
     """ResNet-18's layer3 on a 224×224 image, measured with a forward hook: (channels, height, width)."""
-    from ..blocks import stage_table
+    from ..lessons.lesson06_blocks import stage_table
 
     return stage_table("resnet18", 224).row("layer3").out_shape  # type: ignore[return-value]
 
@@ -51,7 +51,8 @@ def _ints(answer: object) -> list[int] | None:
 
 def check_stage_shape(answer: object, table: object = None) -> bool:
     """Exercise 1 (predict before the stage table): the output shape (C, H, W) of ResNet-18's ``layer3`` for one
-    224×224 image. With ``table`` (the result of ``edu.blocks.stage_table("resnet18")``) the verdict quotes its row."""
+    224×224 image. With ``table`` (the result of ``edu.lessons.lesson06_blocks.stage_table("resnet18")``) the verdict
+    quotes its row."""
     if missing(answer, "answer = (C, H, W), e.g. (64, 56, 56) — the shape after layer3."):
         return False
     values = _ints(answer)
@@ -82,12 +83,12 @@ _RATIOS = ("under 4", "4 to 10", "over 10")
 def check_cost_ratio_prediction(prediction: object, comparison: object) -> bool:
     """Before the block comparison: at 256 channels in and out, how many times fewer multiply-adds does a
     Bottleneck (1×1 to 64, 3×3 at 64, 1×1 back to 256) need than a BasicBlock (two 3×3 at 256)?
-    One of "under 4", "4 to 10", "over 10"; checked against ``edu.blocks.compare_blocks(...)``."""
+    One of "under 4", "4 to 10", "over 10"; checked against ``edu.lessons.lesson06_blocks.compare_blocks(...)``."""
     try:
         basic, bottle = comparison.cost("BasicBlock"), comparison.cost("Bottleneck")  # type: ignore[attr-defined]
         ratio = basic.flops / bottle.flops
     except (AttributeError, TypeError, ValueError, ZeroDivisionError):
-        print("❌ Pass the result of edu.blocks.compare_blocks(...) as the second argument.")
+        print("❌ Pass the result of edu.lessons.lesson06_blocks.compare_blocks(...) as the second argument.")
         return False
     side = _RATIOS[0] if ratio < 4 else _RATIOS[1] if ratio <= 10 else _RATIOS[2]
     return predicted(

@@ -28,7 +28,8 @@ def check_cost_prediction(prediction: object, comparison: object) -> bool:
     try:
         inverted, bottleneck = comparison.row("inverted"), comparison.row("bottleneck")  # type: ignore[attr-defined]
     except (AttributeError, TypeError, ValueError):
-        print("❌ Pass the result of edu.variants.compare(...) (with 'inverted' and 'bottleneck') as the second "
+        print("❌ Pass the result of edu.lessons.lesson07_variants.compare(...) (with 'inverted' and 'bottleneck') "
+              "as the second "
               "argument.")
         return False
     side = "inverted" if inverted.flops > bottleneck.flops else "bottleneck"
@@ -48,7 +49,7 @@ def check_preact_prediction(prediction: object, study: object) -> bool:
         post, pre = study.final_loss("post-activation"), study.final_loss("pre-activation")  # type: ignore[attr-defined]
         steps = study.results["pre-activation"].steps  # type: ignore[attr-defined]
     except (AttributeError, TypeError, ValueError, KeyError):
-        print("❌ Pass the result of edu.variants.preact_study(...) as the second argument.")
+        print("❌ Pass the result of edu.lessons.lesson07_variants.preact_study(...) as the second argument.")
         return False
     side = "pre-activation" if pre < post else "post-activation"
     return predicted(
@@ -61,8 +62,8 @@ def check_preact_prediction(prediction: object, study: object) -> bool:
 
 def solution_se_params() -> int:
     """The parameters one SE module adds at C = 256, r = 16: FC 256→16 and FC 16→256, both with biases."""
+    from ..lessons.lesson07_variants import SqueezeExcitation
     from ..nets import count_parameters
-    from ..variants import SqueezeExcitation
 
     return count_parameters(SqueezeExcitation(256, 16))
 
@@ -83,7 +84,7 @@ def check_se_params(answer: object) -> bool:
 
 def solution_eca_kernel() -> int:
     """ECA's kernel size for C = 512 channels: |log₂(512)/2 + 1/2| = 5, already odd."""
-    from ..variants import eca_kernel_size
+    from ..lessons.lesson07_variants import eca_kernel_size
 
     return eca_kernel_size(512)
 
@@ -111,7 +112,7 @@ def solution_best_shortcut() -> str:
 
 def check_best_shortcut(answer: object, study: object = None) -> bool:
     """Exercise 3 (predict, then run): which shortcut gives the lowest training loss? With ``study`` (the result of
-    ``edu.variants.shortcut_study``) the verdict quotes your own run."""
+    ``edu.lessons.lesson07_variants.shortcut_study``) the verdict quotes your own run."""
     if missing(answer, f'answer = one of {", ".join(map(repr, _SHORTCUTS))}.'):
         return False
     given = answer.strip().lower() if isinstance(answer, str) else brief(answer)

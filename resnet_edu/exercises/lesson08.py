@@ -22,7 +22,7 @@ _NOT_A_RESULT = "Pass the training result as the second argument: check_…(answ
 
 
 def _is_comparison(result: object) -> bool:
-    from ..dynamics import Comparison
+    from ..lessons.lesson08_train_cifar10 import Comparison
 
     return isinstance(result, Comparison)
 
@@ -35,7 +35,7 @@ def _part(result, kind: str) -> str:  # noqa: ANN001
 
 def solution_largest_gradient(result) -> dict[str, str]:  # noqa: ANN001
     """For each net, the third of its weight layers (input / middle / output side) whose gradient is largest at
-    step 0, read from ``result`` (a :class:`resnet_edu.dynamics.Comparison`)."""
+    step 0, read from ``result`` (a :class:`resnet_edu.lessons.lesson08_train_cifar10.Comparison`)."""
     return {kind: _part(result, kind) for kind in ("plain", "residual")}
 
 
@@ -102,7 +102,7 @@ def solution_images_per_second(run) -> float:  # noqa: ANN001
 def check_images_per_second(answer: object, run: object = None) -> bool:
     """Exercise 3: compute the training throughput of ``run`` (img/s) from ``run.fit.steps``, ``run.batch_size`` and
     ``run.fit.wall_time``."""
-    from ..dynamics import Run
+    from ..lessons.lesson08_train_cifar10 import Run
 
     if missing(answer, "use run.fit.steps, run.batch_size and run.fit.wall_time (seconds)."):
         return False
@@ -128,7 +128,8 @@ def check_images_per_second(answer: object, run: object = None) -> bool:
 def check_explosion_prediction(prediction: object, result: object) -> bool:
     """Recorded before training: does the plain net's explosion toward the input (first/last gradient norm ≫ 1 at
     step 0) "last" through training, or does it "collapse"? Judged on ``result`` (the learner's
-    :class:`resnet_edu.dynamics.Comparison`): "collapse" when the median ratio after the first 10 % of training is
+    :class:`resnet_edu.lessons.lesson08_train_cifar10.Comparison`): "collapse" when the median ratio after the first 10
+    % of training is
     below 1/100 of the ratio at step 0."""
     if not _is_comparison(result):
         return verdict(False, "", _NOT_A_RESULT)

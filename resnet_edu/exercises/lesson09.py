@@ -114,12 +114,13 @@ _PEAKS = ("below", "at", "above")
 def check_path_peak_prediction(prediction: object, paths: object) -> bool:
     """Recorded before the path experiment: does the gradient carried by *all* paths of one length peak "below",
     "at" or "above" the mean path length n/2? Judged against ``paths`` (the learner's
-    :class:`resnet_edu.ensembles.PathGradients`)."""
+    :class:`resnet_edu.lessons.lesson09_ensembles_paths.PathGradients`)."""
     try:
         peak, mean, n = paths.peak_length, paths.mean_length, paths.n  # type: ignore[union-attr]
     except AttributeError:
         return verdict(False, "", "Pass the path measurement as the second argument: check_path_peak_prediction("
-                                  "prediction, paths), paths = edu.ensembles.path_gradients(...).")
+                                  "prediction, paths), paths = "
+                                  "edu.lessons.lesson09_ensembles_paths.path_gradients(...).")
     measured = "below" if peak < mean - 0.5 else "above" if peak > mean + 0.5 else "at"
     return predicted(
         prediction, measured, _PEAKS,
@@ -167,7 +168,7 @@ def _forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def _lesion_mistake(net: nn.Module, x: torch.Tensor, out: torch.Tensor, stage: str, index: int) -> str:
     """Name the mistake whose output ``out`` matches, or say what differs."""
-    from ..ensembles import blocks
+    from ..lessons.lesson09_ensembles_paths import blocks
 
     block = getattr(net, stage)[index]
     where = {id(b): f"{name}[{i}]" for name in ("layer1", "layer2", "layer3") for i, b in enumerate(getattr(net, name))}

@@ -25,7 +25,7 @@ __all__ = [
 # --- prediction before the shattered-gradients experiment: white and brown noise ---
 
 def _noise(seed: int = 0, points: int = 10_000) -> tuple[float, float]:
-    from ..shattered import autocorrelation
+    from ..lessons.lesson10_shattered_landscape import autocorrelation
 
     generator = torch.Generator().manual_seed(seed)
     white = torch.randn(points, dtype=torch.float64, generator=generator)
@@ -67,7 +67,8 @@ def check_noise_autocorrelation(answer: object) -> bool:
 
 def check_shattered_prediction(prediction: object, study: object) -> bool:
     """Recorded before the shattered-gradients study: does the deepest ResNet's gradient along the line look like
-    "white" or "brown" noise? Judged on ``study`` (the learner's :class:`resnet_edu.shattered.ShatteredResult`):
+    "white" or "brown" noise? Judged on ``study`` (the learner's
+    :class:`resnet_edu.lessons.lesson10_shattered_landscape.ShatteredResult`):
     "brown" when its lag-1 autocorrelation is nearer the brown-noise end (1) than the white (0)."""
     try:
         deepest = max(study.depths)  # type: ignore[union-attr]
@@ -75,7 +76,8 @@ def check_shattered_prediction(prediction: object, study: object) -> bool:
         plain = study.autocorr["plain", deepest]  # type: ignore[union-attr]
     except Exception:  # noqa: BLE001 - not a study: say what to pass
         return verdict(False, "", "Pass the study as the second argument: check_shattered_prediction(prediction, "
-                                  "shattered), shattered = edu.shattered.shattered_study(...).")
+                                  "shattered), shattered = "
+                                  "edu.lessons.lesson10_shattered_landscape.shattered_study(...).")
     measured = "brown" if value > 0.5 else "white"
     return predicted(
         prediction, measured, ("white", "brown"),
@@ -164,7 +166,8 @@ def check_autocorrelation(answer: object) -> bool:
         return verdict(True, f"Right: white noise {values['white noise']:.3f}, brown noise "
                              f"{values['brown noise']:.3f}, the same brown noise shifted by 50 still "
                              f"{values['brown noise + 50']:.3f}, alternating {values['alternating ±1']:.3f}."
-                             " edu.shattered.autocorrelation computes the same number for the gradient curves.", "")
+                             " edu.lessons.lesson10_shattered_landscape.autocorrelation computes the same number "
+                             "for the gradient curves.", "")
     return verdict(False, "", _mistake(answer, series, values))
 
 
@@ -173,13 +176,14 @@ def check_autocorrelation(answer: object) -> bool:
 def check_landscape_prediction(prediction: object, land: object, names: object = None) -> bool:
     """Recorded before the landscape: at filter-normalised distance 0.5, whose loss grows by the larger *factor*
     (loss at ±0.5 / loss at the trained weights), the "plain" net's or the "residual" net's? Judged on ``land``
-    (the learner's :class:`resnet_edu.landscape.Landscape`); ``names`` = (plain, residual) net names."""
+    (the learner's :class:`resnet_edu.lessons.lesson10_shattered_landscape.Landscape`); ``names`` = (plain, residual)
+    net names."""
     try:
         plain, res = names if names is not None else sorted(land.slices)  # type: ignore[union-attr]
         grow = {"plain": land.relative_rise(plain, 0.5), "residual": land.relative_rise(res, 0.5)}  # type: ignore
     except Exception:  # noqa: BLE001 - anything else is not a landscape: say what to pass
         return verdict(False, "", "Pass the landscape and the pair: check_landscape_prediction(prediction, land, "
-                                  "pair), land = edu.landscape.landscape(...).")
+                                  "pair), land = edu.lessons.lesson10_shattered_landscape.landscape(...).")
     measured = max(grow, key=grow.get)
     return predicted(
         prediction, measured, ("plain", "residual"),

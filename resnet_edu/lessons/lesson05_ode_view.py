@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _checks, viz
-from .runtime import one_thread, seeded
+from .. import _checks, viz
+from ..runtime import one_thread, seeded
 
 Field = Callable[[torch.Tensor], torch.Tensor]
 StepRule = Callable[[Field, torch.Tensor, float], torch.Tensor]
@@ -70,7 +70,7 @@ EVALUATIONS = {"euler": 1, "midpoint": 2, "rk4": 4}  # evaluations of f per step
 
 
 MAX_STEPS = 100_000  # the most blocks a stack or solve may take (a bound that keeps a CPU run short)
-_LIFT = "Set resnet_edu.ode.MAX_STEPS higher if you really want more blocks."
+_LIFT = "Set resnet_edu.lessons.lesson05_ode_view.MAX_STEPS higher if you really want more blocks."
 
 
 def step_rule(method: str | StepRule) -> StepRule:

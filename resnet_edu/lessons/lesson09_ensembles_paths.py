@@ -28,13 +28,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import _checks
-from . import data as _data
-from . import nets as _nets
-from . import recipes as _recipes
-from . import runtime as _runtime
-from . import train as _train
-from .viz import KIND_COLORS
+from .. import _checks
+from .. import data as _data
+from .. import nets as _nets
+from .. import recipes as _recipes
+from .. import runtime as _runtime
+from .. import train as _train
+from ..viz import KIND_COLORS
 
 KINDS = _nets.KINDS  # ("plain", "residual")
 
@@ -506,7 +506,7 @@ def lesion_explorer(nets: TrainedNets, names: Sequence[str] | None = None) -> An
     """Lesson 09's app: one checkbox per deletable block; ticking it deletes that block from each net in ``names``
     (default: the plain net and the ResNet of the smallest depth trained) and re-evaluates their test accuracy
     (Veit et al. 2016, §4). The nets must have the same blocks. Display it with ``.show()``."""
-    from .widgets import SliderApp
+    from ..widgets import SliderApp
 
     if not isinstance(nets, TrainedNets):
         raise TypeError(f"nets must be the TrainedNets from train_nets(); got {type(nets).__name__}")

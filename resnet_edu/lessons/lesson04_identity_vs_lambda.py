@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _checks
-from .runtime import seeded
-from .viz import axes
+from .. import _checks
+from ..runtime import seeded
+from ..viz import axes
 
 VERSIONS = ("module", "lambda", "lambda_layer")
 LABELS = {  # what the shortcut is, per version, for x -> x and for a 1x1 projection

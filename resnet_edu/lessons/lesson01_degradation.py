@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
-from . import _checks
-from . import data as _data
-from . import nets as _nets
-from . import runtime as _runtime
-from . import train as _train
-from .recipes import (  # noqa: F401  (core; re-exported: lesson 01 calls them as edu.degradation.<name>)
+from .. import _checks
+from .. import data as _data
+from .. import nets as _nets
+from .. import runtime as _runtime
+from .. import train as _train
+from ..recipes import (  # noqa: F401  (core; re-exported: lesson 01 calls them as edu.lessons.lesson01_degradation.<name>)
     CPU_RECIPE,
     DATASETS,
     GPU_RECIPE,
@@ -159,7 +159,7 @@ class DegradationResult:
         after training on the whole set, in eval mode. Plain nets are red, ResNets blue (darker = deeper)."""
         import matplotlib.pyplot as plt
 
-        from .viz import KIND_COLORS, moving_average
+        from ..viz import KIND_COLORS, moving_average
 
         if smooth is not None:
             smooth = _checks.integer("smooth", smooth, low=1)  # a moving-average window in steps

@@ -31,14 +31,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import _checks
-from . import data as _data
-from . import nets as _nets
-from . import recipes as _recipes
-from . import runtime as _runtime
-from . import train as _train
-from . import viz as _viz
-from .gradients import weight_layers
+from .. import _checks
+from .. import data as _data
+from .. import nets as _nets
+from .. import recipes as _recipes
+from .. import runtime as _runtime
+from .. import train as _train
+from .. import viz as _viz
+from ..gradients import weight_layers
 
 KINDS = _nets.KINDS  # ("plain", "residual")
 KIND_COLORS = _viz.KIND_COLORS  # plain red, residual blue, as in every lesson
@@ -213,7 +213,7 @@ class GradientHistory:
         to compare nets on the same scale, as :meth:`Comparison.plot_heatmaps` does)."""
         from matplotlib.colors import LogNorm
 
-        from .viz import axes
+        from ..viz import axes
 
         ax = axes(ax, figsize=(7, 3.8))
         norm = norm or LogNorm(*_positive_range([self]))
@@ -311,7 +311,7 @@ class Comparison:
     def plot_updates(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
         """‖ΔW‖/‖W‖ per step of every weight layer (median after the first 10 % of training), input side first, for
         both nets: how far the optimizer actually moves each layer relative to its size."""
-        from .viz import axes
+        from ..viz import axes
 
         ax = axes(ax, figsize=(8, 4))
         for kind, run in self.runs.items():
@@ -364,7 +364,7 @@ class Comparison:
 
     def plot_layers(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
         """Gradient norm of the first, middle and last weight layer of each net over training (log scale)."""
-        from .viz import axes
+        from ..viz import axes
 
         ax = axes(ax, figsize=(8, 4))
         for kind, run in self.runs.items():
@@ -382,7 +382,7 @@ class Comparison:
 
     def plot_accuracy(self, ax=None, smooth: int | None = None):  # noqa: ANN001, ANN201 (matplotlib Axes)
         """Training accuracy (moving average over batches) and test accuracy (points) of both nets."""
-        from .viz import axes, moving_average
+        from ..viz import axes, moving_average
 
         if smooth is not None:
             smooth = _checks.integer("smooth", smooth, low=1)  # a moving-average window in steps
@@ -603,7 +603,7 @@ class Confusion:
 
     def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
         """The matrix as an image, counts written in the cells, rows normalised to colour."""
-        from .viz import axes
+        from ..viz import axes
 
         ax = axes(ax, figsize=(6, 5.2))
         rows = self.matrix / np.maximum(self.matrix.sum(1, keepdims=True), 1)
@@ -673,7 +673,8 @@ def load_checkpoint(path: str | os.PathLike[str], device: torch.device | str | N
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: save one first with save_checkpoint(model, path)")
-    fix = "Delete it and save the net again with resnet_edu.dynamics.save_checkpoint(model, path)."
+    fix = ("Delete it and save the net again with "
+           "resnet_edu.lessons.lesson08_train_cifar10.save_checkpoint(model, path).")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)  # never runs pickled code
     except Exception as err:  # garbage, truncated, or pickled objects weights_only refuses: torch's text advises
@@ -681,7 +682,8 @@ def load_checkpoint(path: str | os.PathLike[str], device: torch.device | str | N
                          f"or not a resnet_edu checkpoint. {fix}") from None  # weights_only=False; we never do
     if (not isinstance(saved, dict) or set(saved) != {"shape", "state_dict"} or not isinstance(saved["shape"], dict)
             or set(saved["shape"]) != set(_SHAPE_KEYS) or not isinstance(saved["state_dict"], dict)):
-        raise ValueError(f"{path} is not a checkpoint written by resnet_edu.dynamics.save_checkpoint. {fix}")
+        raise ValueError(f"{path} is not a checkpoint written by "
+                         f"resnet_edu.lessons.lesson08_train_cifar10.save_checkpoint. {fix}")
     shape = saved["shape"]
     try:
         model = _nets.cifar_net(shape["depth"], residual=shape["residual"], width=shape["width"],

@@ -3,7 +3,7 @@ post-activation at depth.
 
 The blocks and nets themselves are the catalogue :mod:`resnet_edu.zoo` (PreAct, SE, ECA, ResNeXt, Wide, ResNet-D,
 inverted residual, ConvNeXt, their published builders, :func:`~resnet_edu.zoo.small_net`); this module re-exports the
-names lesson 07 calls as ``edu.variants.<name>`` and adds what trains them:
+names lesson 07 calls as ``edu.lessons.lesson07_variants.<name>`` and adds what trains them:
 
 * :func:`compare` → :class:`Comparison`: each variant's :func:`~resnet_edu.zoo.small_net`, same recipe, same steps;
 * :func:`shortcut_study` → :class:`ShortcutStudy`: identity vs scaled, gated and 1×1-conv shortcuts (He et al. 2016,
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import _checks
-from .data import ImageData
-from .gradients import GradientProfile
-from .nets import cifar_net, count_flops, count_parameters
-from .runtime import by_scale, one_thread, scale, seeded
-from .train import FitResult
-from .zoo import (  # noqa: F401  (re-exported: lesson 07 calls them as edu.variants.<name>)
+from .. import _checks
+from ..data import ImageData
+from ..gradients import GradientProfile
+from ..nets import cifar_net, count_flops, count_parameters
+from ..runtime import by_scale, one_thread, scale, seeded
+from ..train import FitResult
+from ..zoo import (  # noqa: F401  (re-exported: lesson 07 calls them as edu.lessons.lesson07_variants.<name>)
     ECA,
     SHORTCUT_KINDS,
     VARIANTS,
@@ -79,7 +79,7 @@ class Task:
 def task(size: int | None = None) -> Task:
     """CPU scale: scikit-learn's digits at ``size`` (default 8, 3 channels, no download). GPU scale: CIFAR-10 at
     32×32 when it is on disk or downloadable; otherwise the digits, and a printed line says so (never silently)."""
-    from .data import DatasetUnavailable, cifar10, digits
+    from ..data import DatasetUnavailable, cifar10, digits
 
     if size is not None:
         _checks.integer("size", size, low=8, high=64)
@@ -96,7 +96,7 @@ def _fit(model: nn.Module, data: Task, steps: int, lr: float, label: str, progre
          device: torch.device | str | None, seed: int, eval_every: int | None = None) -> FitResult:
     """The one place this module calls the trainer (SGD, momentum 0.9, constant lr, batch 64 on the CPU scale).
     ``seed`` is the lesson's: it draws the batch order (and augmentation), as the init's seed draws the weights."""
-    from .train import TrainConfig, fit
+    from ..train import TrainConfig, fit
 
     config = TrainConfig(steps=steps, batch_size=by_scale(cpu=64, gpu=128), lr=lr, eval_every=eval_every or steps,
                          seed=seed, augment=data.scale == "gpu" and data.train.x.shape[-1] == 32,
@@ -139,7 +139,7 @@ class Comparison:
     def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
         """Parameters against FLOPs per image (log scales), one labelled point per variant: what each change costs.
         (Accuracy is not plotted: at this budget one seed's ranking reorders on the next.)"""
-        from .viz import axes
+        from ..viz import axes
 
         ax = axes(ax, figsize=(7, 4))
         for r in self.rows:
@@ -207,7 +207,7 @@ class ShortcutStudy:
         return "\n".join(lines)
 
     def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
-        from .viz import plot_curves
+        from ..viz import plot_curves
 
         labels = {"identity": "h(x) = x", "scaled": "h(x) = 0.5·x", "gated": "h(x) = (1 − g(x))·x",
                   "conv1x1": "h(x) = W·x (1×1 conv)"}
@@ -281,7 +281,7 @@ class PreactStudy:
     def plot(self):  # noqa: ANN201 (matplotlib Figure)
         import matplotlib.pyplot as plt
 
-        from .viz import plot_curves
+        from ..viz import plot_curves
 
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
         plot_curves(self.results, ax=left, smooth=10, title=f"ResNet-{self.depth}: training loss")
@@ -303,8 +303,8 @@ def preact_study(depth: int | None = None, width: int | None = None, steps: int 
     He et al. 2019, §3.1)."""
     from tqdm.auto import tqdm
 
-    from .gradients import gradient_profile
-    from .nets import check_depth
+    from ..gradients import gradient_profile
+    from ..nets import check_depth
 
     depth = check_depth(depth if depth is not None else 110)
     width = _checks.integer("width", width if width is not None else by_scale(cpu=8, gpu=16), low=1, high=256)

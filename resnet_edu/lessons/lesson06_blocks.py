@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import _checks
-from .nets import BasicBlock, Bottleneck, ShortcutA, _shortcut, count_flops, count_parameters
-from .runtime import one_thread, seeded
+from .. import _checks
+from ..nets import BasicBlock, Bottleneck, ShortcutA, _shortcut, count_flops, count_parameters
+from ..runtime import one_thread, seeded
 
 MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 
@@ -257,7 +257,7 @@ class StageTable:
         """Parameters and FLOPs per stage as shares of the total: where the weights live vs where the work is."""
         import numpy as np
 
-        from .viz import axes
+        from ..viz import axes
 
         ax = axes(ax, figsize=(8, 3.5))
         idx = np.arange(len(self.rows))
@@ -277,7 +277,7 @@ def stage_table(name: str = "resnet18", size: int = 224) -> StageTable:
     lives on PyTorch's ``meta`` device (shapes only), so even ResNet-152 is measured in a fraction of a second."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from . import nets
+    from .. import nets
 
     _checks.choice("name", name, MODELS)
     _checks.integer("size", size, low=32, high=1024)
@@ -329,7 +329,7 @@ def interchange(name: str = "resnet18", size: int = 64, seed: int = 0) -> Interc
     into ``resnet_edu.nets.<name>``, compare logits on a random batch; then set ``fc = nn.Identity()``."""
     import torchvision
 
-    from . import nets
+    from .. import nets
 
     _checks.choice("name", name, MODELS)
     _checks.integer("size", size, low=32, high=512)

@@ -23,9 +23,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import _checks, nets, viz
-from .nets import KINDS, check_kind
-from .runtime import one_thread, seeded
+from .. import _checks, nets, viz
+from ..nets import KINDS, check_kind
+from ..runtime import one_thread, seeded
 
 REDUCTIONS = ("half_sum", "sum", "mean")
 INITS = ("default", "he")
@@ -33,7 +33,7 @@ INITS = ("default", "he")
 
 MAX_VALUE = 1e6  # the largest |x|, |y| learn_correction takes: float32 squares of more overflow toward inf/NaN
 MAX_UNITS = 200  # the most units a stack may have (a bound that keeps a CPU run short)
-_LIFT = "Set resnet_edu.identity.MAX_UNITS higher if you really want more units."
+_LIFT = "Set resnet_edu.lessons.lesson02_identity_mapping.MAX_UNITS higher if you really want more units."
 
 
 def stack(kind: str, k: int, dim: int = 32, width: int = 64, init: str = "default") -> nn.Sequential:
@@ -322,7 +322,8 @@ def learn_correction(
         if float(values.abs().max()) > MAX_VALUE:
             raise ValueError(f"{name} must hold values between -{MAX_VALUE:g} and {MAX_VALUE:g}; got "
                              f"{values.tolist()}. Their squared errors in float32 would overflow (to inf, then NaN). "
-                             "Set resnet_edu.identity.MAX_VALUE higher if you really want larger values.")
+                             "Set resnet_edu.lessons.lesson02_identity_mapping.MAX_VALUE higher if you really want "
+                             "larger values.")
     _checks.integer("steps", steps, low=1, high=100_000)
     _checks.integer("width", width, low=1, high=4096)
     _checks.seed(seed)
