@@ -515,6 +515,7 @@ def predict(model: nn.Module, data: _data.ImageData, batch_size: int = 1000) -> 
     """Predicted class of every image of ``data`` (eval mode, restored afterwards), as a CPU tensor."""
     _checks.module("model", model)
     data = _data.image_data("data", data)
+    batch_size = _checks.integer("batch_size", batch_size, low=1)  # -1 gave no predictions, 0 and 2.5 range()'s error
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
