@@ -269,7 +269,8 @@ def test_checkpoint_round_trip_gives_the_same_test_accuracy(pair, tmp_path):
     model = pair.runs["plain"].model
     path = train.save_checkpoint(model, tmp_path / "ckpt" / "plain-8.pt")
     saved = torch.load(path, weights_only=True)  # plain tensors and numbers only
-    assert saved["shape"] == {"depth": 8, "residual": False, "width": 4, "in_channels": 1, "num_classes": 10}
+    assert saved["shape"] == {"depth": 8, "residual": False, "width": 4, "in_channels": 1, "num_classes": 10,
+                              "shortcut": "A", "batch_norm": True}
     loaded = train.load_checkpoint(path, device="cpu")
     assert not loaded.training and isinstance(loaded, nets.CifarResNet)
     for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
@@ -314,9 +315,9 @@ def test_a_checkpoint_that_does_not_read_names_the_file_and_what_to_do(tmp_path,
     elif kind == "truncated":
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     elif kind == "pickled object":
-        torch.save({"shape": {k: 1 for k in train.checkpoint._SHAPE_KEYS}, "state_dict": {}, "x": _Pickled()}, path)
+        torch.save({"shape": {k: 1 for k in train.checkpoint.SHAPE_KEYS}, "state_dict": {}, "x": _Pickled()}, path)
     elif kind == "wrong shape entries":
-        torch.save({"shape": {k: 1 for k in train.checkpoint._SHAPE_KEYS}, "state_dict": {}}, path)
+        torch.save({"shape": {k: 1 for k in train.checkpoint.SHAPE_KEYS}, "state_dict": {}}, path)
     else:
         path.write_bytes(b"")
     with pytest.raises(ValueError) as info:
