@@ -25,7 +25,7 @@ One concern per file:
 
 from . import checkpoint, config, distributed, graphed, loop, run
 from .checkpoint import load_checkpoint, save_checkpoint, write_then_rename
-from .config import OPTIMIZERS, PRECISIONS, SCHEDULES, FitResult, TrainConfig
+from .config import MAX_EPOCHS, MAX_STEPS, OPTIMIZERS, PRECISIONS, SCHEDULES, FitResult, TrainConfig
 from .distributed import broadcast_buffers, shard
 from .graphed import MIN_TORCH, WARMUP_STEPS, CapturedStep, CaptureFailed, DeviceLossScale, fast_path_problem
 from .loop import fit, standard_loop, training_lines
@@ -41,6 +41,7 @@ from .run import (
 
 __all__ = [
     "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "MIN_TORCH", "WARMUP_STEPS", "TrainConfig", "FitResult", "fit",
+    "MAX_STEPS", "MAX_EPOCHS",
     "evaluate", "standard_loop", "training_lines", "shard", "broadcast_buffers", "CapturedStep", "CaptureFailed",
     "DeviceLossScale", "DeviceHistory", "fast_path_problem", "precision_for", "check_model_fits_data",
     "first_conv_channels", "config", "distributed", "graphed", "loop", "run", "_autocast", "_Run",
