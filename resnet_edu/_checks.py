@@ -221,6 +221,9 @@ def vector(
             raise TypeError(f"{name} must be a list or 1-D tensor of numbers like {example}; got {_show(value)}")
         try:
             value = torch.as_tensor(items if nested else [float(v) for v in items], dtype=dtype)
+        except OverflowError:
+            raise ValueError(f"{name} holds an integer too large for any float (the largest is about 1.8e308); "
+                             f"every entry must be a finite number like {example}") from None
         except (TypeError, ValueError, RuntimeError) as err:
             raise TypeError(f"{name} must be a list or 1-D tensor of numbers like {example}; got "
                             f"{_show(value)}") from err

@@ -119,7 +119,7 @@ def example_input(batch: int = 4, channels: int = 4, size: int = 8, seed: int = 
     """A fixed random input of shape (batch, channels, size, size) for the blocks of this module."""
     for name, value in (("batch", batch), ("channels", channels), ("size", size)):
         _checks.integer(name, value, low=1, high=1024)
-    return torch.randn(batch, channels, size, size, generator=torch.Generator().manual_seed(seed))
+    return torch.randn(batch, channels, size, size, generator=torch.Generator().manual_seed(_checks.seed(seed)))
 
 
 def _closure_modules(fn: object, path: str, depth: int = 0) -> Iterator[tuple[str, nn.Module]]:
