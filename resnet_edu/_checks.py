@@ -68,8 +68,9 @@ def number(
     try:
         x = float(value)  # type: ignore[arg-type]
     except OverflowError:  # an int such as 10**400: beyond every float, so beyond every bound a number here has
-        raise ValueError(f"{name} must be {_range(low, high, low_inclusive, high_inclusive)}; got an integer of "
-                         f"{_digits(value)} digits, too large for any float (the largest is about 1.8e308)") from None
+        bounds = "" if low is None and high is None else " " + _range(low, high, low_inclusive, high_inclusive)
+        raise ValueError(f"{name} must be a finite number{bounds}; got an integer of {_digits(value)} digits, too "
+                         "large for any float (the largest is about 1.8e308)") from None
     if not math.isfinite(x):
         raise ValueError(f"{name} must be a finite number; got {x}")
     too_low = low is not None and (x < low if low_inclusive else x <= low)
