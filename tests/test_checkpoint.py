@@ -81,7 +81,7 @@ def _own_forward():
 def _extra_module():
     net = _net()
     net.layer3.append(nn.Dropout())
-    return net, "layer3.1 is Dropout(…), which cifar_net(depth=8, residual=True, width=4, in_channels=1"
+    return net, "layer3.1 is Dropout(…), which cifar_net(depth=8, residual=True, shortcut='A', width=4, in_channels=1"
 
 
 NOT_REBUILT = [_lesioned, _stride, _activation, _bigger_head, _own_forward, _extra_module]

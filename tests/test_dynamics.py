@@ -270,7 +270,7 @@ def test_checkpoint_round_trip_gives_the_same_test_accuracy(pair, tmp_path):
     path = train.save_checkpoint(model, tmp_path / "ckpt" / "plain-8.pt")
     saved = torch.load(path, weights_only=True)  # plain tensors and numbers only
     assert saved["shape"] == {"depth": 8, "residual": False, "width": 4, "in_channels": 1, "num_classes": 10,
-                              "shortcut": "A", "batch_norm": True}
+                              "projection": False, "batch_norm": True}
     loaded = train.load_checkpoint(path, device="cpu")
     assert not loaded.training and isinstance(loaded, nets.CifarResNet)
     for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):

@@ -27,7 +27,7 @@ from .. import _checks
 from .. import nets as _nets
 from .. import runtime as _runtime
 
-SHAPE_KEYS = ("depth", "residual", "width", "in_channels", "num_classes", "shortcut", "batch_norm")
+SHAPE_KEYS = ("depth", "residual", "width", "in_channels", "num_classes", "projection", "batch_norm")
 _OLD_SHAPE_KEYS = SHAPE_KEYS[:5]  # checkpoints written before issue 32: option-A shortcuts and BatchNorm
 _FIX = "Delete it and save the net again with resnet_edu.train.save_checkpoint(model, path)."
 _NAME_MAX = 255  # bytes in one file name on ext4, XFS, APFS, NTFS; os.pathconf says where it can
@@ -104,13 +104,18 @@ def _shape(model: _nets.CifarResNet) -> dict[str, int | bool | str]:
     """The numbers :func:`resnet_edu.nets.cifar_net` rebuilds ``model`` from (:data:`SHAPE_KEYS`)."""
     return {"depth": int(model.depth), "residual": bool(model.has_shortcuts), "width": model.conv1.out_channels,
             "in_channels": model.conv1.in_channels, "num_classes": model.fc.out_features,
-            "shortcut": str(model.shortcut_option), "batch_norm": isinstance(model.bn1, nn.BatchNorm2d)}
+            "projection": model.shortcut_option == "B", "batch_norm": isinstance(model.bn1, nn.BatchNorm2d)}
+
+
+def _arguments(shape: dict) -> dict:
+    """cifar_net's arguments from a checkpoint's numbers (``projection``: option-B shortcuts, a bool)."""
+    option = {True: "B", False: "A"}[shape["projection"]] if isinstance(shape["projection"], bool) else None
+    return {"depth": shape["depth"], "residual": shape["residual"], "shortcut": option, "width": shape["width"],
+            "in_channels": shape["in_channels"], "num_classes": shape["num_classes"], "batch_norm": shape["batch_norm"]}
 
 
 def _build(shape: dict) -> _nets.CifarResNet:
-    return _nets.cifar_net(shape["depth"], residual=shape["residual"], shortcut=shape["shortcut"],
-                           width=shape["width"], in_channels=shape["in_channels"], num_classes=shape["num_classes"],
-                           batch_norm=shape["batch_norm"])
+    return _nets.cifar_net(**_arguments(shape))
 
 
 def _layout(model: nn.Module) -> list[tuple[str, str]]:
@@ -145,13 +150,13 @@ def _not_rebuilt(model: _nets.CifarResNet, shape: dict) -> str:
 
 
 def _call(shape: dict) -> str:
-    return ", ".join(f"{k}={shape[k]!r}" for k in SHAPE_KEYS)
+    return ", ".join(f"{k}={v!r}" for k, v in _arguments(shape).items())
 
 
 def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Save a CIFAR net (:func:`resnet_edu.nets.cifar_net`) as its ``state_dict`` plus the numbers that rebuild it
-    (depth, plain or residual, width, channels, classes, shortcut option, BatchNorm or not): only tensors, ints,
-    bools and strings, so :func:`load_checkpoint` can use ``torch.load(..., weights_only=True)``.
+    (depth, plain or residual, width, channels, classes, projection shortcuts or not, BatchNorm or not): only
+    tensors, ints and bools, so :func:`load_checkpoint` can use ``torch.load(..., weights_only=True)``.
 
     A net those numbers cannot rebuild — a lesioned net, a layer swapped or changed after building — is refused
     here with the first difference, never written to a file that only fails on reload. ``path`` goes through
@@ -194,7 +199,7 @@ def load_checkpoint(path: str | os.PathLike[str], device: torch.device | str | N
             or set(saved["shape"]) not in (set(SHAPE_KEYS), set(_OLD_SHAPE_KEYS))
             or not isinstance(saved["state_dict"], dict)):
         raise ValueError(f"{path} is not a checkpoint written by resnet_edu.train.save_checkpoint. {_FIX}")
-    shape = {"shortcut": "A", "batch_norm": True, **saved["shape"]}  # what checkpoints before issue 32 held
+    shape = {"projection": False, "batch_norm": True, **saved["shape"]}  # what checkpoints before issue 32 held
     try:
         model = _build(shape)
         model.load_state_dict(saved["state_dict"])
