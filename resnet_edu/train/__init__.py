@@ -24,7 +24,7 @@ One concern per file:
 """
 
 from . import checkpoint, config, distributed, graphed, loop, run
-from .checkpoint import load_checkpoint, save_checkpoint, write_then_rename
+from .checkpoint import load_checkpoint, save_checkpoint, save_path, write_then_rename
 from .config import MAX_EPOCHS, MAX_STEPS, OPTIMIZERS, PRECISIONS, SCHEDULES, FitResult, TrainConfig
 from .distributed import broadcast_buffers, shard
 from .graphed import MIN_TORCH, WARMUP_STEPS, CapturedStep, CaptureFailed, DeviceLossScale, fast_path_problem
@@ -45,5 +45,5 @@ __all__ = [
     "evaluate", "standard_loop", "training_lines", "shard", "broadcast_buffers", "CapturedStep", "CaptureFailed",
     "DeviceLossScale", "DeviceHistory", "fast_path_problem", "precision_for", "check_model_fits_data",
     "first_conv_channels", "config", "distributed", "graphed", "loop", "run", "_autocast", "_Run",
-    "checkpoint", "save_checkpoint", "load_checkpoint", "write_then_rename",
+    "checkpoint", "save_checkpoint", "load_checkpoint", "save_path", "write_then_rename",
 ]

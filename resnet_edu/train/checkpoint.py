@@ -1,7 +1,7 @@
 """Checkpoints: a CIFAR net saved as its ``state_dict`` plus the numbers that rebuild it, reloaded with
 ``torch.load(..., weights_only=True)`` (no pickled code is executed).
 
-* :func:`save_checkpoint` / :func:`load_checkpoint` — the net (lesson 08, ``python -m resnet_edu.train --save``);
+* :func:`save_checkpoint` / :func:`load_checkpoint` — a CIFAR net and the numbers that rebuild it (lesson 08);
 * :func:`save_path` — the checks a path to be written gets before anything is computed: ``~`` expanded, a folder
   (or a path ending in ``/``) refused, an existing file kept unless ``overwrite=True``, a name too long for the
   file system refused;
