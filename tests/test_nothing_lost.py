@@ -228,7 +228,7 @@ CHECKER_CASES = [
     ("pre-act reference", lambda: ex07.check_preact_block(ex07.solution_preact_block()), True, "Right"),
     # raised AttributeError ('tuple' / 'NoneType' object has no attribute 'shape')
     ("lesion forward gives a tuple", lambda: ex09.check_lesion(_lesion_gives(lambda net, x: (x, 0))), False,
-     "the returned net's forward gave a tuple .*return the class scores alone, one tensor \\(N, 10\\)"),
+     "the returned net's forward gave a tuple of 2 items: return the class scores alone, one tensor \\(N, 10\\)"),
     ("lesion forward gives None", lambda: ex09.check_lesion(_lesion_gives(lambda net, x: None)), False,
      "the returned net's forward gave None: is the `return` missing in its forward\\?"),
     # was "your function changed the trained net itself"

@@ -280,8 +280,10 @@ def check_lesion(answer: object) -> bool:
         except Exception as err:  # noqa: BLE001
             return verdict(False, "", f"the returned net raised {type(err).__name__} on a batch: {err}")
         if not isinstance(out, torch.Tensor):
+            what = (f"a {type(out).__name__} of {len(out)} items" if isinstance(out, (tuple, list, dict))
+                    else f"a {type(out).__name__} ({brief(out)})")
             got = ("None: is the `return` missing in its forward?" if out is None else
-                   f"a {type(out).__name__} ({brief(out)}): return the class scores alone, one tensor (N, 10)")
+                   f"{what}: return the class scores alone, one tensor (N, 10)")
             return verdict(False, "", f"delete_block(model, {stage!r}, {index}): the returned net's forward gave "
                                       f"{got}")
         if out.shape != intact.shape or not torch.allclose(out, _forward_lesioned(net, x, stage, index), atol=1e-5):
