@@ -128,7 +128,7 @@ def _layout(model: nn.Module) -> list[tuple[str, str]]:
 def _not_rebuilt(model: _nets.CifarResNet, shape: dict) -> str:
     """Where ``model`` differs from the net its numbers rebuild ("" when it does not)."""
     try:
-        with torch.device("meta"):  # the layout only: no memory, no initialisation cost
+        with _runtime.seeded(0):  # built on the CPU (a meta build is slower), the caller's random stream untouched
             rebuilt = _build(shape)
     except (TypeError, ValueError) as err:
         return f"its numbers do not build a cifar_net ({err})"
