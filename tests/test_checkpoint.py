@@ -157,3 +157,13 @@ def test_write_then_rename_leaves_the_old_file_when_writing_fails(tmp_path):
         train.write_then_rename(path, fail)
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["f.txt"]
     assert train.write_then_rename(tmp_path / "sub" / "g.txt", lambda p: p.write_text("new")).read_text() == "new"
+
+
+def test_saving_leaves_the_callers_random_stream_alone(tmp_path):
+    """The layout check builds a reference net; the learner's next random numbers must not depend on a save."""
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    net = _net()
+    torch.manual_seed(5)
+    train.save_checkpoint(net, tmp_path / "net.pt")
+    assert torch.equal(torch.rand(3), expected)
