@@ -11,13 +11,16 @@ or raises ``TypeError``/``ValueError`` with one sentence that says what was wron
 * where a sequence is expected, a single value or a bare string is refused by name;
 * devices: ``"cpu"``, ``"cuda"``, ``"cuda:0"``, ``"mps"`` or a ``torch.device``;
   ``"cuda"`` without CUDA is answered plainly;
-* tensors: type, number of dimensions, channels, dtype and finiteness checked at the entry of a function.
+* tensors: type, number of dimensions, channels, dtype and finiteness checked at the entry of a function;
+* switches in the environment (``RESNET_EDU_MARGINS=1``): 1/true/yes/on or 0/false/no/off/unset, anything else
+  refused by name — never "set to anything, so on".
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -25,11 +28,15 @@ import torch
 
 __all__ = [
     "flag", "number", "integer", "seed", "choice", "sequence", "device", "tensor", "vector", "function", "module",
+    "env_flag",
 ]
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit str() limit
+        text = f"an integer of {_digits(value)} digits"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -58,7 +65,12 @@ def number(
             value = value.item()
         else:
             raise TypeError(f"{name} must be a number; got {_show(value)} ({type(value).__name__})")
-    x = float(value)  # type: ignore[arg-type]
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except OverflowError:  # an int such as 10**400: beyond every float, so beyond every bound a number here has
+        bounds = "" if low is None and high is None else " " + _range(low, high, low_inclusive, high_inclusive)
+        raise ValueError(f"{name} must be a finite number{bounds}; got an integer of {_digits(value)} digits, too "
+                         "large for any float (the largest is about 1.8e308)") from None
     if not math.isfinite(x):
         raise ValueError(f"{name} must be a finite number; got {x}")
     too_low = low is not None and (x < low if low_inclusive else x <= low)
@@ -66,6 +78,13 @@ def number(
     if too_low or too_high:
         raise ValueError(f"{name} must be {_range(low, high, low_inclusive, high_inclusive)}; got {_show(value)}")
     return x
+
+
+def _digits(value: object) -> int:
+    """How many decimal digits the integer ``value`` has (without printing it: a huge int's str() is refused)."""
+    n = abs(int(value))  # type: ignore[call-overload]
+    digits = max(1, int(n.bit_length() * math.log10(2)))
+    return digits + (n >= 10**digits)
 
 
 def _range(low: float | None, high: float | None, low_inclusive: bool = True, high_inclusive: bool = True) -> str:
@@ -89,10 +108,10 @@ def integer(name: str, value: object, *, low: int | None = None, high: int | Non
         raise TypeError(f"{name} must be an integer{hint}; got {_show(value)} ({type(value).__name__})")
     n = int(value)
     if low is not None and n < low:
-        raise ValueError(f"{name} must be an integer {_range(low, high)}; got {n}")
+        raise ValueError(f"{name} must be an integer {_range(low, high)}; got {_show(n)}")
     if high is not None and n > high:
         more = f" {lift}" if lift else ""
-        raise ValueError(f"{name} must be at most {high} (a bound that keeps a run short); got {n}.{more}")
+        raise ValueError(f"{name} must be at most {high} (a bound that keeps a run short); got {_show(n)}.{more}")
     return n
 
 
@@ -203,6 +222,9 @@ def vector(
             raise TypeError(f"{name} must be a list or 1-D tensor of numbers like {example}; got {_show(value)}")
         try:
             value = torch.as_tensor(items if nested else [float(v) for v in items], dtype=dtype)
+        except OverflowError:
+            raise ValueError(f"{name} holds an integer too large for any float (the largest is about 1.8e308); "
+                             f"every entry must be a finite number like {example}") from None
         except (TypeError, ValueError, RuntimeError) as err:
             raise TypeError(f"{name} must be a list or 1-D tensor of numbers like {example}; got "
                             f"{_show(value)}") from err
@@ -232,3 +254,18 @@ def module(name: str, value: object) -> torch.nn.Module:
     if not isinstance(value, torch.nn.Module):
         raise TypeError(f"{name} must be an nn.Module; got {_show(value)} ({type(value).__name__})")
     return value
+
+
+_ON, _OFF = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def env_flag(name: str, on: str, off: str) -> bool:
+    """The switch ``os.environ[name]``: True for 1/true/yes/on, False for 0/false/no/off or unset (any case, spaces
+    ignored); anything else is a ValueError that says what ``on`` and ``off`` mean."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in _OFF:
+        return False
+    if value in _ON:
+        return True
+    raise ValueError(f"{name} must be 1 ({on}) or 0/unset ({off}); also accepted: true/yes/on, false/no/off; "
+                     f"got {_show(os.environ[name])}")

@@ -144,6 +144,11 @@ MARGIN_ENV = "RESNET_EDU_MARGINS"
 MARGIN_PREFIX = "margin "
 
 
+def margins_shown() -> bool:
+    """Whether :func:`expect` prints its margin line: ``RESNET_EDU_MARGINS`` is 1/true/yes/on (``make seeds``)."""
+    return _checks.env_flag(MARGIN_ENV, "print every check's margin, for tools/seeds.py", "a learner's quiet run")
+
+
 def expect(
     name: str,
     value: object,
@@ -171,10 +176,16 @@ def expect(
     low = None if low is None else _checks.number("low", low)
     high = None if high is None else _checks.number("high", high)
     _checks.flag("log", log)
+    if low is not None and high is not None and not low < high:
+        raise ValueError(f"expect({name!r}): low must be below high, or no value can pass; got low={low:g}, "
+                         f"high={high:g} (swapped?)")
     if log and any(b is not None and b <= 0 for b in (low, high)):
         raise ValueError(f"log=True compares ratios in decades and needs positive bounds; got low={low}, high={high}")
+    if log and x < 0:
+        raise ValueError(f"{name} = {x:.4g} is negative, but log=True measures a ratio in decades (log10 of value / "
+                         "bound): the value must be positive; is it a difference rather than a ratio?")
     slacks = []
-    if log and x <= 0:  # log10(high / 0) = +inf: an exact 0 is as far below a ceiling as it gets, and misses a floor
+    if log and x == 0:  # log10(high / 0) = +inf: an exact 0 is as far below a ceiling as it gets, and misses a floor
         slacks.append(-math.inf if low is not None else math.inf)
     elif log:
         slacks += [math.log10(x / b) for b in (low,) if b is not None]
@@ -185,7 +196,7 @@ def expect(
     margin = min(slacks)
     bounds = " and ".join(part for part in (
         f"> {low:.3g}" if low is not None else "", f"< {high:.3g}" if high is not None else "") if part)
-    if os.environ.get(MARGIN_ENV, "").strip() not in ("", "0"):
+    if margins_shown():
         unit = " decades" if log else ""
         print(f"{MARGIN_PREFIX}{name}: {margin:+.3g}{unit} (value {x:.4g}, needs {bounds})")
     if not margin > 0:

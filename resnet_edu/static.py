@@ -20,9 +20,10 @@ import base64
 import html
 import itertools
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
+
+from . import _checks
 
 ENV = "RESNET_EDU_STATIC"
 MAX_STATES = 128  # figures one app may put on a page
@@ -44,12 +45,7 @@ def small_png(png: bytes, colors: int = COLORS) -> bytes:
 
 def enabled() -> bool:
     """True when ``RESNET_EDU_STATIC`` is ``1`` (the book build): apps render every state into the page."""
-    value = os.environ.get(ENV, "").strip().lower()
-    if value in ("", "0", "false", "no"):
-        return False
-    if value in ("1", "true", "yes"):
-        return True
-    raise ValueError(f"{ENV} must be 1 (static pages for the web book) or 0/unset (live widgets); got {value!r}")
+    return _checks.env_flag(ENV, "static pages for the web book", "live widgets")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ lesson. The functions take the result objects as they are (duck-typed), so this 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -61,7 +62,10 @@ def _real(name: str, value: object) -> float:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number; got {value!r:.60} ({type(value).__name__})")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int past every float, e.g. 10**400: as measured data, ±inf
+        return math.inf if value > 0 else -math.inf
 
 
 def plot_profile(profile: Any, ax=None, label: str | None = None, **style: Any):  # noqa: ANN001, ANN201

@@ -132,6 +132,8 @@ def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
     """ECA's adaptive kernel size k = |log₂(C)/γ + b/γ|, rounded to the nearest odd number (Wang et al. 2020, Eq. 12).
     """
     _checks.integer("channels", channels, low=1)
+    gamma = _checks.number("gamma", gamma, low=0, low_inclusive=False)  # 0 divided by zero; 10**400 overflowed
+    b = _checks.number("b", b)
     t = int(abs((math.log2(channels) + b) / gamma))
     return t if t % 2 else t + 1
 
@@ -243,7 +245,7 @@ class InvertedResidual(nn.Module):
                  zero_init: bool = False) -> None:
         super().__init__()
         _check_block_args(in_channels, out_channels, stride)
-        _checks.integer("expand_ratio", expand_ratio, low=1)
+        _checks.integer("expand_ratio", expand_ratio, low=1, high=64)  # MobileNetV2 uses 6
         _checks.flag("zero_init", zero_init)
         hidden = in_channels * expand_ratio
         layers: list[nn.Module] = []
@@ -348,7 +350,7 @@ class MobileNetV2(nn.Module):
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
-        _checks.integer("num_classes", num_classes, low=1)
+        _checks.integer("num_classes", num_classes, low=1, high=100_000)
         layers: list[nn.Module] = [_conv_bn_relu6(3, 32, 3, 2)]
         c_in = 32
         for t, c, n, s in self.SETTINGS:

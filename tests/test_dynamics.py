@@ -267,10 +267,11 @@ def test_confusion_matrix_and_prediction_grid(pair):
 def test_checkpoint_round_trip_gives_the_same_test_accuracy(pair, tmp_path):
     test = data.digits(8, 1, train=False)
     model = pair.runs["plain"].model
-    path = dynamics.save_checkpoint(model, tmp_path / "ckpt" / "plain-8.pt")
+    path = train.save_checkpoint(model, tmp_path / "ckpt" / "plain-8.pt")
     saved = torch.load(path, weights_only=True)  # plain tensors and numbers only
-    assert saved["shape"] == {"depth": 8, "residual": False, "width": 4, "in_channels": 1, "num_classes": 10}
-    loaded = dynamics.load_checkpoint(path, device="cpu")
+    assert saved["shape"] == {"depth": 8, "residual": False, "width": 4, "in_channels": 1, "num_classes": 10,
+                              "projection": False, "batch_norm": True}
+    loaded = train.load_checkpoint(path, device="cpu")
     assert not loaded.training and isinstance(loaded, nets.CifarResNet)
     for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a.cpu(), b), k
@@ -279,48 +280,48 @@ def test_checkpoint_round_trip_gives_the_same_test_accuracy(pair, tmp_path):
 
 def test_checkpoint_errors(tmp_path):
     with pytest.raises(TypeError, match="CIFAR net"):
-        dynamics.save_checkpoint(torch.nn.Linear(2, 2), tmp_path / "x.pt")
+        train.save_checkpoint(torch.nn.Linear(2, 2), tmp_path / "x.pt")
     with pytest.raises(FileNotFoundError, match="save one first"):
-        dynamics.load_checkpoint(tmp_path / "missing.pt")
+        train.load_checkpoint(tmp_path / "missing.pt")
     torch.save({"weights": torch.ones(1)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a checkpoint written by"):
-        dynamics.load_checkpoint(tmp_path / "other.pt")
+        train.load_checkpoint(tmp_path / "other.pt")
 
 
 def test_save_checkpoint_never_overwrites_without_being_asked(tmp_path, capsys):
     """Issue 22: a second save onto the same path refused unless overwrite=True, which says that it replaced it."""
     first, second = nets.cifar_net(8, width=4, in_channels=1), nets.cifar_net(8, width=4, in_channels=1)
     torch.nn.init.constant_(second.fc.bias, 1.0)
-    path = dynamics.save_checkpoint(first, tmp_path / "net.pt")
+    path = train.save_checkpoint(first, tmp_path / "net.pt")
     with pytest.raises(FileExistsError, match="net.pt already exists; pass overwrite=True to replace it"):
-        dynamics.save_checkpoint(second, path)
-    assert torch.equal(dynamics.load_checkpoint(path, device="cpu").fc.bias, first.fc.bias)  # the first is intact
+        train.save_checkpoint(second, path)
+    assert torch.equal(train.load_checkpoint(path, device="cpu").fc.bias, first.fc.bias)  # the first is intact
     assert capsys.readouterr().out == ""
-    dynamics.save_checkpoint(second, path, overwrite=True)
+    train.save_checkpoint(second, path, overwrite=True)
     assert f"Overwrote the checkpoint at {path}" in capsys.readouterr().out
-    assert torch.equal(dynamics.load_checkpoint(path, device="cpu").fc.bias, second.fc.bias)
+    assert torch.equal(train.load_checkpoint(path, device="cpu").fc.bias, second.fc.bias)
     with pytest.raises(TypeError, match="overwrite must be True or False"):
-        dynamics.save_checkpoint(second, path, overwrite="yes")
+        train.save_checkpoint(second, path, overwrite="yes")
     with pytest.raises(IsADirectoryError, match="is a folder"):
-        dynamics.save_checkpoint(second, tmp_path)
+        train.save_checkpoint(second, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.pt"]  # written beside it, then renamed into place
 
 
 @pytest.mark.parametrize("kind", ["garbage", "truncated", "pickled object", "wrong shape entries", "empty"])
 def test_a_checkpoint_that_does_not_read_names_the_file_and_what_to_do(tmp_path, kind):
-    path = dynamics.save_checkpoint(nets.cifar_net(8, width=4), tmp_path / "net.pt")
+    path = train.save_checkpoint(nets.cifar_net(8, width=4), tmp_path / "net.pt")
     if kind == "garbage":
         path.write_bytes(b"\x00garbage" * 50)
     elif kind == "truncated":
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     elif kind == "pickled object":
-        torch.save({"shape": {k: 1 for k in dynamics._SHAPE_KEYS}, "state_dict": {}, "x": _Pickled()}, path)
+        torch.save({"shape": {k: 1 for k in train.checkpoint.SHAPE_KEYS}, "state_dict": {}, "x": _Pickled()}, path)
     elif kind == "wrong shape entries":
-        torch.save({"shape": {k: 1 for k in dynamics._SHAPE_KEYS}, "state_dict": {}}, path)
+        torch.save({"shape": {k: 1 for k in train.checkpoint.SHAPE_KEYS}, "state_dict": {}}, path)
     else:
         path.write_bytes(b"")
     with pytest.raises(ValueError) as info:
-        dynamics.load_checkpoint(path, device="cpu")
+        train.load_checkpoint(path, device="cpu")
     message = str(info.value)
     assert str(path) in message and "Delete it and save the net again" in message
     assert "weights_only=False" not in message and "pickle" not in message.lower() and info.value.__cause__ is None

@@ -215,3 +215,60 @@ def test_lesson05_one_step_claim_holds_for_the_seed_the_prose_suggests():
                                                   progress=False)
     assert result.straightness(32) >= 0.92, "seed 0 learned curved paths: the lesson's prose about it is wrong"
     assert result.accuracy(1) > 0.9, f"seed 0: one step should still score >= 90 %; got {result.accuracy(1):.1%}"
+
+
+# --- issue 32: flags that meant nothing or the opposite, and results lost to one typo ---------------------------
+
+@pytest.mark.parametrize("text, match", [
+    ("0,0", "seeds must not repeat .*: 0 given twice in '0,0'"),  # ran seed 0 twice
+    ("1,2,1", "1 given twice"),
+    ("5-0", "seeds must run from low to high in a range: write 0-5, not '5-0'"),  # said "whole numbers"
+    (str(2**64), "seeds must be at most 2\\*\\*64 - 1 = 18446744073709551615"),  # was taken
+    (f"0,{2**64}", "at most 2\\*\\*64 - 1"),
+    ("0-99999999999999999999999", "fewer than 10,000 of them"),  # checked before the range is built
+])
+def test_seeds_refuses_repeated_reversed_and_too_large_seeds(text, match):
+    with pytest.raises(seeds.argparse.ArgumentTypeError, match=match):
+        seeds.parse_seeds(text)
+
+
+def test_seeds_takes_the_largest_seed_torch_takes():
+    assert seeds.parse_seeds(str(2**64 - 1)) == (2**64 - 1,) and seeds.MAX_SEED == edu._checks.MAX_SEED
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--jobs", "0"], "argument --jobs: must be a whole number >= 1 .*; got '0'"),  # was taken as 1
+    (["--jobs", "-3"], "argument --jobs: must be a whole number >= 1"),
+    (["--timeout", "0"], "argument --timeout: must be a whole number >= 1 \\(seconds one cell may take\\)"),  # no limit
+    (["--seeds", "0,0"], "argument --seeds: seeds must not repeat"),
+    ([str(ROOT / "notebooks" / "02_identity_mappin.ipynb")], "no notebook at .*02_identity_mappin.ipynb"),
+    (["--json", "/nonexistent-folder/seeds.json"], "--json /nonexistent-folder/seeds.json: the folder "
+                                                    "/nonexistent-folder does not exist"),
+])
+def test_seeds_refuses_bad_flags_before_running_anything(tmp_path, capsys, argv, match):
+    """Issue 32: a mistyped notebook among several, or a missing --json folder, was found only after every run and
+    lost every result; now the tool stops before the first run (exit status 2, argparse's)."""
+    good = tmp_path / "00_empty.ipynb"  # a notebook that starts no kernel, should the check ever be lost again
+    good.write_text("{}")
+    good = str(good)
+    with pytest.raises(SystemExit) as info:
+        seeds.main([*argv, good] if argv[0].startswith("--") else [good, *argv])
+    assert info.value.code == 2 and re.search(match, capsys.readouterr().err)
+
+
+def test_seeds_reports_a_run_that_failed_and_keeps_the_others():
+    cells = [vars(seeds.CellResult(3, "Check: the ratio", True, "", {"r": 0.25}))]
+    runs = [{"path": "notebooks/99_x.ipynb", "seed": 0, "wall": 0.0, "cells": [], "error": "OSError: kernel died"},
+            {"path": "notebooks/99_x.ipynb", "seed": 1, "wall": 2.0, "cells": cells}]
+    text, ok = seeds.report(runs, (0, 1))
+    assert not ok and "✗ seed 0 did not run: OSError: kernel died" in text
+    assert "margin +0.25 (r, seed 1)" in text and "1 run(s) could not run at all" in text
+
+
+def test_seeds_a_notebook_that_cannot_be_read_is_reported_not_raised(tmp_path, capsys):
+    broken = tmp_path / "99_broken.ipynb"
+    broken.write_text("{ not json")
+    out = tmp_path / "seeds.json"
+    assert seeds.main(["--seeds", "0", "--json", str(out), str(broken)]) == 1
+    assert "✗ seed 0 did not run" in capsys.readouterr().out
+    assert json.loads(out.read_text())[0]["error"]

@@ -19,6 +19,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,11 +81,21 @@ def check_cells(nb: dict) -> list[CellResult]:
     return results
 
 
+MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes (resnet_edu._checks.MAX_SEED)
+
+
 def parse_seeds(text: str) -> tuple[int, ...]:
-    """``"0-5"`` → (0, 1, 2, 3, 4, 5); ``"0,3,7"`` → (0, 3, 7)."""
+    """``"0-5"`` → (0, 1, 2, 3, 4, 5); ``"0,3,7"`` → (0, 3, 7). A reversed range, a repeated seed and a seed above
+    2**64 - 1 are refused, each by name."""
     try:
         if "-" in text:
             first, last = (int(part) for part in text.split("-"))
+            if first > last:
+                raise argparse.ArgumentTypeError(f"seeds must run from low to high in a range: write {last}-{first}, "
+                                                 f"not {text!r}")
+            if last > MAX_SEED or last - first >= 10_000:  # checked before the range is built
+                raise argparse.ArgumentTypeError(f"seeds must be at most 2**64 - 1 = {MAX_SEED} (the largest seed "
+                                                 f"torch takes), and fewer than 10,000 of them; got {text!r}")
             seeds = tuple(range(first, last + 1))
         else:
             seeds = tuple(int(part) for part in text.split(","))
@@ -92,7 +103,28 @@ def parse_seeds(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"seeds must look like 0-5 or 0,3,7; got {text!r}") from None
     if not seeds or any(s < 0 for s in seeds):
         raise argparse.ArgumentTypeError(f"seeds must be whole numbers >= 0, at least one; got {text!r}")
+    if any(s > MAX_SEED for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be at most 2**64 - 1 = {MAX_SEED}, the largest seed torch "
+                                         f"takes; got {text!r}")
+    seen: set[int] = set()
+    repeated = sorted({s for s in seeds if s in seen or seen.add(s)})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"seeds must not repeat (each seed's run is the same run again): "
+                                         f"{', '.join(map(str, repeated))} given twice in {text!r}")
     return seeds
+
+
+def _at_least_one(what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number >= 1 (``--jobs 0`` is not one job, ``--timeout 0`` is not "no limit")."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1 or str(value) != text.strip().lstrip("+"):
+            raise argparse.ArgumentTypeError(f"must be a whole number >= 1 ({what}); got {text!r}")
+        return value
+    return parse
 
 
 def run_one(path: str, seed: int, timeout: int) -> dict:
@@ -117,9 +149,13 @@ def report(runs: list[dict], seeds: tuple[int, ...]) -> tuple[str, bool]:
     lines, ok = [], True
     for path in sorted({r["path"] for r in runs}):
         mine = {r["seed"]: r for r in runs if r["path"] == path}
-        walls = " ".join(f"{mine[s]['wall']:.0f}" for s in seeds if s in mine)
+        walls = " ".join(f"{mine[s]['wall']:.0f}" for s in seeds if s in mine and not mine[s].get("error"))
         lines.append(f"\n{Path(path).stem}  (wall s per seed: {walls})")
-        first = mine[seeds[0]]["cells"] if seeds[0] in mine else []
+        for s in seeds:
+            if s in mine and mine[s].get("error"):
+                ok = False
+                lines.append(f"  ✗ seed {s} did not run: {mine[s]['error'][:200]}")
+        first = next((mine[s]["cells"] for s in seeds if s in mine and not mine[s].get("error")), [])
         for k, cell in enumerate(first):
             marks, smallest, failures = [], None, []
             for s in seeds:
@@ -134,9 +170,13 @@ def report(runs: list[dict], seeds: tuple[int, ...]) -> tuple[str, bool]:
             margin = f"{smallest[0]:+.3g} ({smallest[1]}, seed {smallest[2]})" if smallest else "-"
             lines.append(f"  cell {cell['index']:>2}  {' '.join(marks)}  margin {margin:<48}  {cell['label']}")
             lines.extend(f"      {f}" for f in failures)
-    fails = sum("✗" in line for line in lines)
+    fails = sum("✗" in line and line.lstrip().startswith("cell") for line in lines)
+    broken = sum(line.lstrip().startswith("✗ seed") for line in lines)
     lines.append(f"\n{fails} check cell(s) failed on at least one of seeds {', '.join(map(str, seeds))}"
-                 if fails else f"\nevery check cell passed on seeds {', '.join(map(str, seeds))}")
+                 if fails else f"\nevery check cell passed on seeds {', '.join(map(str, seeds))}"
+                 if not broken else "")
+    if broken:
+        lines.append(f"{broken} run(s) could not run at all (see ✗ seed … above)")
     return "\n".join(lines), ok
 
 
@@ -144,18 +184,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every notebooks/*.ipynb)")
     parser.add_argument("--seeds", type=parse_seeds, default=SEEDS, help="e.g. 0-5 (the default) or 0,3,7")
-    parser.add_argument("--jobs", type=int, default=1, help="notebooks run side by side (default 1)")
-    parser.add_argument("--timeout", type=int, default=1200, help="seconds one cell may take")
+    parser.add_argument("--jobs", type=_at_least_one("notebooks run side by side"), default=1,
+                        help="notebooks run side by side (default 1)")
+    parser.add_argument("--timeout", type=_at_least_one("seconds one cell may take"), default=1200,
+                        help="seconds one cell may take (default 1200)")
     parser.add_argument("--json", type=Path, help="also write every run's cells and margins here")
     args = parser.parse_args(argv)
     paths = [str(Path(p)) for p in args.notebooks] or sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:  # before any run: one typo must not cost the others' results
+        parser.error(f"no notebook at {', '.join(missing)}")
+    if args.json is not None and (args.json.is_dir() or not args.json.parent.is_dir()):
+        parser.error(f"--json {args.json}: " + ("that is a folder; name a file in it, e.g. "
+                                                f"{args.json / 'seeds.json'}" if args.json.is_dir() else
+                                                f"the folder {args.json.parent} does not exist"))
     start = time.perf_counter()
     jobs = [(p, s) for p in paths for s in args.seeds]
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run_one, p, s, args.timeout) for p, s in jobs]
         runs = []
         for (p, s), future in zip(jobs, futures):
-            runs.append(future.result())
+            try:
+                runs.append(future.result())
+            except Exception as err:  # noqa: BLE001 - one broken run is reported, the others' results kept
+                runs.append({"path": p, "seed": s, "wall": 0.0, "cells": [], "error": f"{type(err).__name__}: {err}"})
+                print(f"could not run {Path(p).stem} on seed {s}: {runs[-1]['error']}", file=sys.stderr, flush=True)
+                continue
             print(f"ran {Path(p).stem} on seed {s} in {runs[-1]['wall']:.0f} s", file=sys.stderr, flush=True)
     text, ok = report(runs, tuple(args.seeds))
     print(text)

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 UNFINISHED = "not finished yet"
-_TRACED = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)
+POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.LPPool2d)
+_TRACED = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, *POOLS)
 
 
 def not_a_class(answer: object, example: str) -> str:

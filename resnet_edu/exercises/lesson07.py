@@ -208,6 +208,14 @@ def _preact_problems(answer: object) -> tuple[str, bool]:
         original = " — the original (post-activation) order" if order[:2] == ["conv", "BN"] else ""
         return (f"the layers run in the order {'-'.join(order)}{original}; pre-activation puts BN (and ReLU) in "
                 f"front of each conv: BN-ReLU-conv-BN-ReLU-conv ({_FIG4})"), False
+    pools = [type(c.module).__name__ for c in calls if isinstance(c.module, S.POOLS)]
+    if pools:
+        return (f"the stride-1 block runs a pooling layer ({', '.join(pools)}): a pre-activation block has none. F is "
+                f"BN-ReLU-conv-BN-ReLU-conv and, where the shape stays, the shortcut is x itself ({_FIG4})"), False
+    bns = [c for c in calls if isinstance(c.module, nn.BatchNorm2d)]  # the order check found two
+    if not S.same(bns[0].input, x):
+        return (f"the first BN does not see the block's input x: something changes x before it (a pooling, a "
+                f"stride, a scale?). A pre-activation block starts with BN-ReLU on x itself ({_FIG4})"), False
     for i, conv in enumerate(convs, 1):
         if float(conv.input.min()) < 0:
             return (f"conv {i} receives negative values: a ReLU belongs between each BN and the conv after it "
@@ -219,7 +227,7 @@ def _preact_problems(answer: object) -> tuple[str, bool]:
     if n_down not in _PRE_DOWN_OK:
         return (f"stride 2, 16→32: {n_down:,} parameters, expected {_PRE_DOWN:,} with option A or "
                 f"{_PRE_DOWN + 16 * 32:,} with a 1×1 projection (the first BN sees the 16 input channels)"), False
-    first_bn = calls[0].module
+    first_bn = bns[0].module
     S.set_bn(first_bn, 2.0, 0.0)  # BN-ReLU(x) becomes relu(2x): tells x from its pre-activation
     with torch.no_grad():
         convs[1].module.weight.zero_()  # F(x) = 0: the block must return its shortcut alone

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -43,10 +44,16 @@ def check_paths_of_length(answer: object) -> bool:
     n, k = PATHS_BLOCKS, PATHS_LENGTH
     if missing(answer, f"answer = the number of paths through exactly {k} of the {n} branches (an integer)."):
         return False
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+    if not isinstance(answer, numbers.Real) and hasattr(answer, "item"):
+        try:
+            answer = answer.item()  # a NumPy integer, a one-element tensor or array: the count it holds
+        except Exception:  # noqa: BLE001 - several elements: refused below as not one number
+            pass
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
         return verdict(False, "", f"Expected a number, e.g. answer = 1234; got {type(answer).__name__} "
                                   f"{brief(answer)}.")
-    if isinstance(answer, float) and not math.isfinite(answer):
+    answer = int(answer) if isinstance(answer, numbers.Integral) else answer  # np.int64 and friends as a Python int
+    if not isinstance(answer, int) and not math.isfinite(answer):
         return verdict(False, "", f"Expected a finite count of paths; got {brief(answer)}.")
     right = solution_paths_of_length()
     if answer == right:
@@ -255,17 +262,37 @@ def check_lesion(answer: object) -> bool:
                                                                 for b in getattr(net, name))
                    or set(net.state_dict()) != set(before)
                    or any(not torch.equal(v, before[k]) for k, v in net.state_dict().items()))
-        if result is net or changed:
+        if changed:
             return verdict(False, "", "your function changed the trained net itself: after one call the original "
                                       "is lesioned for good. Work on copy.deepcopy(model) and return the copy.")
+        if result is net:
+            return verdict(False, "", f"your function returned the trained net itself, unchanged: no block was "
+                                      f"deleted. Copy it (copy.deepcopy(model)), replace {stage}[{index}] of the "
+                                      "copy by nn.Identity() and return the copy.")
+        switched = [name or "model" for name, m in net.named_modules() if m.training]
+        net.eval()  # the reference below needs the trained net as it was
+        mode = (f"your function switched the trained net to train mode ({switched[0]}.training is True; "
+                "model.train() does that): its BatchNorms then normalise with each batch's own statistics and "
+                "overwrite their running averages, so the original no longer computes what it did. Leave model as "
+                "it is; call .train()/.eval() on the copy only." if switched else "")
         try:
             out = _forward(result.eval(), x)
         except Exception as err:  # noqa: BLE001
             return verdict(False, "", f"the returned net raised {type(err).__name__} on a batch: {err}")
+        if not isinstance(out, torch.Tensor):
+            what = (f"a {type(out).__name__} of {len(out)} items" if isinstance(out, (tuple, list, dict))
+                    else f"a {type(out).__name__} ({brief(out)})")
+            got = ("None: is the `return` missing in its forward?" if out is None else
+                   f"{what}: return the class scores alone, one tensor (N, 10)")
+            return verdict(False, "", f"delete_block(model, {stage!r}, {index}): the returned net's forward gave "
+                                      f"{got}")
         if out.shape != intact.shape or not torch.allclose(out, _forward_lesioned(net, x, stage, index), atol=1e-5):
             return verdict(False, "", f"delete_block(model, {stage!r}, {index}): "
                                       + (f"output shape {tuple(out.shape)}, expected {tuple(intact.shape)}."
-                                         if out.shape != intact.shape else _lesion_mistake(net, x, out, stage, index)))
+                                         if out.shape != intact.shape else _lesion_mistake(net, x, out, stage, index))
+                                      + (f" Also, {mode}" if mode else ""))
+        if mode:
+            return verdict(False, "", f"Your copy is right, but {mode}")
     return verdict(True, "Right: for three blocks your copy computes exactly the net with that block replaced by "
                          "the identity, and the trained net is left as it was. In a ResNet the shortcut carries x past "
                          "the gap (y = x); in a plain net nothing does.", "")

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from ._core import brief, missing, numbers, predicted, verdict
+from ._core import _why_not_a_number, brief, missing, numbers, predicted, verdict
 
 __all__ = [
     "check_noise_autocorrelation",
@@ -147,12 +147,10 @@ def check_autocorrelation(answer: object) -> bool:
             return False
         except Exception as err:  # noqa: BLE001 - the learner's code: explain, never crash
             return verdict(False, "", f"lag1 raised {type(err).__name__} on {name}: {err}")
-        if hasattr(value, "item") and getattr(value, "numel", lambda: 1)() == 1:
-            value = value.item()
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return verdict(False, "", f"lag1 should return one finite number; on {name} it returned "
-                                      f"{type(value).__name__} {brief(value)}.")
-        values[name] = float(value)
+        number, why = _why_not_a_number(value, "one finite number", "0.42")
+        if number is None:  # a bool, a string, a list, NaN, inf, 10**400: each with its sentence
+            return verdict(False, "", f"lag1 should return one finite number; on {name}: {why}")
+        values[name] = number
     right = {name: solution_autocorrelation(g) for name, g in series.items()}
     pearson = {name: float(torch.corrcoef(torch.stack([g[1:], g[:-1]]))[0, 1]) for name, g in series.items()}
     if all(math.isclose(values[n], pearson[n], abs_tol=1e-3) for n in series) and not all(

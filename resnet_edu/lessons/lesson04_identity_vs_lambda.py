@@ -21,7 +21,6 @@ import copy
 import html
 import importlib
 import io
-import os
 import pickle
 import re
 import warnings
@@ -120,7 +119,7 @@ def example_input(batch: int = 4, channels: int = 4, size: int = 8, seed: int = 
     """A fixed random input of shape (batch, channels, size, size) for the blocks of this module."""
     for name, value in (("batch", batch), ("channels", channels), ("size", size)):
         _checks.integer(name, value, low=1, high=1024)
-    return torch.randn(batch, channels, size, size, generator=torch.Generator().manual_seed(seed))
+    return torch.randn(batch, channels, size, size, generator=torch.Generator().manual_seed(_checks.seed(seed)))
 
 
 def _closure_modules(fn: object, path: str, depth: int = 0) -> Iterator[tuple[str, nn.Module]]:
@@ -388,7 +387,7 @@ def probe_fx_node(version: str, projection: bool = False) -> Probe:
 @lru_cache(maxsize=1)
 def compile_support() -> str:
     """'' when ``torch.compile`` runs here, else the reason it is skipped (``RESNET_EDU_SKIP_COMPILE=1`` skips)."""
-    if os.environ.get("RESNET_EDU_SKIP_COMPILE", "").strip() not in ("", "0"):
+    if _checks.env_flag("RESNET_EDU_SKIP_COMPILE", "skip the torch.compile probe", "run it"):
         return "RESNET_EDU_SKIP_COMPILE is set"
     if not hasattr(torch, "compile"):
         return f"torch {torch.__version__} has no torch.compile"

@@ -14,7 +14,8 @@ initialisation; this module measures it *during* training:
   over time, training and test accuracy, TensorBoard logs with gradient-norm histograms.
 * What a learner likes to look at: :func:`prediction_grid`, :func:`confusion_matrix`, :meth:`Run.throughput`.
 * :func:`save_checkpoint` / :func:`load_checkpoint` — a ``state_dict`` plus the net's shape, reloaded with
-  ``torch.load(..., weights_only=True)`` (no pickled code is executed).
+  ``torch.load(..., weights_only=True)`` (no pickled code is executed); they live in the core
+  (:mod:`resnet_edu.train.checkpoint`) and are named here for the notebook.
 
 Two recipes, picked by :func:`resnet_edu.runtime.scale`: ``CPU_RECIPE`` (the digits, seconds) and ``GPU_RECIPE``
 (CIFAR-10, the fast trainer; without CIFAR-10 it says so and uses the digits).
@@ -39,6 +40,7 @@ from .. import runtime as _runtime
 from .. import train as _train
 from .. import viz as _viz
 from ..gradients import weight_layers
+from ..train import load_checkpoint, save_checkpoint  # noqa: F401 (the notebook calls lesson.save_checkpoint)
 
 KINDS = _nets.KINDS  # ("plain", "residual")
 KIND_COLORS = _viz.KIND_COLORS  # plain red, residual blue, as in every lesson
@@ -513,6 +515,7 @@ def predict(model: nn.Module, data: _data.ImageData, batch_size: int = 1000) -> 
     """Predicted class of every image of ``data`` (eval mode, restored afterwards), as a CPU tensor."""
     _checks.module("model", model)
     data = _data.image_data("data", data)
+    batch_size = _checks.integer("batch_size", batch_size, low=1)  # -1 gave no predictions, 0 and 2.5 range()'s error
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
@@ -628,72 +631,3 @@ def confusion_matrix(model: nn.Module, data: _data.ImageData, label: str = "") -
     k = data.num_classes
     matrix = torch.bincount(data.y.cpu() * k + predicted, minlength=k * k).view(k, k).numpy()
     return Confusion(matrix, data.classes, label)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------------------------------------------
-
-_SHAPE_KEYS = ("depth", "residual", "width", "in_channels", "num_classes")
-
-
-def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
-    """Save a CIFAR net (:func:`resnet_edu.nets.cifar_net`) as its ``state_dict`` plus the numbers that rebuild it:
-    only tensors, ints and bools, so :func:`load_checkpoint` can use ``torch.load(..., weights_only=True)``.
-
-    A file already at ``path`` is kept (``FileExistsError``) unless ``overwrite=True``, which replaces it and says so.
-    The file is written beside ``path`` and renamed into place, so a reader never sees half a checkpoint.
-    """
-    if not isinstance(model, _nets.CifarResNet):
-        raise TypeError(f"model must be a CIFAR net from resnet_edu.nets.cifar_net; got {type(model).__name__}")
-    _checks.flag("overwrite", overwrite)
-    if not isinstance(path, (str, os.PathLike)) or str(path) == "":
-        raise TypeError(f"path must be a file path (a string or pathlib.Path); got {path!r}")
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give a file path such as {path / 'model.pt'}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it, or choose another path")
-    shape = {"depth": model.depth, "residual": bool(model.has_shortcuts), "width": model.conv1.out_channels,
-             "in_channels": model.conv1.in_channels, "num_classes": model.fc.out_features}
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    replacing = path.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    torch.save({"shape": shape, "state_dict": state}, partial)
-    os.replace(partial, path)  # all at once: an interrupted save never leaves a half-written checkpoint behind
-    if replacing:
-        print(f"Overwrote the checkpoint at {path} (overwrite=True).")
-    return path
-
-
-def load_checkpoint(path: str | os.PathLike[str], device: torch.device | str | None = None) -> nn.Module:
-    """Rebuild the net saved by :func:`save_checkpoint` with ``torch.load(..., weights_only=True)`` (which refuses
-    to run pickled code) and return it in eval mode on ``device`` (default: the best available)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: save one first with save_checkpoint(model, path)")
-    fix = ("Delete it and save the net again with "
-           "resnet_edu.lessons.lesson08_train_cifar10.save_checkpoint(model, path).")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)  # never runs pickled code
-    except Exception as err:  # garbage, truncated, or pickled objects weights_only refuses: torch's text advises
-        raise ValueError(f"{path} does not read as a checkpoint ({type(err).__name__}): it is damaged, cut short, "
-                         f"or not a resnet_edu checkpoint. {fix}") from None  # weights_only=False; we never do
-    if (not isinstance(saved, dict) or set(saved) != {"shape", "state_dict"} or not isinstance(saved["shape"], dict)
-            or set(saved["shape"]) != set(_SHAPE_KEYS) or not isinstance(saved["state_dict"], dict)):
-        raise ValueError(f"{path} is not a checkpoint written by "
-                         f"resnet_edu.lessons.lesson08_train_cifar10.save_checkpoint. {fix}")
-    shape = saved["shape"]
-    try:
-        model = _nets.cifar_net(shape["depth"], residual=shape["residual"], width=shape["width"],
-                                in_channels=shape["in_channels"], num_classes=shape["num_classes"])
-        model.load_state_dict(saved["state_dict"])
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise ValueError(f"{path} holds a net that does not rebuild ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0]}). {fix}") from None
-    dev = _runtime.device() if device is None else _checks.device(device)
-    model.to(dev)
-    if dev.type == "cuda":
-        model.to(memory_format=torch.channels_last)  # as the trainer left it, so the same kernels run
-    return model.eval()

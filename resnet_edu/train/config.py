@@ -13,13 +13,23 @@ from .. import _checks
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine", "linear", "onecycle")
 PRECISIONS = ("fp32", "bf16", "fp16")
+# The longest run a TrainConfig takes, in optimizer steps (``steps=`` or ``epochs`` × batches): He et al. 2015 train
+# CIFAR-10 for 64k steps (§4.2) and ImageNet for 600k (§3.4), so 10**6 is every run of the paper with room to spare,
+# and 10**9 is a typo. A bound, not a law: raise it (resnet_edu.train.config.MAX_STEPS = …) for a longer run.
+MAX_STEPS = 1_000_000
+MAX_EPOCHS = 10_000  # 250 times lesson 08's GPU recipe (40 epochs); the steps they make are bounded too
+_LIFT = {"MAX_STEPS": "He et al. 2015 train ImageNet for 600,000 steps; for a longer run raise "
+                      "resnet_edu.train.config.MAX_STEPS first.",
+         "MAX_EPOCHS": "Lesson 08 trains for 40 epochs; for a longer run raise resnet_edu.train.config.MAX_EPOCHS "
+                       "first."}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """How a net is trained: every knob of :func:`~resnet_edu.train.fit` in one frozen object that validates itself.
 
-    Exactly one of ``steps`` (optimizer steps) or ``epochs`` (passes over the data). ``lr`` defaults to 0.1 for SGD
+    Exactly one of ``steps`` (optimizer steps, at most :data:`MAX_STEPS`) or ``epochs`` (passes over the data, at most
+    :data:`MAX_EPOCHS` and :data:`MAX_STEPS` steps in all). ``lr`` defaults to 0.1 for SGD
     and 1e-3 for Adam. ``schedule`` multiplies ``lr`` step by step:
 
     * ``"constant"``; ``"step"``: ÷10 at 50 % and 75 % of training (He et al. 2015, §4.2: 32k and 48k of 64k);
@@ -59,8 +69,10 @@ class TrainConfig:
                              f"e.g. TrainConfig(steps=100); got steps={self.steps!r}, epochs={self.epochs!r}")
         if self.steps is not None:
             _checks.integer("steps", self.steps, low=1)
+            _checks.integer("steps", self.steps, high=MAX_STEPS, lift=_LIFT["MAX_STEPS"])  # 10**9 is a typo
         else:
             _checks.integer("epochs", self.epochs, low=1)
+            _checks.integer("epochs", self.epochs, high=MAX_EPOCHS, lift=_LIFT["MAX_EPOCHS"])
         _checks.integer("batch_size", self.batch_size, low=1)
         _checks.choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.lr is not None:
@@ -92,7 +104,13 @@ class TrainConfig:
     def total_steps(self, batches_per_epoch: int) -> int:
         """Optimizer steps of the whole run, given how many full batches one epoch holds (an integer >= 1)."""
         _checks.integer("batches_per_epoch", batches_per_epoch, low=1)
-        return self.steps if self.steps is not None else self.epochs * batches_per_epoch
+        if self.steps is not None:
+            return self.steps
+        total = self.epochs * batches_per_epoch
+        if total > MAX_STEPS:
+            raise ValueError(f"epochs={self.epochs} of {batches_per_epoch:,} batches is {total:,} steps; a run may "
+                             f"take at most {MAX_STEPS:,}. {_LIFT['MAX_STEPS']}")
+        return total
 
     def lr_factor(self, step: int, total: int) -> float:
         """The multiplier of ``lr`` at 0-based ``step`` of a ``total``-step run (the one schedule every path uses).
