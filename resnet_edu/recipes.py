@@ -121,12 +121,14 @@ def load_data(recipe: Recipe, fallback: Recipe = DEGRADATION_CPU) -> tuple[_data
     return train, test, recipe
 
 
-def build(kind: str, depth: int, seed: int, recipe: Recipe, data: _data.ImageData) -> nn.Module:
-    """``kind``-``depth`` at the recipe's width, shaped for ``data``; its initial weights depend on ``seed`` only."""
+def build(kind: str, depth: int, seed: int, recipe: Recipe, data: _data.ImageData,
+          block: type[nn.Module] | None = None) -> nn.Module:
+    """``kind``-``depth`` at the recipe's width, shaped for ``data``, built from ``block`` (default
+    :class:`~resnet_edu.nets.BasicBlock`); its initial weights depend on ``seed`` only."""
     residual = _nets.check_kind(kind)
     _runtime.seed_everything(seed)  # the initial weights depend on the seed only, not on what ran before
     return _nets.cifar_net(depth, residual=residual, width=recipe.width,
-                           in_channels=data.in_channels, num_classes=data.num_classes)
+                           in_channels=data.in_channels, num_classes=data.num_classes, block=block)
 
 
 def with_recipe(base: Recipe, **changes: object) -> Recipe:
@@ -271,6 +273,7 @@ def train_family(
     measure_train: bool = False,
     recorder: Recorder | None = None,
     log_dir: str | Path | None = None,
+    blocks: Mapping[str, type[nn.Module]] | None = None,
     progress: bool = True,
 ) -> Family:
     """Train every (kind, depth) of ``nets`` for every seed of ``seeds`` with ``recipe``, and return the
@@ -284,7 +287,8 @@ def train_family(
     set in eval mode like the test set. ``recorder(model, label)``, called on each freshly built net, returns the
     ``after_backward`` hook that ``fit`` calls after every ``loss.backward()`` (or None); it is kept in
     :attr:`Trained.recorder`. ``log_dir``: TensorBoard runs ``<log_dir>/<label>`` (``-seed<s>`` added for several
-    seeds).
+    seeds). ``blocks`` maps a kind to the block class its nets are built from (``{"plain": PlainBlock,
+    "residual": ResidualBlock}``, lesson 01's page); a kind left out gets :class:`~resnet_edu.nets.BasicBlock`.
     """
     check_recipe(recipe)
     specs = check_nets(nets)
@@ -298,6 +302,10 @@ def train_family(
     if recorder is not None and not callable(recorder):
         raise TypeError(f"recorder must be a function (model, label) -> after_backward hook, or None; got "
                         f"{recorder!r}")
+    blocks = {} if blocks is None else dict(blocks)
+    for kind, block in blocks.items():
+        _nets.check_kind(kind)
+        _nets.check_block(block)
     if data is None:
         train, test, recipe = load_data(recipe)
     else:
@@ -311,7 +319,7 @@ def train_family(
         for kind, depth, seed in bar:
             name = label(kind, depth)
             bar.set_postfix_str(f"{name} seed {seed}")
-            model = build(kind, depth, seed, recipe, train)
+            model = build(kind, depth, seed, recipe, train, blocks.get(kind))
             hook = None if recorder is None else recorder(model, name)
             config = recipe.train.replace(seed=seed) if eval_every is None else recipe.train.replace(
                 seed=seed, eval_every=eval_every)

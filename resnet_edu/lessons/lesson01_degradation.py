@@ -25,8 +25,10 @@ picked by :func:`resnet_edu.runtime.scale` from the table ``recipes.DEGRADATION`
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from torch import nn
 
 from .. import _checks
 from .. import nets as _nets
@@ -208,13 +210,17 @@ def run(
     seed: int | Sequence[int] = 0,
     scale: str | None = None,
     recipe: Recipe | None = None,
+    blocks: Mapping[str, type[nn.Module]] | None = None,
     progress: bool = True,
 ) -> DegradationResult:
     """Train plain and residual CIFAR-style nets at ``depths`` (He et al. 2015, §4.2) and return the result.
 
     ``seed`` is one seed or several (``seed=(0, 1, 2)``: every number becomes a mean over seeds). ``scale`` picks
     the recipe (``"cpu"``: digits; ``"gpu"``: CIFAR-10, falling back to digits with a notice); ``recipe`` overrides
-    it. On the CPU, training uses one torch thread (steadier than two under load), restored afterwards.
+    it. ``blocks`` — ``{"plain": PlainBlock, "residual": ResidualBlock}``, the blocks written on the lesson's page —
+    builds the nets from those classes (default: :class:`~resnet_edu.nets.BasicBlock`, the same layers in the same
+    order, so the same numbers). On the CPU, training uses one torch thread (steadier than two under load),
+    restored afterwards.
     """
     depths, seeds = _depths(depths), _seeds(seed)
     if recipe is None:
@@ -224,7 +230,7 @@ def run(
     train, test, recipe = _recipes.load_data(recipe)
     print(f"scale {scale or _runtime.scale()} · {recipe.describe()} · depths {depths} · seeds {seeds}")
     family = _recipes.train_family(recipe, [(kind, d) for kind in KINDS for d in depths], seeds, data=(train, test),
-                                   measure_train=True, progress=progress)
+                                   measure_train=True, blocks=blocks, progress=progress)
     result = DegradationResult(depths, seeds, recipe, train.name.replace(" (train)", ""))
     result.runs = {key: run.fit for key, run in family.runs.items()}
     result.wall_time = sum(fit.wall_time for fit in result.runs.values())
