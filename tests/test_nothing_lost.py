@@ -19,6 +19,7 @@ from resnet_edu.lessons import lesson02_identity_mapping as identity
 from resnet_edu.lessons import lesson03_gradient_path as L3
 from resnet_edu.lessons import lesson04_identity_vs_lambda as shortcuts
 from resnet_edu.lessons import lesson05_ode_view as ode
+from resnet_edu.lessons import lesson07_variants as variants
 from resnet_edu.lessons import lesson08_train_cifar10 as dynamics
 from resnet_edu.lessons import lesson10_shattered_landscape as shattered
 
@@ -44,8 +45,8 @@ HUGE_CASES = [
     ("convergence T", lambda: ode.convergence(T=HUGE), TOO_LARGE),
     ("shattered.line low", lambda: shattered.line(low=HUGE), TOO_LARGE),
     ("digits test_fraction", lambda: data.digits(test_fraction=HUGE), TOO_LARGE),
-    ("ScaledShortcut scale", lambda: zoo.ScaledShortcut(scale=HUGE), TOO_LARGE),
-    ("GatedShortcut bias", lambda: zoo.GatedShortcut(4, bias=HUGE), TOO_LARGE),
+    ("ScaledShortcut scale", lambda: variants.ScaledShortcut(scale=HUGE), TOO_LARGE),
+    ("GatedShortcut bias", lambda: variants.GatedShortcut(4, bias=HUGE), TOO_LARGE),
     ("ConvNeXtBlock layer_scale", lambda: zoo.ConvNeXtBlock(8, layer_scale=HUGE), TOO_LARGE),
     ("eca_kernel_size gamma", lambda: zoo.eca_kernel_size(64, gamma=HUGE), TOO_LARGE),
     ("eca_kernel_size b", lambda: zoo.eca_kernel_size(64, b=HUGE), TOO_LARGE),
