@@ -1,11 +1,14 @@
 """Lesson 07's experiments: every variant in the same small net, why the shortcut stays the identity, pre- vs
 post-activation at depth.
 
-The blocks and nets themselves are the catalogue :mod:`resnet_edu.zoo` (PreAct, SE, ECA, ResNeXt, Wide, ResNet-D,
-inverted residual, ConvNeXt, their published builders, :func:`~resnet_edu.zoo.small_net`); this module re-exports the
-names lesson 07 calls as ``edu.lessons.lesson07_variants.<name>`` and adds what trains them:
+One idea — change one thing about the block and measure it — in three experiments, with the nets they train (which is
+why the module is long). The blocks themselves are the catalogue :mod:`resnet_edu.zoo` (PreAct, SE, ECA, ResNeXt,
+Wide, ResNet-D, inverted residual, ConvNeXt, their published builders); this module re-exports the names lesson 07
+calls as ``edu.lessons.lesson07_variants.<name>`` and adds the study nets and what trains them:
 
-* :func:`compare` → :class:`Comparison`: each variant's :func:`~resnet_edu.zoo.small_net`, same recipe, same steps;
+* :func:`small_net` (any variant in the same small three-stage net), :func:`preact_cifar_net` (the pre-activation
+  twin of :func:`resnet_edu.nets.cifar_net`), :func:`shortcut_study_net` (scaled, gated or 1×1-conv shortcuts);
+* :func:`compare` → :class:`Comparison`: each variant's :func:`small_net`, same recipe, same steps;
 * :func:`shortcut_study` → :class:`ShortcutStudy`: identity vs scaled, gated and 1×1-conv shortcuts (He et al. 2016,
   Table 1);
 * :func:`preact_study` → :class:`PreactStudy`: post- vs pre-activation CIFAR ResNets at depth (He et al. 2016, §4).
@@ -22,42 +25,198 @@ from torch import nn
 from .. import _checks
 from ..data import ImageData
 from ..gradients import GradientProfile
-from ..nets import cifar_net, count_flops, count_parameters
+from ..nets import (
+    MAX_WIDTH,
+    BuildingBlock,
+    _conv1x1,
+    _conv3x3,
+    _init_weights,
+    check_depth,
+    cifar_net,
+    count_flops,
+    count_parameters,
+)
 from ..runtime import by_scale, one_thread, scale, seeded
 from ..train import FitResult
-from ..zoo import (  # noqa: F401  (re-exported: lesson 07 calls them as edu.lessons.lesson07_variants.<name>)
+from ..zoo import (  # noqa: F401  (the catalogue's names lesson 07 calls as edu.lessons.lesson07_variants.<name>)
     ECA,
-    SHORTCUT_KINDS,
     VARIANTS,
     ConvNeXt,
     ConvNeXtBlock,
     ECABottleneck,
-    GatedShortcut,
     InvertedResidual,
     LayerNorm2d,
     MobileNetV2,
     PreActBlock,
-    PreActCifarNet,
     ResNeXtBottleneck,
-    ScaledShortcut,
     SEBottleneck,
-    SmallNet,
     SqueezeExcitation,
     WideBottleneck,
+    _block,
+    _convnext_downsample,
     block,
     convnext_tiny,
     eca_kernel_size,
     eca_resnet50,
     mobilenet_v2,
-    preact_cifar_net,
     resnet50d,
     resnet_d_shortcut,
     resnext50_32x4d,
     se_resnet50,
-    shortcut_study_net,
-    small_net,
     wide_resnet50_2,
 )
+
+SHORTCUT_KINDS = ("identity", "scaled", "gated", "conv1x1")
+
+# --------------------------------------------------------------------------------------------------------------
+# The study nets: every variant in one small net (the comparison)
+# --------------------------------------------------------------------------------------------------------------
+
+
+class SmallNet(nn.Module):
+    """conv 3×3 stem → three stages (widths w, 2w, 4w; strides 1, 2, 2) of one variant's blocks → pool → linear.
+
+    Pre-activation nets end with BN-ReLU before the pool (their blocks leave the last sum un-normalised), ConvNeXt
+    with LN; ConvNeXt stages start with ConvNeXt's own downsampling layer (LN + 2×2 conv)."""
+
+    def __init__(self, variant: str, width: int = 16, blocks: int = 1, in_channels: int = 3,
+                 num_classes: int = 10) -> None:
+        super().__init__()
+        _checks.choice("variant", variant, VARIANTS)  # checked once here: the blocks are built without block()
+        _checks.integer("width", width, low=4, high=512)
+        _checks.integer("blocks", blocks, low=1, high=50)
+        _checks.integer("in_channels", in_channels, low=1, high=MAX_WIDTH)
+        _checks.integer("num_classes", num_classes, low=1, high=100_000)
+        self.variant = variant
+        self.stem = nn.Sequential(_conv3x3(in_channels, width), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        stages, c_in = [], width
+        for i, c_out in enumerate((width, 2 * width, 4 * width)):
+            stride = 1 if i == 0 else 2
+            layers: list[nn.Module] = []
+            if variant == "convnext" and (stride, c_in) != (1, c_out):
+                layers.append(_convnext_downsample(c_in, c_out) if stride == 2 else _conv1x1(c_in, c_out))
+                c_in, stride = c_out, 1
+            for j in range(blocks):
+                layers.append(_block(variant, c_in, c_out, stride if j == 0 else 1))
+                c_in = c_out
+            stages.append(nn.Sequential(*layers))
+        self.stages = nn.Sequential(*stages)
+        final = {"preact": nn.Sequential(nn.BatchNorm2d(c_in), nn.ReLU()), "convnext": LayerNorm2d(c_in, eps=1e-6)}
+        self.final = final.get(variant, nn.Identity())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(c_in, num_classes)
+        _init_weights(self, zero_init_residual=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.final(self.stages(self.stem(x)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+def small_net(variant: str, width: int = 16, blocks: int = 1, in_channels: int = 3,
+              num_classes: int = 10) -> SmallNet:
+    """The same small three-stage net built from ``variant``'s blocks (lesson 07's comparison)."""
+    return SmallNet(variant, width, blocks, in_channels, num_classes)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The study nets at depth: pre-activation CIFAR nets, and "why the identity matters" (He et al. 2016, Table 1)
+# --------------------------------------------------------------------------------------------------------------
+
+
+class PreActCifarNet(nn.Module):
+    """The pre-activation twin of :func:`resnet_edu.nets.cifar_net` (He et al. 2016, §4 / Table 3): conv stem,
+    three stages of :class:`PreActBlock` (option A shortcuts, like the original), final BN-ReLU, pool, linear."""
+
+    def __init__(self, depth: int, width: int = 16, in_channels: int = 3, num_classes: int = 10,
+                 zero_init: bool = False) -> None:
+        super().__init__()
+        check_depth(depth)
+        _checks.integer("width", width, low=1, high=512)
+        _checks.integer("in_channels", in_channels, low=1, high=MAX_WIDTH)
+        _checks.integer("num_classes", num_classes, low=1, high=100_000)
+        _checks.flag("zero_init", zero_init)
+        n = (depth - 2) // 6
+        self.conv1 = _conv3x3(in_channels, width)
+        layers, c_in = [], width
+        for i, c_out in enumerate((width, 2 * width, 4 * width)):
+            for j in range(n):
+                layers.append(PreActBlock(c_in, c_out, 2 if (i > 0 and j == 0) else 1, "A"))
+                c_in = c_out
+        self.blocks = nn.Sequential(*layers)
+        self.final = nn.Sequential(nn.BatchNorm2d(c_in), nn.ReLU())
+        self.fc = nn.Linear(c_in, num_classes)
+        _init_weights(self, zero_init_residual=False)
+        if zero_init:
+            for b in layers:
+                nn.init.zeros_(b.conv2.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.final(self.blocks(self.conv1(x)))
+        return self.fc(x.mean((2, 3)))
+
+
+def preact_cifar_net(depth: int, width: int = 16, in_channels: int = 3, num_classes: int = 10,
+                     zero_init: bool = False) -> PreActCifarNet:
+    """Pre-activation ResNet for CIFAR, depth 6n+2 (e.g. 110; He et al. 2016, Table 3). The BNs move (in front of
+    each conv, one after the last block, none after the stem) and the parameter count stays that of
+    ``nets.cifar_net(depth)`` (ResNet-20: 269,722)."""
+    return PreActCifarNet(depth, width, in_channels, num_classes, zero_init)
+
+
+class ScaledShortcut(nn.Module):
+    """h(x) = λx (He et al. 2016, Fig. 2(b), "constant scaling", λ = 0.5)."""
+
+    def __init__(self, scale: float = 0.5) -> None:
+        super().__init__()
+        self.scale = _checks.number("scale", scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * x
+
+    def extra_repr(self) -> str:
+        return f"× {self.scale:g}"
+
+
+class GatedShortcut(nn.Module):
+    """h(x) = (1 − g(x))·x with g(x) = σ(W_g x + b_g), a 1×1 conv (He et al. 2016, Fig. 2(d), "shortcut-only
+    gating"); ``bias`` is b_g's initial value (0: the gate starts half open)."""
+
+    def __init__(self, channels: int, bias: float = 0.0) -> None:
+        super().__init__()
+        _checks.integer("channels", channels, low=1)
+        self.gate = nn.Conv2d(channels, channels, 1)
+        nn.init.constant_(self.gate.bias, _checks.number("bias", bias))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (1 - torch.sigmoid(self.gate(x))) * x
+
+
+def _conv_shortcut(channels: int) -> nn.Conv2d:
+    """h(x) = W x, a 1×1 conv (He et al. 2016, Fig. 2(e)), He-initialised so that it keeps the signal's variance."""
+    conv = _conv1x1(channels, channels)
+    nn.init.kaiming_normal_(conv.weight, nonlinearity="linear")
+    return conv
+
+
+def _study_shortcut(kind: str, channels: int) -> nn.Module:
+    if kind == "scaled":
+        return ScaledShortcut(0.5)
+    return GatedShortcut(channels) if kind == "gated" else _conv_shortcut(channels)
+
+
+def shortcut_study_net(kind: str, depth: int = 56, width: int = 16, in_channels: int = 3,
+                       num_classes: int = 10) -> nn.Module:
+    """``nets.cifar_net(depth)`` with every identity shortcut replaced by ``kind`` (see :data:`SHORTCUT_KINDS`):
+    "identity" (unchanged), "scaled" (×0.5), "gated" (1 − σ(1×1 conv)) or "conv1x1" (He et al. 2016, Table 1).
+    The shortcuts that change the shape stay option A; only the identity ones are replaced."""
+    _checks.choice("kind", kind, SHORTCUT_KINDS)
+    model = cifar_net(depth, width=width, in_channels=in_channels, num_classes=num_classes)
+    if kind != "identity":
+        for m in model.modules():
+            if isinstance(m, BuildingBlock) and isinstance(m.downsample, nn.Identity):
+                m.downsample = _study_shortcut(kind, m.conv2.out_channels)
+    return model
+
 
 # --------------------------------------------------------------------------------------------------------------
 # Experiments of lesson 07: one comparison, why the identity matters, pre- vs post-activation at depth

@@ -1,5 +1,6 @@
 """Training dynamics: plain-56 and ResNet-56 trained with one recipe while every layer's gradient is watched
-(lesson 08).
+(lesson 08). One idea — watching a training run — in one module: the recorder, the pair it watches and the
+figures of what it saw.
 
 He et al. 2015, §4.2 train their CIFAR-10 nets and compare plain and residual ones at equal depth (Fig. 6); §4.1
 argues that the plain nets' trouble is not vanishing gradients. Lesson 03 measured the gradient of every layer at
@@ -12,13 +13,15 @@ initialisation; this module measures it *during* training:
 * :func:`train_pair` — trains a plain net and its residual twin (same recipe, same seed) and returns a
   :class:`Comparison`: gradient heatmaps (layer × step, one log colour scale for both), the first/middle/last layers
   over time, training and test accuracy, TensorBoard logs with gradient-norm histograms.
-* What a learner likes to look at: :func:`prediction_grid`, :func:`confusion_matrix`, :meth:`Run.throughput`.
+* What a learner likes to look at: :func:`prediction_grid`, :meth:`Run.throughput`, and from the core
+  (:mod:`resnet_edu.train.confusion`) :func:`confusion_matrix`.
 * :func:`save_checkpoint` / :func:`load_checkpoint` — a ``state_dict`` plus the net's shape, reloaded with
   ``torch.load(..., weights_only=True)`` (no pickled code is executed); they live in the core
   (:mod:`resnet_edu.train.checkpoint`) and are named here for the notebook.
 
-Two recipes, picked by :func:`resnet_edu.runtime.scale`: ``CPU_RECIPE`` (the digits, seconds) and ``GPU_RECIPE``
-(CIFAR-10, the fast trainer; without CIFAR-10 it says so and uses the digits).
+Two recipes, the table ``DYNAMICS`` picked by :func:`resnet_edu.runtime.scale`: ``DYNAMICS_CPU`` (the digits,
+seconds) and ``DYNAMICS_GPU`` (CIFAR-10, the fast trainer; without CIFAR-10 it says so and uses the digits). The
+nets are trained by the core's :func:`~resnet_edu.recipes.train_family`, with the recorder passed in.
 """
 
 from __future__ import annotations
@@ -40,13 +43,19 @@ from .. import runtime as _runtime
 from .. import train as _train
 from .. import viz as _viz
 from ..gradients import weight_layers
-from ..train import load_checkpoint, save_checkpoint  # noqa: F401 (the notebook calls lesson.save_checkpoint)
+from ..train import (  # noqa: F401 (core; named here for the notebook: lesson.save_checkpoint, lesson.confusion_matrix)
+    Confusion,
+    confusion_matrix,
+    load_checkpoint,
+    predict,
+    save_checkpoint,
+)
 
 KINDS = _nets.KINDS  # ("plain", "residual")
 KIND_COLORS = _viz.KIND_COLORS  # plain red, residual blue, as in every lesson
 
 # The digits at 8×8, width 8, SGD with momentum like the GPU recipe: two 56-layer nets in seconds on one CPU thread.
-CPU_RECIPE = _recipes.Recipe(
+DYNAMICS_CPU = _recipes.Recipe(
     dataset="digits", image_size=8, width=8, last=50,
     train=_train.TrainConfig(steps=200, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4,
                              schedule="cosine"),
@@ -56,19 +65,14 @@ CPU_RECIPE = _recipes.Recipe(
 # and annealed to zero (one-cycle, Smith & Topin 2019), Nesterov momentum, weight decay 5e-4, label smoothing 0.1
 # (Szegedy et al. 2016), flipped test images averaged in, 40 epochs: aimed at ResNet-56 ≥ 92 % test within 8 min for
 # the whole notebook on one H100 with the fast trainer (unmeasured: see benchmarks/lesson08_gpu.py).
-GPU_RECIPE = _recipes.Recipe(
+DYNAMICS_GPU = _recipes.Recipe(
     dataset="cifar10", image_size=32, width=16, last=50,
     train=_train.TrainConfig(epochs=40, batch_size=512, optimizer="sgd", lr=0.4, momentum=0.9, nesterov=True,
                              weight_decay=5e-4, schedule="onecycle", warmup=0.15, augment=True, label_smoothing=0.1,
                              tta_flip=True),
 )
+DYNAMICS: dict[str, _recipes.Recipe] = {"cpu": DYNAMICS_CPU, "gpu": DYNAMICS_GPU}  # lesson 08's, by scale
 DEPTH = 56
-
-
-def recipe_for(scale: str | None = None) -> _recipes.Recipe:
-    """Lesson 08's recipe at a scale: ``CPU_RECIPE`` for ``"cpu"``, ``GPU_RECIPE`` for ``"gpu"`` (default: current)."""
-    scale = _runtime.scale() if scale is None else _checks.choice("scale", scale, (*_runtime.SCALES, None))
-    return GPU_RECIPE if scale == "gpu" else CPU_RECIPE
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -470,40 +474,43 @@ def train_pair(
     _checks.seed(seed)
     _checks.flag("progress", progress)
     if recipe is None:
-        recipe = recipe_for(scale)
+        recipe = _recipes.pick(DYNAMICS, scale)
     else:
         _recipes.check_recipe(recipe)
-    train, test, used = _recipes.load_data(recipe)
-    recipe = recipe if used is recipe else CPU_RECIPE  # no CIFAR-10: lesson 08's own digits recipe
+    train, test, recipe = _recipes.load_data(recipe, fallback=DYNAMICS_CPU)  # no CIFAR-10: lesson 08's digits recipe
     total = recipe.train.total_steps(len(train) // recipe.train.batch_size)
     every = max(1, total // 200) if every is None else _checks.integer("every", every, low=1)
     print(f"scale {scale or _runtime.scale()} · {recipe.describe()} · depth {depth} · seed {seed} · "
           f"gradient norms every {every} step(s)")
     result = Comparison(depth, recipe, train.name.replace(" (train)", ""),
                         log_dir=None if log_dir is None else str(log_dir))
-    with _runtime.one_thread():  # see runtime.one_thread: steadier on a busy CPU; the GPU does not care
-        for kind in KINDS:
-            result.runs[kind] = _train_one(kind, depth, seed, recipe, train, test, total, every, result.log_dir,
-                                           progress)
+    init_norms: dict[str, torch.Tensor] = {}
+
+    def record(model: nn.Module, label: str) -> GradientRecorder:  # the hook fit calls after each backward
+        recorder = GradientRecorder(model, total, every, label=label)
+        init_norms[label] = torch.stack([w.detach().norm() for w in recorder.weights])
+        return recorder
+
+    family = _recipes.train_family(recipe, [(kind, depth) for kind in KINDS], (seed,), data=(train, test),
+                                   eval_every=max(1, total // 20), recorder=record, log_dir=result.log_dir,
+                                   progress=progress)
+    for (kind, _, _), trained in family.runs.items():
+        result.runs[kind] = _run(trained, recipe, init_norms[trained.label], family.test, result.log_dir)
     return result
 
 
-def _train_one(kind: str, depth: int, seed: int, recipe: _recipes.Recipe, train: _data.ImageData,
-               test: _data.ImageData, total: int, every: int, log_dir: str | None, progress: bool) -> Run:
-    model = _recipes.build(kind, depth, seed, recipe, train)  # both nets start from the same random state
-    label = f"{kind}-{depth}"
-    recorder = GradientRecorder(model, total, every, label=label)
-    init_norms = torch.stack([w.detach().norm() for w in recorder.weights])
-    run_dir = None if log_dir is None else str(Path(log_dir) / label)
-    config = recipe.train.replace(seed=seed, eval_every=max(1, total // 20))
-    fit = _train.fit(model, train, config, eval_data=test, log_dir=run_dir, progress=progress, label=label,
-                     after_backward=recorder)
+def _run(trained: _recipes.Trained, recipe: _recipes.Recipe, init_norms: torch.Tensor, test: _data.ImageData,
+         log_dir: str | None) -> Run:
+    """Lesson 08's record of one trained net: its gradient history (written to TensorBoard too), test accuracy and
+    weight growth."""
+    recorder, fit, model = trained.recorder, trained.fit, trained.model
     history = recorder.history()
-    if run_dir is not None:
-        log_gradients(history, run_dir)
-    test_acc = fit.evals[-1]["acc"] if fit.evals else _train.evaluate(model, test, tta_flip=config.tta_flip)["acc"]
+    if log_dir is not None:
+        log_gradients(history, Path(log_dir) / trained.label)
+    tta_flip = recipe.train.tta_flip
+    test_acc = fit.evals[-1]["acc"] if fit.evals else _train.evaluate(model, test, tta_flip=tta_flip)["acc"]
     growth = (torch.stack([w.detach().norm() for w in recorder.weights]).cpu() / init_norms).numpy()
-    return Run(kind, depth, fit, history, model, config.batch_size, test_acc, growth)
+    return Run(trained.kind, trained.depth, fit, history, model, recipe.train.batch_size, test_acc, growth)
 
 
 def log_gradients(history: GradientHistory, log_dir: str | os.PathLike[str]) -> None:
@@ -522,31 +529,6 @@ def log_gradients(history: GradientHistory, log_dir: str | os.PathLike[str]) -> 
 # ---------------------------------------------------------------------------------------------------------------
 # Looking at the trained nets
 # ---------------------------------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def predict(model: nn.Module, data: _data.ImageData, batch_size: int = 1000) -> torch.Tensor:
-    """Predicted class of every image of ``data`` (eval mode, restored afterwards), as a CPU tensor."""
-    _checks.module("model", model)
-    data = _data.image_data("data", data)
-    batch_size = _checks.integer("batch_size", batch_size, low=1)  # -1 gave no predictions, 0 and 2.5 range()'s error
-    was_training = model.training
-    model.eval()
-    dev = next(model.parameters()).device
-    out = []
-    try:
-        for start in range(0, len(data), batch_size):
-            x = data.x[start:start + batch_size].to(dev)
-            with _train._autocast(dev):
-                scores = model(x)
-            if scores.dim() != 2 or scores.shape[1] != data.num_classes:
-                raise ValueError(f"model gives scores of shape {tuple(scores.shape)}, but data ({data.name}) has "
-                                 f"{data.num_classes} classes: the net must output one score per class, (N, "
-                                 f"{data.num_classes}); build it with num_classes={data.num_classes}")
-            out.append(scores.argmax(1).cpu())
-    finally:
-        model.train(was_training)
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
 def _image(data: _data.ImageData, i: int) -> np.ndarray:
@@ -580,68 +562,3 @@ def prediction_grid(model: nn.Module, data: _data.ImageData, n: int = 16, seed: 
     fig.suptitle("Predicted (true) label; wrong predictions in red")
     fig.tight_layout()
     return fig
-
-
-@dataclass
-class Confusion:
-    """``matrix[i, j]``: how many test images of true class i were predicted as class j."""
-
-    matrix: np.ndarray
-    classes: tuple[str, ...]
-    label: str = ""
-
-    def __post_init__(self) -> None:
-        matrix = np.asarray(self.matrix)
-        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 2:
-            raise ValueError(f"matrix must be a square table of counts with a row and a column per class (at least "
-                             f"2); got shape {matrix.shape}")
-        if not np.issubdtype(matrix.dtype, np.integer) or (matrix < 0).any():
-            raise ValueError(f"matrix must hold counts (non-negative integers); got {matrix.dtype} values from "
-                             f"{matrix.min()} to {matrix.max()}")
-        if matrix.sum() == 0:
-            raise ValueError("matrix counts no image at all (every entry is 0), so there is no accuracy to show; "
-                             "make it from data with at least one image")
-        classes = _checks.sequence("classes", self.classes, unique=True)
-        if len(classes) != len(matrix):
-            raise ValueError(f"classes must name each row of the matrix: {len(matrix)} rows but {len(classes)} "
-                             f"names")
-        self.matrix, self.classes = matrix, tuple(str(c) for c in classes)
-
-    @property
-    def accuracy(self) -> float:
-        return float(np.trace(self.matrix) / self.matrix.sum())
-
-    def most_confused(self) -> tuple[str, str, int]:
-        """The (true, predicted) pair of different classes that is mistaken most often, and its count."""
-        off = self.matrix.copy()
-        np.fill_diagonal(off, -1)
-        i, j = np.unravel_index(int(np.argmax(off)), off.shape)
-        return self.classes[i], self.classes[j], int(self.matrix[i, j])
-
-    def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
-        """The matrix as an image, counts written in the cells, rows normalised to colour."""
-        from ..viz import axes
-
-        ax = axes(ax, figsize=(6, 5.2))
-        rows = self.matrix / np.maximum(self.matrix.sum(1, keepdims=True), 1)
-        ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
-        k = len(self.classes)
-        for i in range(k):
-            for j in range(k):
-                ax.text(j, i, str(self.matrix[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if rows[i, j] > 0.5 else "black")
-        ax.set_xticks(range(k), self.classes, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(k), self.classes, fontsize=8)
-        ax.set_xlabel("predicted class")
-        ax.set_ylabel("true class")
-        ax.set_title(f"Confusion matrix{': ' + self.label if self.label else ''} (accuracy {self.accuracy:.1%})")
-        return ax
-
-
-def confusion_matrix(model: nn.Module, data: _data.ImageData, label: str = "") -> Confusion:
-    """Count true × predicted classes of ``model`` on ``data`` (lesson 08). The net must give one score per class of
-    ``data`` (a net with more outputs would put predictions outside the table)."""
-    predicted = predict(model, data)
-    k = data.num_classes
-    matrix = torch.bincount(data.y.cpu() * k + predicted, minlength=k * k).view(k, k).numpy()
-    return Confusion(matrix, data.classes, label)
