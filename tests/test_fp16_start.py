@@ -41,7 +41,7 @@ def test_overflow_on_step_0_leaves_lesson08_checks_finite(fp16_fast_path, monkey
 
     monkeypatch.setattr(train.graphed.CapturedStep, "run", run)
     monkeypatch.setattr(train.graphed.DeviceLossScale, "unscale_", unscale_)
-    recipe = recipes.with_recipe(lesson.CPU_RECIPE, steps=24, last=5)
+    recipe = recipes.with_recipe(lesson.DYNAMICS_CPU, steps=24, last=5)
     result = lesson.train_pair(depth=8, seed=0, recipe=recipe, every=1, progress=False)
     for kind in lesson.KINDS:
         history = result.history(kind)
