@@ -16,8 +16,8 @@ REPO_URL = "https://github.com/resnet-edu/resnet-edu"
 
 # The toolkit every lesson uses. A core module never imports a lesson module (tests/test_hygiene.py parses every
 # import to check it); when two lessons need the same thing, it moves down into core.
-CORE = ("_checks", "runtime", "data", "nets", "recipes", "zoo", "train", "gradients", "viz", "diagrams", "widgets",
-        "static")
+CORE = ("_checks", "runtime", "data", "nets", "recipes", "work", "zoo", "train", "gradients", "viz", "diagrams",
+        "widgets", "static")
 # One lesson's experiments each (the README's lesson map), and the exercise checkers; they may import core.
 # One module per notebook lives in ``resnet_edu/lessons/`` (``edu.lessons.lesson01_degradation``, …), with the
 # exercise checkers in ``edu.exercises``; they may import core, never the other way round.
