@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -613,3 +614,77 @@ def shortcut_study_net(kind: str, depth: int = 56, width: int = 16, in_channels:
             if isinstance(m, BuildingBlock) and isinstance(m.downsample, nn.Identity):
                 m.downsample = _study_shortcut(kind, m.conv2.out_channels)
     return model
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Every net of the collection by one name (``python -m resnet_edu.train --arch NAME``)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One net of the collection by name: ``build(in_channels, num_classes)`` makes it.
+
+    ``min_size`` is the smallest square image it takes (the stride-2 steps must leave at least one pixel);
+    ``rgb_only`` marks the ImageNet configurations whose stem is fixed at 3 channels (grey images are repeated to
+    three for them); ``paper`` says where it comes from.
+    """
+
+    name: str
+    build: Callable[[int, int], nn.Module]
+    paper: str
+    min_size: int = 8
+    rgb_only: bool = False
+
+
+CIFAR_DEPTHS = (20, 32, 44, 56, 110)  # He et al. 2015, Table 6 (1202 is there too; --arch takes the usual five)
+
+
+def _catalogue() -> dict[str, Arch]:
+    from . import nets
+
+    archs: list[Arch] = []
+    for d in CIFAR_DEPTHS:
+        archs += [
+            Arch(f"resnet{d}", lambda c, k, d=d: cifar_net(d, in_channels=c, num_classes=k),
+                 "He et al. 2015, §4.2 (CIFAR, option-A shortcuts)"),
+            Arch(f"plain{d}", lambda c, k, d=d: cifar_net(d, residual=False, in_channels=c, num_classes=k),
+                 "He et al. 2015, §4.2 (the plain twin, no shortcuts)"),
+            Arch(f"preact_resnet{d}", lambda c, k, d=d: preact_cifar_net(d, in_channels=c, num_classes=k),
+                 "He et al. 2016, Identity Mappings, Table 3"),
+        ]
+    archs += [Arch(f"small_{v}", lambda c, k, v=v: small_net(v, in_channels=c, num_classes=k),
+                   f"lesson 07's small three-stage net of {v} blocks") for v in VARIANTS]
+    for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
+        builder = getattr(nets, name)
+        archs += [
+            Arch(f"{name}_cifar", lambda c, k, b=builder: b(k, in_channels=c, cifar_stem=True),
+                 "He et al. 2015, Table 1, with the CIFAR stem (3x3 conv, no max-pool)"),
+            Arch(name, lambda c, k, b=builder: b(k, in_channels=c), "He et al. 2015, Table 1 (ImageNet stem)",
+                 min_size=32),
+        ]
+    for builder, paper in ((se_resnet50, "Hu et al. 2018"), (eca_resnet50, "Wang et al. 2020"),
+                           (resnext50_32x4d, "Xie et al. 2017"), (wide_resnet50_2, "Zagoruyko & Komodakis 2016"),
+                           (resnet50d, "He et al. 2019, Bag of Tricks"), (mobilenet_v2, "Sandler et al. 2018"),
+                           (convnext_tiny, "Liu et al. 2022")):
+        archs.append(Arch(builder.__name__, lambda c, k, b=builder: b(k), f"{paper} (ImageNet configuration)",
+                          min_size=32, rgb_only=True))
+    return {a.name: a for a in archs}
+
+
+ARCHS: dict[str, Arch] = _catalogue()
+
+
+def arch(name: object) -> Arch:
+    """The :class:`Arch` called ``name`` (one of :data:`ARCHS`); a ValueError listing them otherwise."""
+    if not isinstance(name, str) or name not in ARCHS:
+        raise ValueError(f"unknown arch {_checks._show(name)}; the collection has {', '.join(ARCHS)}")
+    return ARCHS[name]
+
+
+def count_parameters_of(a: Arch, in_channels: int, num_classes: int) -> int:
+    """Parameters of ``a`` built for ``in_channels``-channel images and ``num_classes`` classes, counted on the
+    meta device (no memory, no random numbers drawn: a 69 M-parameter net counts in milliseconds)."""
+    with torch.device("meta"):
+        model = a.build(3 if a.rgb_only else in_channels, num_classes)
+    return sum(p.numel() for p in model.parameters())
