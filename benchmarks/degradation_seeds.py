@@ -21,6 +21,7 @@ import time
 
 import torch
 
+import resnet_edu as edu
 from resnet_edu import data
 from resnet_edu.lessons import lesson01_degradation as degradation
 
@@ -45,12 +46,12 @@ def main() -> None:
         time_gpu_epoch(tuple(args.depths) if args.depths else degradation.GPU_DEPTHS)
         return
     depths = tuple(args.depths) if args.depths else degradation.depths_for(args.scale)
-    recipe = degradation.recipe_for(args.scale)
+    recipe = edu.recipes.pick(edu.recipes.DEGRADATION, args.scale)
     if args.steps is not None:
-        recipe = degradation.with_recipe(recipe, steps=args.steps, epochs=None)
+        recipe = edu.recipes.with_recipe(recipe, steps=args.steps, epochs=None)
     if args.dry_run:
         data.cifar10 = _random_cifar(512)  # the numbers it learns mean nothing
-        recipe = degradation.with_recipe(recipe, epochs=1, steps=None, batch_size=64, last=4)
+        recipe = edu.recipes.with_recipe(recipe, epochs=1, steps=None, batch_size=64, last=4)
     start = time.perf_counter()
     result = degradation.run(depths=depths, seed=tuple(args.seeds), scale=args.scale, recipe=recipe, progress=False)
     elapsed = time.perf_counter() - start
@@ -92,15 +93,15 @@ def _random_cifar(n_train: int):  # noqa: ANN202
 def time_gpu_epoch(depths: tuple[int, ...], n_train: int = 50_000) -> None:
     """Seconds per epoch of every net under GPU_RECIPE, on random data shaped like CIFAR-10 (timing only)."""
     data.cifar10 = _random_cifar(n_train)  # timing only: the numbers it learns mean nothing
-    recipe = degradation.with_recipe(degradation.GPU_RECIPE, epochs=1)
+    recipe = edu.recipes.with_recipe(edu.recipes.DEGRADATION_GPU, epochs=1)
     start = time.perf_counter()
     result = degradation.run(depths=depths, seed=0, scale="gpu", recipe=recipe, progress=False)
     total = time.perf_counter() - start
-    epochs = degradation.GPU_RECIPE.train.epochs
+    epochs = edu.recipes.DEGRADATION_GPU.train.epochs
     for (kind, depth, _), fit in result.runs.items():
         print(f"  {kind}-{depth}: {fit.wall_time:.1f} s per epoch ({1000 * fit.wall_time / fit.steps:.1f} ms per step)")
     print(f"one epoch of all {len(result.runs)} nets: {result.wall_time:.1f} s training, {total:.1f} s in all; "
-          f"GPU_RECIPE ({epochs} epochs) projects to {epochs * result.wall_time / 60:.1f} min of training")
+          f"DEGRADATION_GPU ({epochs} epochs) projects to {epochs * result.wall_time / 60:.1f} min of training")
 
 
 if __name__ == "__main__":

@@ -92,13 +92,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.device == "cpu":
         train_data, width = data.digits(8, 1), 8
-        config = dynamics.CPU_RECIPE.train.replace(steps=args.steps or 100, eval_every=0)
+        config = dynamics.DYNAMICS_CPU.train.replace(steps=args.steps or 100, eval_every=0)
     else:
         n = 10_000
         train_data = data.ImageData(torch.randn(n, 3, 32, 32), torch.randint(0, 10, (n,)), "random CIFAR-shaped",
                                     data.CIFAR10_CLASSES)
         width = 16
-        config = dynamics.GPU_RECIPE.train.replace(steps=args.steps or 400, epochs=None, eval_every=0)
+        config = dynamics.DYNAMICS_GPU.train.replace(steps=args.steps or 400, epochs=None, eval_every=0)
     if args.check_capture:
         check_capture(train_data, config.replace(steps=args.steps or 60), width, args.device)
         return

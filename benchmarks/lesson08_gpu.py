@@ -1,11 +1,11 @@
 """Lesson 08's numbers at a scale: plain-56 and ResNet-56 trained with one recipe while every layer's gradient norm
 is recorded — final test accuracies, wall time, img/s, and the numbers the notebook's check cells assert.
 
-    .venv/bin/python benchmarks/lesson08_gpu.py --scale gpu              # CIFAR-10, GPU_RECIPE (needs the data)
+    .venv/bin/python benchmarks/lesson08_gpu.py --scale gpu              # CIFAR-10, DYNAMICS_GPU (needs the data)
     .venv/bin/python benchmarks/lesson08_gpu.py --scale gpu --seeds 0 1  # several seeds
-    .venv/bin/python benchmarks/lesson08_gpu.py --scale cpu              # the digits, CPU_RECIPE
+    .venv/bin/python benchmarks/lesson08_gpu.py --scale cpu              # the digits, DYNAMICS_CPU
 
-The recipe (resnet_edu.lessons.lesson08_train_cifar10.GPU_RECIPE) aims at ResNet-56 ≥ 92 % test accuracy with the whole
+The recipe (resnet_edu.lessons.lesson08_train_cifar10.DYNAMICS_GPU) aims at ResNet-56 ≥ 92 % test accuracy, the whole
 notebook within
 8 min on one H100: batch 512 with a scaled learning rate, annealed to zero, SGD with momentum and weight decay 5e-4,
 He et al. 2015's crop-and-flip augmentation. The whole notebook's time is measured with

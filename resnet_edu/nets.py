@@ -259,10 +259,12 @@ class CifarResNet(nn.Module):
         num_classes: int = 10,
         batch_norm: bool = True,
         zero_init_residual: bool = False,
+        block: type[nn.Module] | None = None,
     ) -> None:
         super().__init__()
         check_depth(depth)
         _checks.flag("residual", residual)
+        block = BasicBlock if block is None else check_block(block)
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be 'A' (parameter-free) or 'B' (1x1 projection); got {shortcut!r}")
         for name, value in (("width", width), ("in_channels", in_channels), ("num_classes", num_classes)):
@@ -282,7 +284,7 @@ class CifarResNet(nn.Module):
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
                 sc = _shortcut(c_in, c_out, stride, shortcut, batch_norm) if residual else None
-                blocks.append(BasicBlock(c_in, c_out, stride, sc, batch_norm))
+                blocks.append(block(c_in, c_out, stride, sc, batch_norm))
                 c_in = c_out
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = stages
@@ -309,14 +311,26 @@ def cifar_net(
     num_classes: int = 10,
     batch_norm: bool = True,
     zero_init_residual: bool = False,
+    block: type[nn.Module] | None = None,
 ) -> CifarResNet:
     """A CIFAR ResNet (``residual=True``) or its plain twin (He et al. 2015, §4.2, Table 6); the net's
     ``has_shortcuts`` says which.
 
     ``depth`` must be 6n+2 (20, 32, 44, 56, 110, 1202 in the paper). With option-A shortcuts the plain and residual
     nets have exactly the same parameters (ResNet-20: 269,722). ``batch_norm=False`` removes every BN layer.
+    ``block`` is the block class (default :class:`BasicBlock`), called as ``block(in_channels, channels, stride,
+    shortcut, batch_norm)`` with ``shortcut=None`` in the plain net: lesson 01 passes the blocks written on its page.
     """
-    return CifarResNet(depth, residual, shortcut, width, in_channels, num_classes, batch_norm, zero_init_residual)
+    return CifarResNet(depth, residual, shortcut, width, in_channels, num_classes, batch_norm, zero_init_residual,
+                       block)
+
+
+def check_block(block: object) -> type[nn.Module]:
+    """``block`` if it is a class of torch modules (such as :class:`BasicBlock`), else a TypeError."""
+    if not (isinstance(block, type) and issubclass(block, nn.Module)):
+        raise TypeError(f"block must be a torch.nn.Module class such as resnet_edu.nets.BasicBlock, built as "
+                        f"block(in_channels, channels, stride, shortcut, batch_norm); got {block!r}")
+    return block
 
 
 class ResNet(nn.Module):

@@ -1,18 +1,27 @@
-"""Recipes: how the plain/residual CIFAR-style nets of lessons 01, 08 and 09 are built and trained (core).
+"""Recipes and one trainer for a family of plain/residual CIFAR-style nets (core: lessons 01, 08, 09 and 10).
 
 A :class:`Recipe` is the data, the width of the nets and one :class:`~resnet_edu.train.TrainConfig`;
-:func:`load_data` loads a recipe's data (CIFAR-10 missing → a printed notice and the digits instead, never
+:func:`load_data` loads a recipe's data (CIFAR-10 missing → a printed notice and a digits recipe instead, never
 silently), :func:`build` builds ``kind``-``depth`` whose initial weights depend on the seed only, and
-:func:`with_recipe` changes a few fields of a recipe. ``CPU_RECIPE`` and ``GPU_RECIPE`` are lesson 01's two scales
-(:mod:`resnet_edu.lessons.lesson01_degradation` explains them); lesson 08
-(:mod:`resnet_edu.lessons.lesson08_train_cifar10`) defines its own.
+:func:`with_recipe` changes a few fields of a recipe. A recipe table maps each scale to a recipe and :func:`pick`
+takes the current scale's: ``DEGRADATION`` is lesson 01's (:mod:`resnet_edu.lessons.lesson01_degradation` explains
+it), ``QUICK`` the same shortened on the GPU for the nets that lessons 09 and 10 study after training; lesson 08
+(:mod:`resnet_edu.lessons.lesson08_train_cifar10`) keeps its own ``DYNAMICS`` table. Every recipe has one name.
+
+:func:`train_family` trains plain/residual × depths × seeds with one recipe and returns a :class:`Family`; a lesson
+passes in what it watches during training (``recorder``: lesson 08's gradient recorder) and keeps its own result
+object and figures.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
 
 from torch import nn
+from tqdm.auto import tqdm
 
 from . import _checks
 from . import data as _data
@@ -27,7 +36,7 @@ DATASETS = ("digits", "cifar10")
 class Recipe:
     """How every net of one experiment is trained (the same for plain and residual, for every depth): the data and
     the width of the nets, plus one :class:`~resnet_edu.train.TrainConfig` (``train``) that the lessons'
-    ``train_one`` pass to ``fit`` whole (with each run's seed).
+    :func:`train_family` passes to ``fit`` whole (with each run's seed).
 
     ``last`` is how many final steps ``train_loss`` averages. ``subset`` keeps only the first ``subset`` training
     images (for quick checks of the CIFAR-10 code path).
@@ -58,28 +67,49 @@ class Recipe:
         return f"{data}, width {self.width}, {self.train.describe()}"
 
 
-CPU_RECIPE = Recipe()  # lesson 01's CPU scale (and lesson 09's): digits 8×8, width 8, Adam 1e-3, 100 steps
+DEGRADATION_CPU = Recipe()  # lesson 01's CPU scale (and 09's, 10's): digits 8×8, width 8, Adam 1e-3, 100 steps
 # He et al. 2015, §4.2's nets, data and augmentation with a short annealed schedule: batch 512, lr 0.4 (the paper's 0.1
 # at 128, scaled linearly, Goyal et al. 2017) after a linear warm-up over the first 10 % (the paper warms ResNet-110
 # up too), then a linear decay to zero; Nesterov momentum, weight decay 5e-4; 15 epochs (1,455 steps). Annealing to
 # zero lets the deeper ResNets finish fitting; the step schedule squeezed into 12 epochs did not (ResNet-56 ended above
 # ResNet-20). Measure the per-seed table with `benchmarks/degradation_seeds.py --scale gpu --seeds 0 1 2`.
-GPU_RECIPE = Recipe(  # lesson 01's GPU scale (lesson 09 shortens it)
+DEGRADATION_GPU = Recipe(  # lesson 01's GPU scale (QUICK_GPU shortens it)
     dataset="cifar10", image_size=32, width=16, last=50,
     train=_train.TrainConfig(epochs=15, batch_size=512, optimizer="sgd", lr=0.4, momentum=0.9, nesterov=True,
                              weight_decay=5e-4, schedule="linear", warmup=0.1, augment=True, eval_every=0),
 )
 
 
-def load_data(recipe: Recipe) -> tuple[_data.ImageData, _data.ImageData, Recipe]:
-    """Training and test data for ``recipe``; CIFAR-10 missing → a printed notice and the digits recipe instead."""
+QUICK_GPU = replace(DEGRADATION_GPU, train=DEGRADATION_GPU.train.replace(epochs=5))  # lesson 01's, 5 epochs a net
+
+DEGRADATION: dict[str, Recipe] = {"cpu": DEGRADATION_CPU, "gpu": DEGRADATION_GPU}  # lesson 01
+QUICK: dict[str, Recipe] = {"cpu": DEGRADATION_CPU, "gpu": QUICK_GPU}  # nets studied after training: lessons 09, 10
+
+T = TypeVar("T")
+
+
+def pick(table: Mapping[str, T], scale: str | None = None) -> T:
+    """The entry of ``table`` (scale → recipe, or depths, …) for ``scale`` (default: :func:`resnet_edu.runtime.scale`),
+    e.g. ``pick(DEGRADATION)``."""
+    scale = _runtime.scale() if scale is None else _checks.choice("scale", scale, (*_runtime.SCALES, None))
+    if scale not in table:
+        raise ValueError(f"this table has no entry for scale {scale!r}; it has {', '.join(map(repr, table))}")
+    return table[scale]
+
+
+def load_data(recipe: Recipe, fallback: Recipe = DEGRADATION_CPU) -> tuple[_data.ImageData, _data.ImageData, Recipe]:
+    """Training and test data for ``recipe`` and the recipe they belong to: CIFAR-10 missing → a printed notice and
+    ``fallback`` (a digits recipe) instead."""
+    if fallback.dataset != "digits":
+        raise ValueError(f"fallback must be a digits recipe (it is used when CIFAR-10 is missing); got "
+                         f"{fallback.dataset!r}")
     if recipe.dataset == "cifar10":
         try:
             # a GPU-scale lesson asks for the download (under the data root), as DESIGN.md says: present or downloadable
             train, test = _data.cifar10(train=True, download=True), _data.cifar10(train=False, download=True)
         except _data.DatasetUnavailable as err:
             print(f"Notice: CIFAR-10 is not available, so this runs on the offline digits instead.\n  {err}")
-            recipe = CPU_RECIPE
+            recipe = fallback
         else:
             if recipe.subset is not None:
                 train = _data.ImageData(train.x[: recipe.subset], train.y[: recipe.subset], train.name, train.classes)
@@ -91,16 +121,18 @@ def load_data(recipe: Recipe) -> tuple[_data.ImageData, _data.ImageData, Recipe]
     return train, test, recipe
 
 
-def build(kind: str, depth: int, seed: int, recipe: Recipe, data: _data.ImageData) -> nn.Module:
-    """``kind``-``depth`` at the recipe's width, shaped for ``data``; its initial weights depend on ``seed`` only."""
+def build(kind: str, depth: int, seed: int, recipe: Recipe, data: _data.ImageData,
+          block: type[nn.Module] | None = None) -> nn.Module:
+    """``kind``-``depth`` at the recipe's width, shaped for ``data``, built from ``block`` (default
+    :class:`~resnet_edu.nets.BasicBlock`); its initial weights depend on ``seed`` only."""
     residual = _nets.check_kind(kind)
     _runtime.seed_everything(seed)  # the initial weights depend on the seed only, not on what ran before
     return _nets.cifar_net(depth, residual=residual, width=recipe.width,
-                           in_channels=data.in_channels, num_classes=data.num_classes)
+                           in_channels=data.in_channels, num_classes=data.num_classes, block=block)
 
 
 def with_recipe(base: Recipe, **changes: object) -> Recipe:
-    """A copy of ``base`` with some fields changed, e.g. ``with_recipe(CPU_RECIPE, steps=200)``; training fields
+    """A copy of ``base`` with some fields changed, e.g. ``with_recipe(DEGRADATION_CPU, steps=200)``; training fields
     (``steps``, ``lr``, …) go into its :class:`~resnet_edu.train.TrainConfig`."""
     check_recipe(base, "base")
     training = {k: v for k, v in changes.items() if k in _train.TrainConfig.__dataclass_fields__}
@@ -120,6 +152,183 @@ def with_recipe(base: Recipe, **changes: object) -> Recipe:
 def check_recipe(recipe: object, name: str = "recipe") -> Recipe:
     """``recipe`` if it is a :class:`Recipe`; anything else (a dict, a TrainConfig, a string) is a TypeError."""
     if not isinstance(recipe, Recipe):
-        raise TypeError(f"{name} must be a resnet_edu.recipes.Recipe (e.g. with_recipe(CPU_RECIPE, steps=200)); "
+        raise TypeError(f"{name} must be a resnet_edu.recipes.Recipe (e.g. with_recipe(DEGRADATION_CPU, steps=200)); "
                         f"got {type(recipe).__name__}")
     return recipe
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One trainer for a family of nets
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def label(kind: str, depth: int) -> str:
+    """``"plain-20"``, ``"residual-56"``: how the lessons name a net."""
+    return f"{kind}-{depth}"
+
+
+@dataclass
+class Trained:
+    """One net of a :class:`Family`: the trained ``model``, its :class:`~resnet_edu.train.FitResult` and the
+    ``recorder`` that watched it (whatever :func:`train_family`'s ``recorder`` returned for it, or None)."""
+
+    kind: str
+    depth: int
+    seed: int
+    model: nn.Module
+    fit: _train.FitResult
+    recorder: Any = None
+
+    @property
+    def label(self) -> str:
+        return label(self.kind, self.depth)
+
+
+@dataclass
+class Family:
+    """Plain and residual nets trained with one recipe (:func:`train_family`): ``runs[(kind, depth, seed)]`` is a
+    :class:`Trained`, ``train``/``test`` the data they were trained and evaluated on, ``recipe`` the recipe used
+    (the digits one when CIFAR-10 was missing). With one seed, ``family["residual-56"]`` is a trained net."""
+
+    recipe: Recipe
+    train: _data.ImageData
+    test: _data.ImageData
+    runs: dict[tuple[str, int, int], Trained] = field(default_factory=dict)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(seed for _, _, seed in self.runs))
+
+    def _one_seed(self) -> dict[str, Trained]:
+        if len(self.seeds) != 1:
+            raise ValueError(f"nets are named by label only when one seed was trained; these have seeds "
+                             f"{self.seeds}: use runs[(kind, depth, seed)]")
+        return {run.label: run for run in self.runs.values()}
+
+    @property
+    def models(self) -> dict[str, nn.Module]:
+        """Label → trained net (one seed)."""
+        return {name: run.model for name, run in self._one_seed().items()}
+
+    @property
+    def fits(self) -> dict[str, _train.FitResult]:
+        """Label → :class:`~resnet_edu.train.FitResult` (one seed)."""
+        return {name: run.fit for name, run in self._one_seed().items()}
+
+    def __getitem__(self, name: str) -> nn.Module:
+        models = self.models
+        if name not in models:
+            raise KeyError(f"no net {name!r} was trained; the trained nets are {', '.join(models)}")
+        return models[name]
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        """(plain, residual): the names of a plain net and its residual twin of the same depth (the smallest such
+        depth), for same-depth comparisons."""
+        models = self.models
+        depths = sorted(int(name.rsplit("-", 1)[1]) for name in models if name.startswith("plain-"))
+        for depth in depths:
+            if label("residual", depth) in models:
+                return label("plain", depth), label("residual", depth)
+        raise ValueError(f"no plain net and ResNet of the same depth were trained; the nets are {', '.join(models)}")
+
+    @property
+    def deepest(self) -> str:
+        """The name of the deepest ResNet trained."""
+        residual = [name for name in self.models if name.startswith("residual-")]
+        if not residual:
+            raise ValueError(f"no ResNet was trained; the nets are {', '.join(self.models)}")
+        return max(residual, key=lambda name: int(name.rsplit("-", 1)[1]))
+
+    def accuracy(self, name: str) -> float:
+        """Test accuracy of one trained net (one seed) with all its blocks."""
+        return _train.evaluate(self[name], self.test)["acc"]
+
+    def __str__(self) -> str:
+        accs = ", ".join(f"{name} {self.accuracy(name):.1%}" for name in self.models)
+        return f"trained on {self.train.name} ({self.recipe.describe()}): test accuracy {accs}"
+
+
+Recorder = Callable[[nn.Module, str], Callable[[int], None] | None]
+
+
+def check_nets(nets: object) -> tuple[tuple[str, int], ...]:
+    """``nets`` as (kind, depth) pairs, each checked; anything else is a ValueError that says what is allowed."""
+    specs = _checks.sequence("nets", nets, unique=True)
+    for spec in specs:
+        if not isinstance(spec, tuple) or len(spec) != 2:
+            raise ValueError(f"nets must hold (kind, depth) pairs such as ('plain', 20); got {spec!r}")
+        _nets.check_kind(spec[0])
+        _nets.check_depth(spec[1])
+    return tuple(specs)
+
+
+def train_family(
+    recipe: Recipe,
+    nets: Sequence[tuple[str, int]],
+    seeds: Sequence[int] = (0,),
+    *,
+    data: tuple[_data.ImageData, _data.ImageData] | None = None,
+    eval_every: int | None = None,
+    measure_train: bool = False,
+    recorder: Recorder | None = None,
+    log_dir: str | Path | None = None,
+    blocks: Mapping[str, type[nn.Module]] | None = None,
+    progress: bool = True,
+) -> Family:
+    """Train every (kind, depth) of ``nets`` for every seed of ``seeds`` with ``recipe``, and return the
+    :class:`Family` (seeds outer, nets inner, in the order given), every net in eval mode.
+
+    Each net is built by :func:`build` (its initial weights depend on its seed only) and trained by
+    :func:`resnet_edu.train.fit` with ``recipe.train`` and the run's seed, on one torch thread. ``data`` is the
+    (train, test) pair when the caller loaded it (then ``recipe`` is the one it belongs to); otherwise
+    :func:`load_data` loads it. ``eval_every`` overrides the recipe's cadence of test evaluations (0: at the end
+    only). ``measure_train`` adds ``train_loss``/``train_acc`` to the last evaluation, measured on the whole training
+    set in eval mode like the test set. ``recorder(model, label)``, called on each freshly built net, returns the
+    ``after_backward`` hook that ``fit`` calls after every ``loss.backward()`` (or None); it is kept in
+    :attr:`Trained.recorder`. ``log_dir``: TensorBoard runs ``<log_dir>/<label>`` (``-seed<s>`` added for several
+    seeds). ``blocks`` maps a kind to the block class its nets are built from (``{"plain": PlainBlock,
+    "residual": ResidualBlock}``, lesson 01's page); a kind left out gets :class:`~resnet_edu.nets.BasicBlock`.
+    """
+    check_recipe(recipe)
+    specs = check_nets(nets)
+    seeds = tuple(_checks.sequence("seeds", seeds, unique=True))
+    for seed in seeds:
+        _checks.seed(seed)
+    _checks.flag("measure_train", measure_train)
+    _checks.flag("progress", progress)
+    if eval_every is not None:
+        eval_every = _checks.integer("eval_every", eval_every, low=0)
+    if recorder is not None and not callable(recorder):
+        raise TypeError(f"recorder must be a function (model, label) -> after_backward hook, or None; got "
+                        f"{recorder!r}")
+    blocks = {} if blocks is None else dict(blocks)
+    for kind, block in blocks.items():
+        _nets.check_kind(kind)
+        _nets.check_block(block)
+    if data is None:
+        train, test, recipe = load_data(recipe)
+    else:
+        train, test = (_data.image_data(name, value) for name, value in zip(("train", "test"), data))
+    dev = _runtime.device()
+    train, test = train.to(dev), test.to(dev)  # once, not at every evaluation
+    family = Family(recipe, train, test)
+    jobs = [(kind, depth, seed) for seed in seeds for kind, depth in specs]
+    inner = progress and (recipe.dataset == "cifar10" or len(jobs) == 1)  # a bar per net where a net takes long
+    with _runtime.one_thread(), tqdm(jobs, desc="training nets", disable=not progress or len(jobs) == 1) as bar:
+        for kind, depth, seed in bar:
+            name = label(kind, depth)
+            bar.set_postfix_str(f"{name} seed {seed}")
+            model = build(kind, depth, seed, recipe, train, blocks.get(kind))
+            hook = None if recorder is None else recorder(model, name)
+            config = recipe.train.replace(seed=seed) if eval_every is None else recipe.train.replace(
+                seed=seed, eval_every=eval_every)
+            run_dir = None if log_dir is None else str(Path(log_dir) / (name if len(seeds) == 1
+                                                                         else f"{name}-seed{seed}"))
+            fit = _train.fit(model, train, config, eval_data=test, log_dir=run_dir, progress=inner, label=name,
+                             after_backward=hook)
+            if measure_train and fit.evals and not fit.diverged:  # all of the training set, eval mode
+                final = _train.evaluate(model, train)
+                fit.evals[-1].update(train_loss=final["loss"], train_acc=final["acc"])
+            family.runs[kind, depth, seed] = Trained(kind, depth, seed, model.eval(), fit, hook)
+    return family

@@ -8,9 +8,12 @@ import matplotlib
 import pytest
 import torch
 
+import resnet_edu as edu
 from resnet_edu import data, exercises, train
 from resnet_edu.lessons import lesson01_degradation as degradation
-from resnet_edu.lessons.lesson01_degradation import CPU_RECIPE, GPU_RECIPE, Recipe, with_recipe
+from resnet_edu.recipes import DEGRADATION_CPU as CPU_RECIPE
+from resnet_edu.recipes import DEGRADATION_GPU as GPU_RECIPE
+from resnet_edu.recipes import Recipe, with_recipe
 from resnet_edu.train import TrainConfig
 
 matplotlib.use("Agg")
@@ -76,7 +79,7 @@ def test_bad_queries(tiny, args, match):
         ({"seed": -1}, "non-negative integer"),
         ({"seed": ()}, "non-empty sequence"),
         ({"seed": (1, 1)}, "distinct"),
-        ({"scale": "tpu"}, "'cpu', 'gpu' or None"),
+        ({"scale": "tpu"}, "scale must be one of 'cpu', 'gpu'"),
     ],
 )
 def test_bad_run_arguments(kwargs, match):
@@ -98,7 +101,7 @@ def test_bad_recipe():
     with pytest.raises(ValueError, match="Recipe.width must be an integer >= 1"):
         Recipe(width=0)
     with pytest.raises(ValueError, match="kind must be 'plain'"):
-        degradation.train_one("dense", 8, 0, TINY, None, None)
+        edu.recipes.train_family(TINY, [("dense", 8)])
 
 
 def test_deterministic_and_threads_restored():
@@ -113,10 +116,11 @@ def test_deterministic_and_threads_restored():
 
 
 def test_scale_picks_recipe_and_depths(monkeypatch):
-    assert degradation.recipe_for("cpu") is CPU_RECIPE and degradation.recipe_for("gpu") is GPU_RECIPE
+    pick, table = edu.recipes.pick, edu.recipes.DEGRADATION
+    assert pick(table, "cpu") is CPU_RECIPE and pick(table, "gpu") is GPU_RECIPE
     assert degradation.depths_for("cpu") == (8, 20, 56) and degradation.depths_for("gpu") == (20, 32, 44, 56)
     monkeypatch.setenv("RESNET_EDU_SCALE", "gpu")
-    assert degradation.recipe_for() is GPU_RECIPE
+    assert pick(table) is GPU_RECIPE
     # the paper's CIFAR-10 nets and augmentation (He et al. 2015, §4.2), a short annealed schedule at batch 512
     g, t = GPU_RECIPE, GPU_RECIPE.train
     assert (g.dataset, t.optimizer, t.lr, t.momentum, t.weight_decay, t.schedule, t.augment, t.batch_size) == (
@@ -196,7 +200,7 @@ def test_training_error_is_measured_like_the_test_error(tiny):
     assert tiny.final_train_loss("residual", 8, seed=0) == pytest.approx(final["train_loss"])
     # the same number as evaluating the trained net on the whole training set in eval mode, rebuilt from scratch
     digits = data.digits(size=8, train=True)
-    model = degradation.build("residual", 8, 0, TINY, digits)
+    model = edu.recipes.build("residual", 8, 0, TINY, digits)
     train.fit(model, digits, TINY.train.replace(seed=0), progress=False)
     assert train.evaluate(model, digits)["acc"] == pytest.approx(final["train_acc"])
     assert "whole sets, eval mode" in tiny.table()

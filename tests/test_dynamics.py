@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
+import resnet_edu as edu
 from resnet_edu import data, nets, train
 from resnet_edu.gradients import weight_layers
-from resnet_edu.lessons import lesson01_degradation as degradation
 from resnet_edu.lessons import lesson08_train_cifar10 as dynamics
 
-TINY = degradation.with_recipe(dynamics.CPU_RECIPE, steps=12, batch_size=32, width=4, last=4)
+TINY = edu.recipes.with_recipe(dynamics.DYNAMICS_CPU, steps=12, batch_size=32, width=4, last=4)
 
 
 def small_net(residual=True, depth=8):
@@ -340,20 +340,22 @@ def test_train_pair_bad_arguments():
 
 def test_gpu_recipe_code_path_on_a_fake_cifar(fake_cifar):
     """Lesson 08's GPU recipe (SGD, augmentation, epochs) at toy size on a fake CIFAR-10, so the path executes."""
-    recipe = degradation.with_recipe(dynamics.GPU_RECIPE, epochs=2, batch_size=16, width=4)
+    recipe = edu.recipes.with_recipe(dynamics.DYNAMICS_GPU, epochs=2, batch_size=16, width=4)
     result = dynamics.train_pair(depth=8, scale="gpu", recipe=recipe, progress=False)
     assert result.dataset == "CIFAR-10" and result.recipe == recipe
     run = result.runs["residual"]
     assert run.fit.steps == 2 * (64 // 16) and run.history.norms.shape[0] == 8
     assert dynamics.confusion_matrix(run.model, fake_cifar(train=False)).matrix.sum() == 20
-    g, t = dynamics.GPU_RECIPE, dynamics.GPU_RECIPE.train
+    g, t = dynamics.DYNAMICS_GPU, dynamics.DYNAMICS_GPU.train
     assert (g.dataset, t.optimizer, t.augment, t.schedule) == ("cifar10", "sgd", True, "onecycle")
 
 
 def test_scale_picks_the_recipe(monkeypatch):
-    assert dynamics.recipe_for("cpu") is dynamics.CPU_RECIPE and dynamics.recipe_for("gpu") is dynamics.GPU_RECIPE
+    pick = edu.recipes.pick
+    assert pick(dynamics.DYNAMICS, "cpu") is dynamics.DYNAMICS_CPU
+    assert pick(dynamics.DYNAMICS, "gpu") is dynamics.DYNAMICS_GPU
     monkeypatch.setenv("RESNET_EDU_SCALE", "gpu")
-    assert dynamics.recipe_for() is dynamics.GPU_RECIPE
+    assert pick(dynamics.DYNAMICS) is dynamics.DYNAMICS_GPU
 
 
 @pytest.mark.parametrize("bad", [None, ..., "input", 3, float("nan"), 1e308, [1, 2], {"plain": 1}, {"x": "y"}])

@@ -15,7 +15,7 @@ from resnet_edu.lessons import lesson09_ensembles_paths as E
 
 matplotlib.use("Agg")
 
-TINY = edu.lessons.lesson01_degradation.with_recipe(edu.lessons.lesson01_degradation.CPU_RECIPE, steps=3)
+TINY = edu.recipes.with_recipe(edu.recipes.DEGRADATION_CPU, steps=3)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,8 @@ def test_train_nets_gives_trained_eval_mode_nets(nets):
     assert nets.fits["plain-14"].steps == 3 and nets.fits["plain-14"].evals[-1]["acc"] == nets.accuracy("plain-14")
     assert "plain-14" in str(nets) and "3 steps" in str(nets)
     assert nets.pair == ("plain-14", "residual-14")
-    lonely = E.TrainedNets({"residual-14": nets["residual-14"]}, {}, nets.train, nets.test, nets.recipe)
+    lonely = edu.recipes.Family(nets.recipe, nets.train, nets.test,
+                                {k: v for k, v in nets.runs.items() if k[0] == "residual"})
     with pytest.raises(ValueError, match="no plain net and ResNet of the same depth.*residual-14"):
         _ = lonely.pair
     with pytest.raises(KeyError, match="no net 'residual-56' was trained; the trained nets are plain-14, residual"):
@@ -142,7 +143,7 @@ def test_lesion_study_thins_out_k_for_deep_nets():
 
 
 def test_lesion_study_refuses_bad_arguments(nets):
-    with pytest.raises(TypeError, match="nets must be the TrainedNets from train_nets"):
+    with pytest.raises(TypeError, match="nets must be the trained nets that train_nets"):
         E.lesion_study({"plain": nn.Linear(1, 1)})
     with pytest.raises(ValueError, match="samples must be an integer >= 1"):
         E.lesion_study(nets, samples=0)
@@ -206,10 +207,11 @@ def test_lesion_explorer_deletes_ticked_blocks(nets, capsys):
 
 
 def test_lesion_explorer_refuses_bad_arguments(nets):
-    with pytest.raises(TypeError, match="nets must be the TrainedNets"):
+    with pytest.raises(TypeError, match="nets must be the trained nets"):
         E.lesion_explorer("nets")
-    deeper = E.TrainedNets({**nets.models, "residual-20": edu.nets.cifar_net(20, width=8, in_channels=1)},
-                           nets.fits, nets.train, nets.test, nets.recipe)
+    extra = edu.recipes.Trained("residual", 20, 0, edu.nets.cifar_net(20, width=8, in_channels=1),
+                                nets.fits["residual-14"])
+    deeper = edu.recipes.Family(nets.recipe, nets.train, nets.test, {**nets.runs, ("residual", 20, 0): extra})
     with pytest.raises(ValueError, match="same blocks"):
         E.lesion_explorer(deeper, names=["plain-14", "residual-20"])
 

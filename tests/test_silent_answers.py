@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import resnet_edu as edu
 from resnet_edu import _checks, data, diagrams, nets
 from resnet_edu.lessons import lesson01_degradation as degradation
 from resnet_edu.lessons import lesson02_identity_mapping as identity
@@ -26,7 +27,7 @@ class _History:  # what Comparison.ratio_during_training reads: a ratio per reco
 
 
 def _comparison() -> dynamics.Comparison:
-    pair = dynamics.Comparison(depth=8, recipe=degradation.CPU_RECIPE, dataset="digits")
+    pair = dynamics.Comparison(depth=8, recipe=edu.recipes.DEGRADATION_CPU, dataset="digits")
     pair.history = lambda kind: _History()
     return pair
 
@@ -136,10 +137,10 @@ CASES = [
     ("ratio_during_training(skip='0.1')", lambda: _comparison().ratio_during_training("plain", "0.1"), TypeError,
      r"skip must be a number; got '0.1' \(str\)"),  # was int('0.10.10.1...') from str * int
     ("DegradationResult.plot(smooth=-1)",
-     lambda: degradation.DegradationResult((8,), (0,), degradation.CPU_RECIPE, "digits").plot(smooth=-1),
+     lambda: degradation.DegradationResult((8,), (0,), edu.recipes.DEGRADATION_CPU, "digits").plot(smooth=-1),
      ValueError, "smooth must be an integer >= 1; got -1"),  # was about 'window'
     ("DegradationResult.plot(smooth=0)",
-     lambda: degradation.DegradationResult((8,), (0,), degradation.CPU_RECIPE, "digits").plot(smooth=0),
+     lambda: degradation.DegradationResult((8,), (0,), edu.recipes.DEGRADATION_CPU, "digits").plot(smooth=0),
      ValueError, "smooth must be an integer >= 1; got 0"),  # was read as the default
     ("Comparison.plot_accuracy(smooth=-1)", lambda: _comparison().plot_accuracy(smooth=-1), ValueError,
      "smooth must be an integer >= 1; got -1"),

@@ -8,11 +8,12 @@ several depths with one recipe and returns a :class:`DegradationResult` holding 
 lesson's check cell asserts on.
 
 Two recipes (:class:`~resnet_edu.recipes.Recipe`, kept in the core module :mod:`resnet_edu.recipes` because lessons
-08 and 09 build and train their nets the same way), picked by :func:`resnet_edu.runtime.scale`:
+09 and 10 train their nets with them too; the core's :func:`~resnet_edu.recipes.train_family` trains every net),
+picked by :func:`resnet_edu.runtime.scale` from the table ``recipes.DEGRADATION``:
 
-* ``CPU_RECIPE`` — scikit-learn's digits at 8×8, width 8, Adam 1e-3, batch 64, 100 steps (about 12 s for the six
+* ``DEGRADATION_CPU`` — scikit-learn's digits at 8×8, width 8, Adam 1e-3, batch 64, 100 steps (about 12 s for the six
   nets of depths 8/20/56 with one torch thread).
-* ``GPU_RECIPE`` — CIFAR-10 with the paper's nets, data and augmentation (§4.2: crop-and-flip, SGD with momentum
+* ``DEGRADATION_GPU`` — CIFAR-10 with the paper's nets, data and augmentation (§4.2: crop-and-flip, SGD with momentum
   0.9), trained the way fast CIFAR recipes do: batch 512 with the learning rate scaled up after a warm-up (Goyal et
   al. 2017), weight decay 5e-4, a linear decay to zero, 15 epochs, so that the eight nets at depths 20/32/44/56 fit in
   about 3 min on one H100 with the fast trainer (an estimate: ``benchmarks/degradation_seeds.py --time-gpu-epoch``
@@ -24,26 +25,17 @@ Two recipes (:class:`~resnet_edu.recipes.Recipe`, kept in the core module :mod:`
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tqdm.auto import tqdm
+from torch import nn
 
 from .. import _checks
-from .. import data as _data
 from .. import nets as _nets
+from .. import recipes as _recipes
 from .. import runtime as _runtime
 from .. import train as _train
-from ..recipes import (  # noqa: F401  (core; re-exported: lesson 01 calls them as edu.lessons.lesson01_degradation.<name>)
-    CPU_RECIPE,
-    DATASETS,
-    GPU_RECIPE,
-    Recipe,
-    build,
-    check_recipe,
-    load_data,
-    with_recipe,
-)
+from ..recipes import Recipe
 
 KINDS = _nets.KINDS  # ("plain", "residual")
 
@@ -52,17 +44,12 @@ CPU_DEPTHS = (8, 20, 56)
 GPU_DEPTHS = (20, 32, 44, 56)  # the plain nets of He et al. 2015, Fig. 6 (left); ResNets at these depths in Table 6
 
 
-def recipe_for(scale: str | None = None) -> Recipe:
-    """The recipe of a scale: ``CPU_RECIPE`` for ``"cpu"``, ``GPU_RECIPE`` for ``"gpu"`` (default: the current one)."""
-    scale = _runtime.scale() if scale is None else scale
-    if scale not in _runtime.SCALES:
-        raise ValueError(f"scale must be 'cpu', 'gpu' or None (the current scale); got {scale!r}")
-    return GPU_RECIPE if scale == "gpu" else CPU_RECIPE
+DEPTHS = {"cpu": CPU_DEPTHS, "gpu": GPU_DEPTHS}
 
 
 def depths_for(scale: str | None = None) -> tuple[int, ...]:
     """The depths lesson 01 trains at a scale: 8/20/56 on the CPU, the paper's 20/32/44/56 on a GPU."""
-    return GPU_DEPTHS if recipe_for(scale) is GPU_RECIPE else CPU_DEPTHS
+    return _recipes.pick(DEPTHS, scale)
 
 
 @dataclass
@@ -218,46 +205,33 @@ def _depths(depths: Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted(depths))
 
 
-def train_one(kind: str, depth: int, seed: int, recipe: Recipe, train: _data.ImageData,
-              test: _data.ImageData, progress: bool = False) -> _train.FitResult:
-    """Build ``kind``-``depth`` with seed ``seed`` and train it with ``recipe``; the final evaluation measures the
-    test set and the whole training set, both in eval mode."""
-    model = build(kind, depth, seed, recipe, train)
-    config = recipe.train.replace(seed=seed)
-    result = _train.fit(model, train, config, eval_data=test, progress=progress, label=f"{kind}-{depth}")
-    if result.evals and not result.diverged:  # the training set measured like the test set: all of it, eval mode
-        final = _train.evaluate(model, train)
-        result.evals[-1].update(train_loss=final["loss"], train_acc=final["acc"])
-    return result
-
-
 def run(
     depths: Sequence[int] = CPU_DEPTHS,
     seed: int | Sequence[int] = 0,
     scale: str | None = None,
     recipe: Recipe | None = None,
+    blocks: Mapping[str, type[nn.Module]] | None = None,
     progress: bool = True,
 ) -> DegradationResult:
     """Train plain and residual CIFAR-style nets at ``depths`` (He et al. 2015, §4.2) and return the result.
 
     ``seed`` is one seed or several (``seed=(0, 1, 2)``: every number becomes a mean over seeds). ``scale`` picks
     the recipe (``"cpu"``: digits; ``"gpu"``: CIFAR-10, falling back to digits with a notice); ``recipe`` overrides
-    it. On the CPU, training uses one torch thread (steadier than two under load), restored afterwards.
+    it. ``blocks`` — ``{"plain": PlainBlock, "residual": ResidualBlock}``, the blocks written on the lesson's page —
+    builds the nets from those classes (default: :class:`~resnet_edu.nets.BasicBlock`, the same layers in the same
+    order, so the same numbers). On the CPU, training uses one torch thread (steadier than two under load),
+    restored afterwards.
     """
     depths, seeds = _depths(depths), _seeds(seed)
     if recipe is None:
-        recipe = recipe_for(scale)
+        recipe = _recipes.pick(_recipes.DEGRADATION, scale)
     else:
-        check_recipe(recipe)
-    train, test, recipe = load_data(recipe)
+        _recipes.check_recipe(recipe)
+    train, test, recipe = _recipes.load_data(recipe)
     print(f"scale {scale or _runtime.scale()} · {recipe.describe()} · depths {depths} · seeds {seeds}")
+    family = _recipes.train_family(recipe, [(kind, d) for kind in KINDS for d in depths], seeds, data=(train, test),
+                                   measure_train=True, blocks=blocks, progress=progress)
     result = DegradationResult(depths, seeds, recipe, train.name.replace(" (train)", ""))
-    jobs = [(kind, d, s) for s in seeds for kind in KINDS for d in depths]
-    long_runs = progress and recipe.dataset == "cifar10"
-    with tqdm(total=len(jobs), desc="training nets", disable=not progress) as bar, _runtime.one_thread():
-        for kind, depth, s in jobs:
-            bar.set_postfix_str(f"{kind}-{depth} seed {s}")
-            result.runs[kind, depth, s] = train_one(kind, depth, s, recipe, train, test, progress=long_runs)
-            result.wall_time += result.runs[kind, depth, s].wall_time
-            bar.update(1)
+    result.runs = {key: run.fit for key, run in family.runs.items()}
+    result.wall_time = sum(fit.wall_time for fit in result.runs.values())
     return result

@@ -17,8 +17,9 @@ initialisation; this module measures it *during* training:
   ``torch.load(..., weights_only=True)`` (no pickled code is executed); they live in the core
   (:mod:`resnet_edu.train.checkpoint`) and are named here for the notebook.
 
-Two recipes, picked by :func:`resnet_edu.runtime.scale`: ``CPU_RECIPE`` (the digits, seconds) and ``GPU_RECIPE``
-(CIFAR-10, the fast trainer; without CIFAR-10 it says so and uses the digits).
+Two recipes, the table ``DYNAMICS`` picked by :func:`resnet_edu.runtime.scale`: ``DYNAMICS_CPU`` (the digits,
+seconds) and ``DYNAMICS_GPU`` (CIFAR-10, the fast trainer; without CIFAR-10 it says so and uses the digits). The
+nets are trained by the core's :func:`~resnet_edu.recipes.train_family`, with the recorder passed in.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ KINDS = _nets.KINDS  # ("plain", "residual")
 KIND_COLORS = _viz.KIND_COLORS  # plain red, residual blue, as in every lesson
 
 # The digits at 8×8, width 8, SGD with momentum like the GPU recipe: two 56-layer nets in seconds on one CPU thread.
-CPU_RECIPE = _recipes.Recipe(
+DYNAMICS_CPU = _recipes.Recipe(
     dataset="digits", image_size=8, width=8, last=50,
     train=_train.TrainConfig(steps=200, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4,
                              schedule="cosine"),
@@ -56,19 +57,14 @@ CPU_RECIPE = _recipes.Recipe(
 # and annealed to zero (one-cycle, Smith & Topin 2019), Nesterov momentum, weight decay 5e-4, label smoothing 0.1
 # (Szegedy et al. 2016), flipped test images averaged in, 40 epochs: aimed at ResNet-56 ≥ 92 % test within 8 min for
 # the whole notebook on one H100 with the fast trainer (unmeasured: see benchmarks/lesson08_gpu.py).
-GPU_RECIPE = _recipes.Recipe(
+DYNAMICS_GPU = _recipes.Recipe(
     dataset="cifar10", image_size=32, width=16, last=50,
     train=_train.TrainConfig(epochs=40, batch_size=512, optimizer="sgd", lr=0.4, momentum=0.9, nesterov=True,
                              weight_decay=5e-4, schedule="onecycle", warmup=0.15, augment=True, label_smoothing=0.1,
                              tta_flip=True),
 )
+DYNAMICS: dict[str, _recipes.Recipe] = {"cpu": DYNAMICS_CPU, "gpu": DYNAMICS_GPU}  # lesson 08's, by scale
 DEPTH = 56
-
-
-def recipe_for(scale: str | None = None) -> _recipes.Recipe:
-    """Lesson 08's recipe at a scale: ``CPU_RECIPE`` for ``"cpu"``, ``GPU_RECIPE`` for ``"gpu"`` (default: current)."""
-    scale = _runtime.scale() if scale is None else _checks.choice("scale", scale, (*_runtime.SCALES, None))
-    return GPU_RECIPE if scale == "gpu" else CPU_RECIPE
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -456,40 +452,43 @@ def train_pair(
     _checks.seed(seed)
     _checks.flag("progress", progress)
     if recipe is None:
-        recipe = recipe_for(scale)
+        recipe = _recipes.pick(DYNAMICS, scale)
     else:
         _recipes.check_recipe(recipe)
-    train, test, used = _recipes.load_data(recipe)
-    recipe = recipe if used is recipe else CPU_RECIPE  # no CIFAR-10: lesson 08's own digits recipe
+    train, test, recipe = _recipes.load_data(recipe, fallback=DYNAMICS_CPU)  # no CIFAR-10: lesson 08's digits recipe
     total = recipe.train.total_steps(len(train) // recipe.train.batch_size)
     every = max(1, total // 200) if every is None else _checks.integer("every", every, low=1)
     print(f"scale {scale or _runtime.scale()} · {recipe.describe()} · depth {depth} · seed {seed} · "
           f"gradient norms every {every} step(s)")
     result = Comparison(depth, recipe, train.name.replace(" (train)", ""),
                         log_dir=None if log_dir is None else str(log_dir))
-    with _runtime.one_thread():  # see runtime.one_thread: steadier on a busy CPU; the GPU does not care
-        for kind in KINDS:
-            result.runs[kind] = _train_one(kind, depth, seed, recipe, train, test, total, every, result.log_dir,
-                                           progress)
+    init_norms: dict[str, torch.Tensor] = {}
+
+    def record(model: nn.Module, label: str) -> GradientRecorder:  # the hook fit calls after each backward
+        recorder = GradientRecorder(model, total, every, label=label)
+        init_norms[label] = torch.stack([w.detach().norm() for w in recorder.weights])
+        return recorder
+
+    family = _recipes.train_family(recipe, [(kind, depth) for kind in KINDS], (seed,), data=(train, test),
+                                   eval_every=max(1, total // 20), recorder=record, log_dir=result.log_dir,
+                                   progress=progress)
+    for (kind, _, _), trained in family.runs.items():
+        result.runs[kind] = _run(trained, recipe, init_norms[trained.label], family.test, result.log_dir)
     return result
 
 
-def _train_one(kind: str, depth: int, seed: int, recipe: _recipes.Recipe, train: _data.ImageData,
-               test: _data.ImageData, total: int, every: int, log_dir: str | None, progress: bool) -> Run:
-    model = _recipes.build(kind, depth, seed, recipe, train)  # both nets start from the same random state
-    label = f"{kind}-{depth}"
-    recorder = GradientRecorder(model, total, every, label=label)
-    init_norms = torch.stack([w.detach().norm() for w in recorder.weights])
-    run_dir = None if log_dir is None else str(Path(log_dir) / label)
-    config = recipe.train.replace(seed=seed, eval_every=max(1, total // 20))
-    fit = _train.fit(model, train, config, eval_data=test, log_dir=run_dir, progress=progress, label=label,
-                     after_backward=recorder)
+def _run(trained: _recipes.Trained, recipe: _recipes.Recipe, init_norms: torch.Tensor, test: _data.ImageData,
+         log_dir: str | None) -> Run:
+    """Lesson 08's record of one trained net: its gradient history (written to TensorBoard too), test accuracy and
+    weight growth."""
+    recorder, fit, model = trained.recorder, trained.fit, trained.model
     history = recorder.history()
-    if run_dir is not None:
-        log_gradients(history, run_dir)
-    test_acc = fit.evals[-1]["acc"] if fit.evals else _train.evaluate(model, test, tta_flip=config.tta_flip)["acc"]
+    if log_dir is not None:
+        log_gradients(history, Path(log_dir) / trained.label)
+    tta_flip = recipe.train.tta_flip
+    test_acc = fit.evals[-1]["acc"] if fit.evals else _train.evaluate(model, test, tta_flip=tta_flip)["acc"]
     growth = (torch.stack([w.detach().norm() for w in recorder.weights]).cpu() / init_norms).numpy()
-    return Run(kind, depth, fit, history, model, config.batch_size, test_acc, growth)
+    return Run(trained.kind, trained.depth, fit, history, model, recipe.train.batch_size, test_acc, growth)
 
 
 def log_gradients(history: GradientHistory, log_dir: str | os.PathLike[str]) -> None:

@@ -11,7 +11,8 @@ through its branch F or skipped along its shortcut, so the number of paths of le
 * :func:`path_gradients` — the gradient that flows along paths of each length k (§5, Fig. 6): in the backward pass,
   k random blocks pass the gradient only through F, the other n − k only through the shortcut.
 
-:func:`train_nets` trains the nets once (lesson 01's recipe); lesson 10 trains the pair of one depth for its landscape.
+:func:`train_nets` trains the nets once with the core's :func:`~resnet_edu.recipes.train_family` (lesson 01's recipe,
+``recipes.QUICK``).
 :func:`lesion_explorer` is the interactive version: tick blocks to delete, both nets are re-evaluated.
 """
 
@@ -42,63 +43,10 @@ KINDS = _nets.KINDS  # ("plain", "residual")
 # -- the trained nets ------------------------------------------------------------------------------------------
 CPU_NETS = (("plain", 20), ("residual", 20), ("residual", 56))
 GPU_NETS = (("plain", 56), ("residual", 56))
+NETS = {"cpu": CPU_NETS, "gpu": GPU_NETS}
 
 
-def label(kind: str, depth: int) -> str:
-    """``"plain-20"``, ``"residual-56"``: how lesson 09 names a net."""
-    return f"{kind}-{depth}"
-
-
-@dataclass
-class TrainedNets:
-    """Plain and residual CIFAR nets trained with one recipe (lesson 09), keyed by :func:`label`.
-
-    ``models["residual-56"]`` is a trained net (eval mode), ``fits[...]`` its :class:`~resnet_edu.train.FitResult`;
-    ``train`` and ``test`` the data they were trained and evaluated on.
-    """
-
-    models: dict[str, nn.Module]
-    fits: dict[str, _train.FitResult]
-    train: _data.ImageData
-    test: _data.ImageData
-    recipe: _recipes.Recipe
-
-    def __getitem__(self, name: str) -> nn.Module:
-        if name not in self.models:
-            raise KeyError(f"no net {name!r} was trained; the trained nets are {', '.join(self.models)}")
-        return self.models[name]
-
-    @property
-    def pair(self) -> tuple[str, str]:
-        """(plain, residual): the names of a plain net and its residual twin of the same depth (the smallest such
-        depth), for the lesson's same-depth comparisons."""
-        depths = sorted(int(name.rsplit("-", 1)[1]) for name in self.models if name.startswith("plain-"))
-        for depth in depths:
-            if label("residual", depth) in self.models:
-                return label("plain", depth), label("residual", depth)
-        raise ValueError("no plain net and ResNet of the same depth were trained; the nets are "
-                         f"{', '.join(self.models)}")
-
-    @property
-    def deepest(self) -> str:
-        """The name of the deepest ResNet trained (``"residual-56"`` at both scales)."""
-        residual = [name for name in self.models if name.startswith("residual-")]
-        if not residual:
-            raise ValueError(f"no ResNet was trained; the nets are {', '.join(self.models)}")
-        return max(residual, key=lambda name: int(name.rsplit("-", 1)[1]))
-
-    def accuracy(self, name: str) -> float:
-        """Test accuracy of one trained net with all its blocks."""
-        return _train.evaluate(self[name], self.test)["acc"]
-
-    def __str__(self) -> str:
-        accs = ", ".join(f"{name} {self.accuracy(name):.1%}" for name in self.models)
-        return f"trained on {self.train.name} ({self.recipe.describe()}): test accuracy {accs}"
-
-
-def gpu_recipe() -> _recipes.Recipe:
-    """Lesson 01's CIFAR-10 recipe (He et al. 2015, §4.2), shortened to 5 epochs per net."""
-    return _recipes.with_recipe(_recipes.GPU_RECIPE, epochs=5)
+label = _recipes.label  # "plain-20", "residual-56"
 
 
 def train_nets(
@@ -107,51 +55,32 @@ def train_nets(
     scale: str | None = None,
     recipe: _recipes.Recipe | None = None,
     progress: bool = True,
-) -> TrainedNets:
-    """Train the nets ``nets`` — (kind, depth) pairs — with one recipe and seed, and return them (lessons 09 and 10).
+) -> _recipes.Family:
+    """Train the nets ``nets`` — (kind, depth) pairs — with one recipe and seed, and return them in eval mode.
 
     Defaults by scale: on the CPU plain-20, ResNet-20 and ResNet-56 with lesson 01's digits recipe (8×8, width 8,
-    Adam, 100 steps: seconds each); on a GPU plain-56 and ResNet-56 on CIFAR-10 (:func:`gpu_recipe`; on digits,
+    Adam, 100 steps: seconds each); on a GPU plain-56 and ResNet-56 on CIFAR-10 (``recipes.QUICK_GPU``; on digits,
     with a notice, when CIFAR-10 is absent).
     """
     scale = _runtime.scale() if scale is None else _checks.choice("scale", scale, _runtime.SCALES)
-    default = GPU_NETS if scale == "gpu" else CPU_NETS
-    specs = _checks.sequence("nets", default if nets is None else nets, unique=True)
-    for spec in specs:
-        if not isinstance(spec, tuple) or len(spec) != 2:
-            raise ValueError(f"nets must hold (kind, depth) pairs such as ('plain', 20); got {spec!r}")
-        _nets.check_kind(spec[0])
-        _nets.check_depth(spec[1])
+    specs = _recipes.check_nets(_recipes.pick(NETS, scale) if nets is None else nets)
     seed = _checks.seed(seed)
     if recipe is None:
-        recipe = gpu_recipe() if scale == "gpu" else _recipes.CPU_RECIPE
+        recipe = _recipes.pick(_recipes.QUICK, scale)
     else:
         _recipes.check_recipe(recipe)
     train, test, used = _recipes.load_data(recipe)
     if nets is None and used.dataset != recipe.dataset:  # no CIFAR-10: the CPU nets, which train on digits
         print(f"… so the CPU scale's nets are trained instead: {', '.join(label(*spec) for spec in CPU_NETS)}")
         specs = CPU_NETS
-    recipe = used
-    dev = _runtime.device()
-    train, test = train.to(dev), test.to(dev)  # once, not at every evaluation
-    models: dict[str, nn.Module] = {}
-    fits: dict[str, _train.FitResult] = {}
-    with _runtime.one_thread(), tqdm(specs, desc="training nets", disable=not progress) as bar:
-        for kind, depth in bar:
-            bar.set_postfix_str(label(kind, depth))
-            name = label(kind, depth)
-            models[name], fits[name] = _train_one(kind, depth, seed, recipe, train, test,
-                                                  progress and recipe.dataset == "cifar10")
-    return TrainedNets(models, fits, train, test, recipe)
+    return _recipes.train_family(used, specs, (seed,), data=(train, test), eval_every=0, progress=progress)
 
 
-def _train_one(kind: str, depth: int, seed: int, recipe: _recipes.Recipe, train: _data.ImageData,
-               test: _data.ImageData, progress: bool) -> tuple[nn.Module, _train.FitResult]:
-    """Build ``kind``-``depth`` from ``seed`` and train it with ``recipe`` as lesson 01 does; return it in eval mode."""
-    model = _recipes.build(kind, depth, seed, recipe, train)
-    config = recipe.train.replace(seed=seed, eval_every=0)  # one evaluation, at the end
-    fit = _train.fit(model, train, config, eval_data=test, progress=progress, label=f"{kind}-{depth}")
-    return model.eval(), fit
+def _check_trained(nets: object) -> _recipes.Family:
+    if not isinstance(nets, _recipes.Family):
+        raise TypeError(f"nets must be the trained nets that train_nets() returns (a resnet_edu.recipes.Family); "
+                        f"got {type(nets).__name__}")
+    return nets
 
 
 # -- blocks and deleting them ------------------------------------------------------------------------------------
@@ -311,15 +240,14 @@ def _random_sets(deletable: list[int], samples: int, points: int,
 
 
 def lesion_study(
-    nets: TrainedNets, names: Sequence[str] | None = None, samples: int = 4, points: int = 8, seed: int = 0,
+    nets: _recipes.Family, names: Sequence[str] | None = None, samples: int = 4, points: int = 8, seed: int = 0,
     progress: bool = True,
 ) -> LesionResult:
     """Delete each deletable block alone, then ``samples`` random sets of k blocks, from each net in ``names``
     (default: all of ``nets``); return the test accuracies (Veit et al. 2016, §4). k takes every value from 0 to the
     number of deletable blocks, or ``points`` evenly spaced ones when there are more. Nets with the same blocks get
     the same random sets."""
-    if not isinstance(nets, TrainedNets):
-        raise TypeError(f"nets must be the TrainedNets from train_nets(); got {type(nets).__name__}")
+    _check_trained(nets)
     names = tuple(nets.models) if names is None else _checks.sequence("names", names, unique=True)
     models = {name: nets[name] for name in names}
     samples = _checks.integer("samples", samples, low=1, high=200, lift="Call lesion_study again with another seed.")
@@ -502,14 +430,13 @@ def path_gradients(
 
 
 # -- the interactive version -----------------------------------------------------------------------------------
-def lesion_explorer(nets: TrainedNets, names: Sequence[str] | None = None) -> Any:
+def lesion_explorer(nets: _recipes.Family, names: Sequence[str] | None = None) -> Any:
     """Lesson 09's app: one checkbox per deletable block; ticking it deletes that block from each net in ``names``
     (default: the plain net and the ResNet of the smallest depth trained) and re-evaluates their test accuracy
     (Veit et al. 2016, §4). The nets must have the same blocks. Display it with ``.show()``."""
     from ..widgets import SliderApp
 
-    if not isinstance(nets, TrainedNets):
-        raise TypeError(f"nets must be the TrainedNets from train_nets(); got {type(nets).__name__}")
+    _check_trained(nets)
     if names is None:
         depth = min(int(name.rsplit("-", 1)[1]) for name in nets.models)
         names = [name for name in nets.models if name.endswith(f"-{depth}")]

@@ -1,0 +1,77 @@
+"""The code a lesson's claim rests on is written on its page, and the experiment runs it (issue 27 item 3): each
+test executes a notebook cell's definitions and holds them equal to the package's default, so the two cannot drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+import resnet_edu as edu
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def page_code(notebook: str, cell_id: str) -> dict[str, object]:
+    """The names a notebook cell defines, by executing that cell's source alone."""
+    cells = {cell.id: cell for cell in nbformat.read(NOTEBOOKS / notebook, as_version=4).cells}
+    namespace: dict[str, object] = {"edu": edu}
+    exec(compile(cells[cell_id].source, f"{notebook}:{cell_id}", "exec"), namespace)  # noqa: S102 (our notebook)
+    return namespace
+
+
+# -- lesson 01: the plain and the residual block ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def blocks01() -> dict[str, type[torch.nn.Module]]:
+    code = page_code("01_degradation.ipynb", "c60fb8c3")
+    return {"plain": code["PlainBlock"], "residual": code["ResidualBlock"]}
+
+
+@pytest.mark.parametrize("kind", edu.nets.KINDS)
+@pytest.mark.parametrize("depth", [8, 20])
+def test_lesson01_blocks_build_the_packages_nets(blocks01, kind, depth):
+    """Same seed → the same initial weights (same layers, created in the same order) and the same outputs, in
+    training and in eval mode."""
+    residual = edu.nets.check_kind(kind)
+    torch.manual_seed(0)
+    page = edu.nets.cifar_net(depth, residual=residual, width=4, in_channels=1, block=blocks01[kind])
+    torch.manual_seed(0)
+    package = edu.nets.cifar_net(depth, residual=residual, width=4, in_channels=1)
+    assert list(page.state_dict()) == list(package.state_dict())
+    for a, b in zip(page.state_dict().values(), package.state_dict().values()):
+        assert torch.equal(a, b)
+    x = torch.randn(5, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    for mode in (True, False):
+        page.train(mode)
+        package.train(mode)
+        assert torch.equal(page(x), package(x))
+
+
+def test_lesson01_block_differs_only_by_the_shortcut(blocks01):
+    """Same weights, F(x) = 0 (its last BN zeroed): the plain block outputs relu(0) = 0, the residual one relu(x)."""
+    torch.manual_seed(0)
+    plain = blocks01["plain"](4, 4, 1, None).eval()
+    residual = blocks01["residual"](4, 4, 1, torch.nn.Identity()).eval()
+    residual.load_state_dict(plain.state_dict())
+    for bn in (plain.bn2, residual.bn2):
+        torch.nn.init.zeros_(bn.weight)
+    x = torch.randn(2, 4, 6, 6)
+    assert torch.equal(plain(x), torch.zeros_like(x)) and torch.equal(residual(x), torch.relu(x))
+
+
+def test_lesson01_run_with_the_page_blocks_gives_the_same_numbers(blocks01):
+    recipe = edu.recipes.with_recipe(edu.recipes.DEGRADATION_CPU, steps=5, last=2)
+    lesson = edu.lessons.lesson01_degradation
+    page = lesson.run(depths=(8,), recipe=recipe, blocks=blocks01, progress=False)
+    package = lesson.run(depths=(8,), recipe=recipe, progress=False)
+    for key in package.runs:
+        assert page.runs[key].loss == package.runs[key].loss and page.runs[key].evals == package.runs[key].evals
+
+
+def test_blocks_argument_is_checked():
+    with pytest.raises(TypeError, match="block must be a torch.nn.Module class"):
+        edu.nets.cifar_net(8, block="BasicBlock")
+    with pytest.raises(ValueError, match="kind must be 'plain'"):
+        edu.recipes.train_family(edu.recipes.DEGRADATION_CPU, [("plain", 8)], blocks={"dense": torch.nn.Linear})
