@@ -409,7 +409,8 @@ class ResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             _checks.tensor("x", x, ndim=4, channels=self.in_channels, finite=False,
-                           expected=f"a batch of images (N, {self.in_channels}, H, W)")
+                           expected="a batch of RGB images (N, 3, H, W)" if self.in_channels == 3 else
+                           f"a batch of images (N, {self.in_channels}, H, W)")
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
