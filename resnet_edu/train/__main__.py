@@ -219,7 +219,7 @@ def _check_writable(parser: argparse.ArgumentParser, path: Path, overwrite: bool
 
 
 def _number(kind: type, low: float | None = None, high: float | None = None, high_open: bool = False,
-            low_open: bool = False) -> Callable[[str], float]:
+            low_open: bool = False, ceiling: float | None = None) -> Callable[[str], float]:
     """An argparse type: ``kind`` (int or float) within the bounds, answered in one sentence otherwise."""
     def parse(text: str) -> float:
         try:
@@ -232,6 +232,9 @@ def _number(kind: type, low: float | None = None, high: float | None = None, hig
                            high_inclusive=not high_open)
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err).replace("value must", "it must")) from None
+        if ceiling is not None and value > ceiling:  # the largest float32: the optimizer computes in float32
+            raise argparse.ArgumentTypeError(f"it must be at most {ceiling:.6g} (the largest float32, what the "
+                                             f"optimizer computes in); got {text}")
         return value
     return parse
 
@@ -293,11 +296,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="optimizer steps instead of epochs")
     p.add_argument("--batch-size", type=positive, default=128, help="global batch (split among torchrun processes)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-    p.add_argument("--lr", type=_number(float, low=0, low_open=True, high=_FLOAT32_MAX), default=None,
+    p.add_argument("--lr", type=_number(float, low=0, low_open=True, ceiling=_FLOAT32_MAX), default=None,
                    help="default 0.1 (SGD) or 1e-3 (Adam)")
     p.add_argument("--momentum", type=fraction, default=0.9)
     p.add_argument("--nesterov", action="store_true")
-    p.add_argument("--weight-decay", type=_number(float, low=0, high=_FLOAT32_MAX), default=1e-4,
+    p.add_argument("--weight-decay", type=_number(float, low=0, ceiling=_FLOAT32_MAX), default=1e-4,
                    help="default 1e-4 (He et al. 2015, §4.2)")
     p.add_argument("--schedule", choices=SCHEDULES, default="step")
     p.add_argument("--warmup", type=fraction, default=0.0, help="fraction of the steps")
