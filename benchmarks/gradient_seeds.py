@@ -22,7 +22,7 @@ def main() -> None:
     edu.runtime.describe()
     print(f"{'seed':>4}  " + "  ".join(f"plain-{d:<4} ResNet-{d:<4}" for d in DEPTHS) + "  bands")
     for seed in args.seeds:
-        study = edu.gradients.depth_study(depths=DEPTHS, seed=seed, progress=False)
+        study = edu.lessons.lesson03_gradient_path.depth_study(depths=DEPTHS, seed=seed, progress=False)
         plain, residual = study.ratios("plain"), study.ratios("residual")
         per_depth = [r / d for r, d in zip(residual, DEPTHS)]
         ok = (all(lo <= p < hi for p, (lo, hi) in zip(plain, PLAIN_BANDS)) and plain[2] / plain[0] > 1e4

@@ -46,7 +46,7 @@ def main() -> None:
                                    steps=(8, 32), iterations=300, seed=1, progress=False)
     print(f"trained in {time.perf_counter() - start:.1f} s: {result}")
     start = time.perf_counter()
-    app = edu.widgets.step_explorer(result, max_steps=48)
+    app = edu.lessons.lesson05_ode_view.step_explorer(result, max_steps=48)
     print(f"app built in {time.perf_counter() - start:.2f} s (figure, accuracy curve for N = 1…48)")
     measure(app, result, 32, cached=True)  # warm-up: first PNG
     print(f"median of {args.repeats} updates, CPU")
@@ -62,7 +62,7 @@ def main() -> None:
               f"{BUDGET:>6.1f}s")
     print(f"slowest median update: {worst:.3f} s ({'within' if worst <= BUDGET else 'OVER'} the {BUDGET} s budget)")
     result._views.clear()
-    seconds = edu.widgets.step_explorer(result, max_steps=48).time_updates("steps", LESSON_STEPS)
+    seconds = edu.lessons.lesson05_ode_view.step_explorer(result, max_steps=48).time_updates("steps", LESSON_STEPS)
     median = statistics.median(seconds.values())
     print(f"the lesson's timing cell, N = {list(LESSON_STEPS)} on a fresh app: median {median:.3f} s per update "
           f"({'within' if median <= BUDGET else 'OVER'} the {BUDGET} s budget)")

@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     edu.runtime.describe()
-    app = edu.widgets.depth_explorer()
+    app = edu.lessons.lesson03_gradient_path.depth_explorer()
     with contextlib.redirect_stdout(io.StringIO()):  # warm-up: imports, first figure (its printout swallowed)
         measure(app, 20, True, True, cached=False)
     print(f"median of {args.repeats} updates, batch 32 of 16x16 digits, CPU")

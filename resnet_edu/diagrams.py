@@ -266,7 +266,7 @@ def count_nodes(graph, name: str) -> int:  # noqa: ANN001 (graphviz.Digraph)
     return sum(1 for line in graph.body if re.search(rf'\[label="?{re.escape(name)}', line))
 
 
-MAX_BLOCKS = 8  # the most blocks unrolled_paths draws: 2⁸ = 256 paths (gradients.path_expansion's bound)
+MAX_BLOCKS = 8  # the most blocks unrolled_paths draws: 2⁸ = 256 paths (lesson 03's path_expansion bound)
 _LIFT = "Set resnet_edu.diagrams.MAX_BLOCKS higher if you really want a larger drawing (dot slows down)."
 
 
@@ -275,12 +275,13 @@ def unrolled_paths(paths: Sequence[Sequence[int]]):  # noqa: ANN201 (graphviz.Di
     …, right every path from x to the output as its own chain of branches F_i, all summed at the end (lesson 03).
 
     ``paths`` lists, per path, the blocks (1-based) whose branch it goes through — e.g. the ``paths`` of
-    :func:`resnet_edu.gradients.path_expansion`, which checks numerically that the paths add up to the stack.
+    :func:`resnet_edu.lessons.lesson03_gradient_path.path_expansion`, which checks numerically that the paths add
+    up to the stack.
     Building the diagram needs only the ``graphviz`` Python package; drawing it needs ``dot``.
     """
     import graphviz
 
-    example = "e.g. [[], [1], [2], [1, 2]] or gradients.path_expansion(3).paths"
+    example = "e.g. [[], [1], [2], [1, 2]] or lesson03_gradient_path.path_expansion(3).paths"
     paths = [tuple(_checks.sequence("each path", p, min_len=0)) for p in _checks.sequence("paths", paths)]
     for p in paths:
         for i in p:

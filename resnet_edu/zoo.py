@@ -17,10 +17,11 @@ variant            the one change                                          paper
 
 Where a 50-layer (or the paper's) ImageNet configuration exists, a builder gives it with the published parameter
 count: :func:`se_resnet50`, :func:`eca_resnet50`, :func:`resnext50_32x4d`, :func:`wide_resnet50_2`,
-:func:`resnet50d`, :func:`mobilenet_v2`, :func:`convnext_tiny`. :func:`small_net` puts any variant into the same
-small three-stage net for the lesson's comparison, :func:`preact_cifar_net` is the pre-activation twin of
-:func:`resnet_edu.nets.cifar_net`, and :func:`shortcut_study_net` replaces every identity shortcut of a CIFAR ResNet
-by a scaled, gated or 1×1-conv one (He et al. 2016, Table 1, Fig. 2).
+:func:`resnet50d`, :func:`mobilenet_v2`, :func:`convnext_tiny`; :func:`block` builds any variant by name.
+:func:`small_net` puts any variant into one small three-stage net and :func:`preact_cifar_net` is the pre-activation
+twin of :func:`resnet_edu.nets.cifar_net`: both live here, not in lesson 07, because ``python -m resnet_edu.train``
+(core) trains them too (:data:`ARCHS`: every net of the collection by name). Lesson 07's shortcut study stays in
+:mod:`resnet_edu.lessons.lesson07_variants`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from .nets import (
     MAX_WIDTH,
     BasicBlock,
     Bottleneck,
-    BuildingBlock,
     ResNet,
     _conv1x1,
     _conv3x3,
@@ -50,7 +50,6 @@ from .nets import (
 MAX_STAGE_BLOCKS = 64  # the most blocks per stage a builder accepts (ConvNeXt-XL has 27; a bound, raise it)
 _LIFT_BLOCKS = "Set resnet_edu.zoo.MAX_STAGE_BLOCKS higher if you really want a deeper stage."
 VARIANTS = ("resnet", "bottleneck", "preact", "se", "eca", "resnext", "wide", "resnet_d", "inverted", "convnext")
-SHORTCUT_KINDS = ("identity", "scaled", "gated", "conv1x1")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -415,7 +414,7 @@ def convnext_tiny(num_classes: int = 1000) -> ConvNeXt:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Any variant in one small net (the lesson's comparison and diagrams)
+# Any variant by name (lesson 07 puts them into one small net)
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -425,7 +424,7 @@ def block(variant: str, in_channels: int, out_channels: int, stride: int = 1) ->
     Bottleneck variants use ``out_channels // 4`` inner channels (×2 for ResNeXt/Wide's 3×3 conv, in 4 groups for
     ResNeXt, the 32×4d ratios scaled down); shortcuts are option B (1×1 projection) where the shape changes, except
     for ResNet-D (average pool + 1×1) and the inverted residual (none). A ConvNeXt block never changes the shape:
-    pass ``in_channels == out_channels`` and ``stride=1`` (:func:`small_net` puts a downsampling layer in front).
+    pass ``in_channels == out_channels`` and ``stride=1`` (lesson 07's small net puts a downsampling layer in front).
     """
     _checks.choice("variant", variant, VARIANTS)
     _check_block_args(in_channels, out_channels, stride)
@@ -512,12 +511,13 @@ class SmallNet(nn.Module):
 
 def small_net(variant: str, width: int = 16, blocks: int = 1, in_channels: int = 3,
               num_classes: int = 10) -> SmallNet:
-    """The same small three-stage net built from ``variant``'s blocks (lesson 07's comparison)."""
+    """The same small three-stage net built from ``variant``'s blocks (lesson 07's comparison;
+    ``--arch small_<variant>``)."""
     return SmallNet(variant, width, blocks, in_channels, num_classes)
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Depth: pre-activation CIFAR nets, and "why the identity matters" (He et al. 2016, Table 1, Fig. 2)
+# Depth: the pre-activation CIFAR nets (He et al. 2016, Table 3)
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -560,60 +560,6 @@ def preact_cifar_net(depth: int, width: int = 16, in_channels: int = 3, num_clas
     ``nets.cifar_net(depth)`` (ResNet-20: 269,722)."""
     return PreActCifarNet(depth, width, in_channels, num_classes, zero_init)
 
-
-class ScaledShortcut(nn.Module):
-    """h(x) = λx (He et al. 2016, Fig. 2(b), "constant scaling", λ = 0.5)."""
-
-    def __init__(self, scale: float = 0.5) -> None:
-        super().__init__()
-        self.scale = _checks.number("scale", scale)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.scale * x
-
-    def extra_repr(self) -> str:
-        return f"× {self.scale:g}"
-
-
-class GatedShortcut(nn.Module):
-    """h(x) = (1 − g(x))·x with g(x) = σ(W_g x + b_g), a 1×1 conv (He et al. 2016, Fig. 2(d), "shortcut-only
-    gating"); ``bias`` is b_g's initial value (0: the gate starts half open)."""
-
-    def __init__(self, channels: int, bias: float = 0.0) -> None:
-        super().__init__()
-        _checks.integer("channels", channels, low=1)
-        self.gate = nn.Conv2d(channels, channels, 1)
-        nn.init.constant_(self.gate.bias, _checks.number("bias", bias))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (1 - torch.sigmoid(self.gate(x))) * x
-
-
-def _conv_shortcut(channels: int) -> nn.Conv2d:
-    """h(x) = W x, a 1×1 conv (He et al. 2016, Fig. 2(e)), He-initialised so that it keeps the signal's variance."""
-    conv = _conv1x1(channels, channels)
-    nn.init.kaiming_normal_(conv.weight, nonlinearity="linear")
-    return conv
-
-
-def _study_shortcut(kind: str, channels: int) -> nn.Module:
-    if kind == "scaled":
-        return ScaledShortcut(0.5)
-    return GatedShortcut(channels) if kind == "gated" else _conv_shortcut(channels)
-
-
-def shortcut_study_net(kind: str, depth: int = 56, width: int = 16, in_channels: int = 3,
-                       num_classes: int = 10) -> nn.Module:
-    """``nets.cifar_net(depth)`` with every identity shortcut replaced by ``kind`` (see :data:`SHORTCUT_KINDS`):
-    "identity" (unchanged), "scaled" (×0.5), "gated" (1 − σ(1×1 conv)) or "conv1x1" (He et al. 2016, Table 1).
-    The shortcuts that change the shape stay option A; only the identity ones are replaced."""
-    _checks.choice("kind", kind, SHORTCUT_KINDS)
-    model = cifar_net(depth, width=width, in_channels=in_channels, num_classes=num_classes)
-    if kind != "identity":
-        for m in model.modules():
-            if isinstance(m, BuildingBlock) and isinstance(m.downsample, nn.Identity):
-                m.downsample = _study_shortcut(kind, m.conv2.out_channels)
-    return model
 
 
 # --------------------------------------------------------------------------------------------------------------

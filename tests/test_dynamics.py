@@ -516,3 +516,20 @@ def test_explosion_prediction_quotes_the_run(pair, capsys):
     assert exercises.check_explosion_prediction("maybe", pair) is False
     assert exercises.check_explosion_prediction("collapse", "not a result") is False
     assert "second argument" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_plain_explodes_far_more_than_residual_at_step_0(seed):
+    """Lesson 08's step-0 bound, moved out of its check cell: at initialisation the plain-56's first/last gradient
+    ratio is ≥ 30× the ResNet-56's (the notebook's recipe and data, a batch of 64 digits)."""
+    recipe = dynamics.DYNAMICS_CPU
+    train_data, _, _ = edu.recipes.load_data(recipe)
+    pick = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(seed))[:64]
+    ratios = {}
+    for kind in nets.KINDS:
+        model = edu.recipes.build(kind, 56, seed, recipe, train_data)
+        recorder = dynamics.GradientRecorder(model, steps=1)
+        F.cross_entropy(model(train_data.x[pick]), train_data.y[pick]).backward()
+        recorder(0)
+        ratios[kind] = float(recorder.history().ratio()[0])
+    assert ratios["plain"] / ratios["residual"] >= 30, ratios

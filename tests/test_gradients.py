@@ -11,6 +11,7 @@ from torch import nn
 import resnet_edu as edu
 from resnet_edu import diagrams
 from resnet_edu import gradients as G
+from resnet_edu.lessons import lesson03_gradient_path as L3
 
 matplotlib.use("Agg")
 
@@ -19,7 +20,7 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's d
 
 # -- the formula ∂y/∂x = D(I + ∂F/∂x) ------------------------------------------------------------------------------
 def test_jacobian_of_mlp_residual_block_is_identity_plus_branch():
-    check = G.jacobian_check("mlp", dim=6)
+    check = L3.jacobian_check("mlp", dim=6)
     eye = torch.eye(6, dtype=torch.float64)
     assert torch.allclose(check.jacobian, eye + check.jacobian_f, atol=1e-12)
     assert check.max_error < 1e-12 and check.max_error_without_mask < 1e-12
@@ -31,7 +32,7 @@ def test_jacobian_of_mlp_residual_block_is_identity_plus_branch():
 
 
 def test_basic_block_needs_the_relu_mask():
-    check = G.jacobian_check("basic")
+    check = L3.jacobian_check("basic")
     assert check.jacobian.shape == (8, 8)
     assert check.max_error < 1e-12 and check.max_error_finite_difference < 1e-6
     assert 0 < check.mask.sum() < 8, "the seed should close some of the final ReLUs"
@@ -39,31 +40,31 @@ def test_basic_block_needs_the_relu_mask():
 
 
 def test_residual_block_and_jacobian_errors():
-    module, x = G.residual_block("mlp", dim=4)
+    module, x = L3.residual_block("mlp", dim=4)
     assert torch.equal(module(x), x + module.residual(x))
     # the shared two-layer unit of nets, with a smooth σ (tanh) so finite differences are precise
     assert isinstance(module, edu.nets.ResidualUnit) and isinstance(module.act, nn.Tanh)
     assert module.fc1.weight.shape == (8, 4) and module.fc1.weight.dtype == torch.float64
     with pytest.raises(ValueError, match="block must be 'mlp'.*'basic'"):
-        G.jacobian_check("bottleneck")
+        L3.jacobian_check("bottleneck")
     with pytest.raises(ValueError, match="dim must be an integer >= 1 and <= 64; got 0"):
-        G.jacobian_check("mlp", dim=0)
+        L3.jacobian_check("mlp", dim=0)
 
 
 # -- kinds, depths and the probe batch ---------------------------------------------------------------------------
 def test_bad_kind_and_depth_say_what_is_allowed():
     with pytest.raises(ValueError, match="kind must be 'plain'.*'residual'.*got 'resnet'"):
-        G.cifar_profile(20, kind="resnet")
+        L3.cifar_profile(20, kind="resnet")
     for depth in (21, 4):
         with pytest.raises(ValueError, match=r"6n\+2"):
-            G.cifar_profile(depth)
+            L3.cifar_profile(depth)
     for depth in (20.0, True):
         with pytest.raises(TypeError, match="depth must be an integer"):
-            G.cifar_profile(depth)
+            L3.cifar_profile(depth)
     with pytest.raises(ValueError, match=r"6n\+2"):
-        G.depth_study(depths=(20, 51))
+        L3.depth_study(depths=(20, 51))
     with pytest.raises(ValueError, match="depths must hold at least 1 value"):
-        G.depth_study(depths=())
+        L3.depth_study(depths=())
 
 
 def test_probe_batch_is_fixed_digits():
@@ -78,15 +79,15 @@ def test_probe_batch_is_fixed_digits():
 
 
 def test_cifar_profile_is_deterministic():  # and leaves the global RNG alone: tests/test_runtime.py
-    a = G.cifar_profile(20, "plain")
-    b = G.cifar_profile(20, "plain")
+    a = L3.cifar_profile(20, "plain")
+    b = L3.cifar_profile(20, "plain")
     assert a.norms == b.norms and len(a) == 20 and a.label == "plain-20"
-    assert G.cifar_profile(20, "residual", batch_norm=False).label == "ResNet-20 (no BN)"
+    assert L3.cifar_profile(20, "residual", batch_norm=False).label == "ResNet-20 (no BN)"
 
 
 # -- the studies --------------------------------------------------------------------------------------------------
 def test_bn_plain_gradients_explode_more_with_depth_residual_stays_bounded():
-    study = G.depth_study(depths=(8, 20, 56), progress=False)
+    study = L3.depth_study(depths=(8, 20, 56), progress=False)
     plain, residual = study.ratios("plain"), study.ratios("residual")
     assert plain[0] < plain[1] < plain[2] and plain[2] > 100 * plain[0], plain
     assert min(plain) > 1, "with BN the plain gradient grows toward the input"
@@ -102,12 +103,12 @@ def test_bn_plain_gradients_explode_more_with_depth_residual_stays_bounded():
 
 
 def test_without_bn_he_initialised_plain_convnets_are_balanced_at_init():
-    study = G.depth_study(depths=(20,), batch_norm=False, progress=False)
+    study = L3.depth_study(depths=(20,), batch_norm=False, progress=False)
     assert 0.1 < study.ratio("plain", 20) < 10
 
 
 def test_mlp_without_bn_vanishes_plain_and_stays_flat_residual():
-    m = G.mlp_study(depth=100, init="default")
+    m = L3.mlp_study(depth=100, init="default")
     assert m.ratio("plain") < 1e-20
     assert 1e-4 < m.ratio("residual") < 1e4
     assert len(m.profile("plain")) == 102 and len(m.activation_rms["plain"]) == 102
@@ -117,34 +118,34 @@ def test_mlp_without_bn_vanishes_plain_and_stays_flat_residual():
 
 
 def test_mlp_float32_underflows_to_zero():
-    m = G.mlp_study(depth=100, init="default", dtype=torch.float32)
+    m = L3.mlp_study(depth=100, init="default", dtype=torch.float32)
     assert m.first_layer_norm("plain") == 0.0
 
 
 def test_he_init_residual_mlp_explodes_unless_branch_scaled():
-    assert G.mlp_study(100, init="he").output_rms("residual") > 1e15
-    assert G.mlp_study(100, init="he", branch_scale=1 / math.sqrt(100)).output_rms("residual") < 1e4
-    assert G.mlp_study(100, init="he", branch_scale=0.01).output_rms("residual") < 10
-    assert G.mlp_study(100, init="he").ratio("plain") > 1e-3
+    assert L3.mlp_study(100, init="he").output_rms("residual") > 1e15
+    assert L3.mlp_study(100, init="he", branch_scale=1 / math.sqrt(100)).output_rms("residual") < 1e4
+    assert L3.mlp_study(100, init="he", branch_scale=0.01).output_rms("residual") < 10
+    assert L3.mlp_study(100, init="he").ratio("plain") > 1e-3
 
 
 def test_mlp_study_errors():
     with pytest.raises(ValueError, match=r"branch_scale .* must be >= 0; got -1"):
-        G.mlp_study(10, branch_scale=-1)
+        L3.mlp_study(10, branch_scale=-1)
     with pytest.raises(ValueError, match="init must be 'default'.*'he'"):
-        G.mlp_study(10, init="xavier")
+        L3.mlp_study(10, init="xavier")
     with pytest.raises(ValueError, match="kind must be"):
-        G.mlp_study(5).ratio("res")
+        L3.mlp_study(5).ratio("res")
 
 
 def test_lesson03_builders_leave_the_global_random_stream_alone():
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    G.residual_block("mlp", dim=3)
-    G.mlp_study(depth=3, width=4, batch_size=4)
+    L3.residual_block("mlp", dim=3)
+    L3.mlp_study(depth=3, width=4, batch_size=4)
     diagrams.block_graph("residual")
-    G.cifar_profile(8, "plain")
+    L3.cifar_profile(8, "plain")
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -181,7 +182,7 @@ def test_lesson03_checkers_never_raise_and_say_what_type_is_expected(answer, cap
 
 
 def test_stream_study_grows_linearly_for_the_resnet_only():
-    stream = G.stream_study(depth=20)
+    stream = L3.stream_study(depth=20)
     assert len(stream.mean_square["residual"]) == 9 and stream.blocks_per_stage == 3
     assert all(0.5 < d < 1.5 for d in stream.increments("residual", stage=1))
     assert all(0.4 < v < 0.6 for v in stream.mean_square["plain"])
@@ -194,15 +195,15 @@ def test_stream_study_grows_linearly_for_the_resnet_only():
 
 
 def test_path_expansion_is_exact_and_drawn_from_its_paths():
-    expansion = G.path_expansion(n_blocks=3)
+    expansion = L3.path_expansion(n_blocks=3)
     assert expansion.counts() == {0: 1, 1: 3, 2: 3, 3: 1} and expansion.max_error < 1e-12
     assert expansion.paths[0] == () and expansion.paths[-1] == (1, 2, 3)
     assert "8 paths" in str(expansion)
     graph = diagrams.unrolled_paths(expansion.paths)
     assert graph.source.count("-> p_sum") == 8 and "identity path" in graph.source
-    assert G.path_expansion(n_blocks=4).counts() == {0: 1, 1: 4, 2: 6, 3: 4, 4: 1}
+    assert L3.path_expansion(n_blocks=4).counts() == {0: 1, 1: 4, 2: 6, 3: 4, 4: 1}
     with pytest.raises(ValueError, match="n_blocks"):
-        G.path_expansion(n_blocks=0)
+        L3.path_expansion(n_blocks=0)
     with pytest.raises(ValueError, match="paths"):
         diagrams.unrolled_paths([])
 
@@ -218,7 +219,7 @@ def test_profiles_mark_the_classifier_and_use_kind_colours():
 
 
 def test_lesson03_predictions(capsys):
-    study = G.mlp_study(depth=30, init="default")
+    study = L3.mlp_study(depth=30, init="default")
     assert edu.exercises.check_mlp_prediction(None, study) is False
     assert "No prediction recorded" in capsys.readouterr().out
     measured = "vanish" if study.ratio("plain") < 1e-3 else "stay"
@@ -229,16 +230,16 @@ def test_lesson03_predictions(capsys):
 
 def test_depth_study_draws_average_nets_and_batches():
     """draws=k: each ratio is the geometric mean over k nets (seeds seed…seed+k−1), each on its own batch."""
-    one = G.depth_study(depths=(8,), seed=3, progress=False)
-    two = G.depth_study(depths=(8,), seed=3, progress=False, draws=2)
-    other = G.cifar_profile(8, "plain", True, G.probe_batch(32, 16, index=1), seed=4).ratio("conv")
+    one = L3.depth_study(depths=(8,), seed=3, progress=False)
+    two = L3.depth_study(depths=(8,), seed=3, progress=False, draws=2)
+    other = L3.cifar_profile(8, "plain", True, G.probe_batch(32, 16, index=1), seed=4).ratio("conv")
     assert two.draw_ratios["plain", 8] == [one.ratio("plain", 8), other]
     assert two.ratio("plain", 8) == pytest.approx(math.sqrt(one.ratio("plain", 8) * other))
     assert two.profile("plain", 8).norms == one.profile("plain", 8).norms, "the plot shows the first draw"
     assert two.draws == 2 and one.draws == 1 and "geometric mean over 2 nets" in str(two)
     assert not torch.equal(G.probe_batch(32, 16, index=1)[0], G.probe_batch(32, 16)[0])
     with pytest.raises(ValueError, match="draws must be an integer >= 1"):
-        G.depth_study(depths=(8,), draws=0)
+        L3.depth_study(depths=(8,), draws=0)
     with pytest.raises(ValueError, match="index must be at most 43: the 1,438 training digits hold 44 batches"):
         G.probe_batch(32, 16, index=44)
 
@@ -246,21 +247,21 @@ def test_depth_study_draws_average_nets_and_batches():
 # -- lesson 03's magnitudes at seed 0 (issue 23 item 4: regression bands that the lesson's prose does not state; the
 #    lesson's own checks assert its claims with margins that hold over seeds 0-5) -------------------------------------
 def test_lesson03_cnn_magnitudes_at_seed_0():
-    study = G.depth_study(depths=(20, 56, 110), seed=0, progress=False)
+    study = L3.depth_study(depths=(20, 56, 110), seed=0, progress=False)
     plain, residual = study.ratios("plain"), study.ratios("residual")
     assert 10 <= plain[0] < 100 and 1e2 <= plain[1] < 1e4 and 1e6 <= plain[2] < 1e8, plain
     assert residual[0] < residual[1] < residual[2], residual
     per_depth = [r / d for r, d in zip(residual, study.depths)]
     assert all(0.15 <= v <= 0.6 for v in per_depth) and max(per_depth) / min(per_depth) < 2, per_depth
-    stream = G.stream_study(depth=56, seed=0)
+    stream = L3.stream_study(depth=56, seed=0)
     assert all(0.5 < d < 1.5 for d in stream.increments("residual", stage=1))
     assert all(0.4 < v < 0.6 for v in stream.mean_square["plain"])
 
 
 def test_lesson03_mlp_magnitudes_at_seed_0():
     L = 100
-    default = G.mlp_study(depth=L, init="default", seed=0)
-    he = {name: G.mlp_study(depth=L, init="he", branch_scale=s, seed=0)
+    default = L3.mlp_study(depth=L, init="default", seed=0)
+    he = {name: L3.mlp_study(depth=L, init="he", branch_scale=s, seed=0)
           for name, s in {"1": 1.0, "1/√L": L ** -0.5, "1/L": 1 / L}.items()}
     rms = default.activation_rms["plain"]
     assert 1e-41 < default.ratio("plain") < 1e-37

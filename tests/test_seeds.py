@@ -107,7 +107,7 @@ def test_seed_problems_are_found():
     cells = [(2, "S = edu.lessons.lesson04_identity_vs_lambda\n"
                  "x = edu.lessons.lesson02_identity_mapping.learn_correction(steps=3, seed=0)"),
              (3, "b = S.make_block('module')\nc = S.make_block('module', False, seed)\n"
-                 "g = edu.gradients.mlp_study(depth=4, seed=seed + 1)\nedu.runtime.scale()\n"
+                 "g = edu.lessons.lesson03_gradient_path.mlp_study(depth=4, seed=seed + 1)\nedu.runtime.scale()\n"
                  "seed = edu.runtime.seed_everything()")]
     problems = seed_problems(cells)
     assert len(problems) == 2, problems

@@ -9,6 +9,7 @@ import ipywidgets as W  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 from resnet_edu import widgets  # noqa: E402
+from resnet_edu.lessons import lesson03_gradient_path as L3  # noqa: E402
 
 
 def _render(k):
@@ -38,7 +39,7 @@ def test_slider_app_shows_a_png():
 
 
 def test_depth_explorer_controls():
-    app = widgets.depth_explorer()
+    app = L3.depth_explorer()
     depth = app.controls["depth"]
     assert list(app.controls) == ["depth", "residual", "bn"]
     assert (depth.min, depth.max, depth.step, depth.value) == (8, 110, 6, 56)
@@ -48,7 +49,7 @@ def test_depth_explorer_controls():
 
 
 def test_depth_explorer_callback_without_a_browser():
-    app = widgets.depth_explorer(max_depth=56)
+    app = L3.depth_explorer(max_depth=56)
     seconds = app.update(depth=56)
     assert isinstance(seconds, float) and 0 < seconds < 60
     assert app.last_marker == "rendered depth=56 residual=True bn=True"
@@ -69,14 +70,14 @@ def test_depth_explorer_callback_without_a_browser():
 
 
 def test_depth_explorer_timings():
-    app = widgets.depth_explorer(depth=20, max_depth=20)
+    app = L3.depth_explorer(depth=20, max_depth=20)
     seconds = app.timings(depths=(8, 20))
     assert set(seconds) == {8, 20} and all(s > 0 for s in seconds.values())
     assert app.last_marker == "rendered depth=20 residual=True bn=True"
 
 
 def test_depth_explorer_timings_use_time_updates_and_keep_the_cache_semantics(monkeypatch):
-    app = widgets.depth_explorer(depth=20, max_depth=20)
+    app = L3.depth_explorer(depth=20, max_depth=20)
     calls = []
     time_updates = app.time_updates
     monkeypatch.setattr(app, "time_updates", lambda *a, **k: calls.append(a) or time_updates(*a, **k))
@@ -95,14 +96,14 @@ def test_depth_explorer_timings_use_time_updates_and_keep_the_cache_semantics(mo
 
 def test_depth_explorer_bad_arguments():
     with pytest.raises(ValueError, match=r"6n\+2"):
-        widgets.depth_explorer(depth=21)
+        L3.depth_explorer(depth=21)
     with pytest.raises(ValueError, match=r"6n\+2"):
-        widgets.depth_explorer(max_depth=100)
+        L3.depth_explorer(max_depth=100)
     with pytest.raises(ValueError, match="above max_depth"):
-        widgets.depth_explorer(depth=110, max_depth=56)
+        L3.depth_explorer(depth=110, max_depth=56)
     with pytest.raises(TypeError, match="residual must be True or False"):
-        widgets.depth_explorer(residual="yes")
-    app = widgets.depth_explorer(depth=20, max_depth=20)
+        L3.depth_explorer(residual="yes")
+    app = L3.depth_explorer(depth=20, max_depth=20)
     with pytest.raises(ValueError, match=r"6n\+2"):
         app.update(depth=15)
 

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from resnet_edu import nets, zoo
+from resnet_edu.lessons import lesson07_variants as variants  # the study nets built from the catalogue
 
 
 def test_zoo_imports_no_training_code():
@@ -76,13 +77,13 @@ BAD = [
     ("ConvNeXtBlock dim=10**6", lambda: zoo.ConvNeXtBlock(10**6), ValueError,
      r"dim must be at most 4096 .*MAX_WIDTH higher"),
     # preact_cifar_net checks what cifar_net checks (issue 22: in_channels=0, num_classes=0, zero_init="no")
-    ("preact_cifar_net in_channels=0", lambda: zoo.preact_cifar_net(8, in_channels=0), ValueError,
+    ("preact_cifar_net in_channels=0", lambda: variants.preact_cifar_net(8, in_channels=0), ValueError,
      "in_channels must be an integer >= 1"),
-    ("preact_cifar_net num_classes=0", lambda: zoo.preact_cifar_net(8, num_classes=0), ValueError,
+    ("preact_cifar_net num_classes=0", lambda: variants.preact_cifar_net(8, num_classes=0), ValueError,
      "num_classes must be an integer >= 1"),
-    ("preact_cifar_net zero_init='no'", lambda: zoo.preact_cifar_net(8, zero_init="no"), TypeError,
+    ("preact_cifar_net zero_init='no'", lambda: variants.preact_cifar_net(8, zero_init="no"), TypeError,
      r"zero_init must be True or False; got 'no' \(str\)"),
-    ("preact_cifar_net depth 21", lambda: zoo.preact_cifar_net(21), ValueError, "depth must be 6n\\+2"),
+    ("preact_cifar_net depth 21", lambda: variants.preact_cifar_net(21), ValueError, "depth must be 6n\\+2"),
     # blocks and small nets
     ("block of an unknown variant", lambda: zoo.block("densenet", 16, 16), ValueError,
      "variant must be one of 'resnet', 'bottleneck'"),
@@ -92,9 +93,9 @@ BAD = [
      "a ConvNeXt block keeps its shape"),
     ("block stride 3", lambda: zoo.block("resnet", 16, 16, 3), ValueError, "stride must be one of 1, 2"),
     ("block in_channels=0", lambda: zoo.block("resnet", 0, 16), ValueError, "in_channels must be an integer >= 1"),
-    ("small_net in_channels=0", lambda: zoo.small_net("resnet", in_channels=0), ValueError,
+    ("small_net in_channels=0", lambda: variants.small_net("resnet", in_channels=0), ValueError,
      "in_channels must be an integer >= 1"),
-    ("small_net variant 'vgg'", lambda: zoo.small_net("vgg"), ValueError, "variant must be one of"),
+    ("small_net variant 'vgg'", lambda: variants.small_net("vgg"), ValueError, "variant must be one of"),
     ("ResNeXt 3×3 conv narrower than its groups", lambda: zoo.ResNeXtBottleneck(64, 4), ValueError,
      "fewer than its 32 groups"),
     ("Bottleneck groups=0", lambda: nets.Bottleneck(64, 16, groups=0), ValueError, "groups must be an integer >= 1"),

@@ -41,7 +41,7 @@ def check_bn_plain_direction(answer: object) -> bool:
     word = answer.strip().lower()
     if word not in _LARGER + _SMALLER:
         return verdict(False, "", f'Answer "larger" or "smaller"; got {brief(answer)}.')
-    from ..gradients import cifar_profile
+    from ..lessons.lesson03_gradient_path import cifar_profile
 
     ratio = cifar_profile(56, "plain", batch_norm=True).ratio("conv")  # measured now, not remembered
     return verdict(
@@ -101,7 +101,7 @@ def solution_branch_scale() -> float:
 
 def check_branch_scale(answer: object) -> bool:
     """Exercise 3: a branch scale s in [0.02, 1] that keeps the He-initialised 100-block residual MLP's output RMS
-    below 1,000 (measured by :func:`resnet_edu.gradients.mlp_study` when checked)."""
+    below 1,000 (measured by :func:`resnet_edu.lessons.lesson03_gradient_path.mlp_study` when checked)."""
     if missing(answer, "answer = a number s: each residual branch is multiplied by s (y = x + s·F(x))."):
         return False
     s = number(answer, "a number s", "0.5")
@@ -110,7 +110,7 @@ def check_branch_scale(answer: object) -> bool:
     if not 0.02 <= s <= 1:
         return verdict(False, "", f"Pick s between 0.02 and 1: with s = {s:g} the branches barely contribute (or "
                                   "are amplified) — the network would not be using its residual blocks.")
-    from ..gradients import mlp_study
+    from ..lessons.lesson03_gradient_path import mlp_study
 
     rms = mlp_study(depth=100, init="he", branch_scale=s).output_rms("residual")  # measured now
     why = ("Each block adds s·relu(Wx + b) to x. The branch's fresh variance adds s² per block, and because a ReLU "
@@ -131,7 +131,7 @@ def check_mlp_prediction(prediction: object, study: object) -> bool:
     try:
         ratio = study.ratio("plain")  # type: ignore[attr-defined]
     except (AttributeError, TypeError, ValueError):
-        print("❌ Pass the result of edu.gradients.mlp_study(...) as the second argument.")
+        print("❌ Pass the result of lesson.mlp_study(...) as the second argument.")
         return False
     side = "vanish" if ratio < 1e-3 else "stay"
     return predicted(

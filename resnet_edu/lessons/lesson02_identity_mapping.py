@@ -77,9 +77,18 @@ class IdentityGap:
     def __str__(self) -> str:
         return "\n".join(f"{label:<40} max|out − x| = {value:.4g}" for label, value in self.rows())
 
-    def plot(self, ax=None):  # noqa: ANN001, ANN201
-        """Bar chart of max |out − x| for each block (:func:`resnet_edu.viz.plot_identity_gap`)."""
-        return viz.plot_identity_gap(self, ax)
+    def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
+        """Bar chart of max |block(x) − x| for each block at initialisation."""
+        ax = viz.axes(ax, figsize=(7, 3))
+        labels, values = zip(*self.rows(), strict=True)
+        colors = [viz.KIND_COLORS["plain" if label.startswith("plain") else "residual"] for label in labels]
+        bars = ax.barh(labels, values, color=colors)
+        ax.bar_label(bars, fmt="%.3g", padding=3)
+        ax.invert_yaxis()
+        ax.set_xlabel("max |block(x) − x| at initialisation")
+        ax.set_title("Which block starts as the identity mapping?")
+        ax.set_xlim(0, max(values) * 1.25 + 1e-9)
+        return ax
 
 
 def zero_init_identity_gap(
@@ -179,9 +188,36 @@ class IdentityLearning:
             )
         return "\n".join(lines)
 
-    def plot(self, smooth: int = 20):  # noqa: ANN201
-        """Left: final loss against k. Right: the training curves (:func:`resnet_edu.viz.plot_identity_learning`)."""
-        return viz.plot_identity_learning(self, smooth)
+    def plot(self, smooth: int = 20):  # noqa: ANN201 (matplotlib Figure)
+        """Left: final loss against k (log scale). Right: the training curves."""
+        import matplotlib.pyplot as plt
+
+        smooth = _checks.integer("smooth", smooth, low=1)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+        for kind in self.kinds():
+            left.plot(self.ks, [self.loss(kind, k) for k in self.ks], "o-", color=viz.KIND_COLORS[kind], label=kind)
+        left.axhline(1.0, ls=":", color="gray", label="output 0 (MSE = Var x = 1)")
+        left.set_xscale("log")
+        left.set_yscale("log")
+        left.set_xticks(self.ks, [str(k) for k in self.ks])
+        left.set_xlabel("number of stacked units k")
+        left.set_ylabel("test MSE(net(x), x) after training")
+        left.set_title("Learning the identity mapping")
+        left.grid(True, which="both", alpha=0.3)
+        left.legend()
+        styles = ["-", "--", ":", "-."]
+        for i, k in enumerate(self.ks):
+            for kind in self.kinds():
+                curve = viz.moving_average(self.curves[(kind, k)], smooth)
+                right.plot(curve, styles[i % len(styles)], color=viz.KIND_COLORS[kind], label=f"{kind} k={k}")
+        right.set_yscale("log")
+        right.set_xlabel("Adam step")
+        right.set_ylabel(f"training MSE (moving average of {smooth})")
+        right.set_title("Training curves")
+        right.grid(True, which="both", alpha=0.3)
+        right.legend(fontsize=8, ncol=2)
+        fig.tight_layout()
+        return fig
 
 
 def _mse_to_input(net: nn.Module, x: torch.Tensor) -> float:
@@ -256,6 +292,10 @@ def _learn_identity(
 # --- 3. the learned correction F(x) → y − x ---
 
 
+def _fmt(values: Sequence[float]) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
+
+
 @dataclass
 class Correction:
     """Result of :func:`learn_correction`: F(x), H(x) and the loss at every step."""
@@ -293,9 +333,29 @@ class Correction:
         """max |layers' output − what they must output| after training (|F(x) − (y − x)|, or |H(x) − y|)."""
         return max(abs(f - e) for f, e in zip(self.final, self.expected(), strict=True))
 
-    def plot(self):  # noqa: ANN201
-        """F(x) per component over the steps, with y − x dashed; the loss (:func:`resnet_edu.viz.plot_correction`)."""
-        return viz.plot_correction(self)
+    def plot(self):  # noqa: ANN201 (matplotlib Figure)
+        """F(x) per component over the steps, with y − x dashed; the loss on a log scale."""
+        import matplotlib.pyplot as plt
+
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+        plain = self.kind == "plain"
+        for i, target in enumerate(self.expected()):
+            line = left.plot([h[i] for h in self.history], label=f"{'H' if plain else 'F'}(x)[{i}]")[0]
+            label = f"y[{i}] = {target:+.2f}" if plain else f"y[{i}] − x[{i}] = {target:+.2f}"
+            left.axhline(target, ls="--", color=line.get_color(), alpha=0.7, label=label)
+        left.set_xlabel("training step")
+        left.set_ylabel("H(x) (plain unit)" if plain else "F(x)")
+        left.set_title(f"x = {_fmt(self.x)}, y = {_fmt(self.y)}: " +
+                       ("the plain unit must build y from scratch" if plain else "F(x) learns the correction y − x"))
+        left.grid(True, alpha=0.3)
+        left.legend(fontsize=8)
+        right.semilogy([max(v, 1e-16) for v in self.losses])
+        right.set_xlabel("training step")
+        right.set_ylabel("loss = MSE(H(x), y)")
+        right.set_title("The only signal: loss(H(x), y)")
+        right.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        return fig
 
 
 def learn_correction(

@@ -1,11 +1,14 @@
 """Lesson 07's experiments: every variant in the same small net, why the shortcut stays the identity, pre- vs
 post-activation at depth.
 
-The blocks and nets themselves are the catalogue :mod:`resnet_edu.zoo` (PreAct, SE, ECA, ResNeXt, Wide, ResNet-D,
-inverted residual, ConvNeXt, their published builders, :func:`~resnet_edu.zoo.small_net`); this module re-exports the
-names lesson 07 calls as ``edu.lessons.lesson07_variants.<name>`` and adds what trains them:
+One idea — change one thing about the block and measure it — in three experiments, with the nets they train (which is
+why the module is long). The blocks themselves are the catalogue :mod:`resnet_edu.zoo` (PreAct, SE, ECA, ResNeXt,
+Wide, ResNet-D, inverted residual, ConvNeXt, their published builders); this module re-exports the names lesson 07
+calls as ``edu.lessons.lesson07_variants.<name>`` and adds the study nets and what trains them:
 
-* :func:`compare` → :class:`Comparison`: each variant's :func:`~resnet_edu.zoo.small_net`, same recipe, same steps;
+* :func:`small_net` (any variant in the same small three-stage net), :func:`preact_cifar_net` (the pre-activation
+  twin of :func:`resnet_edu.nets.cifar_net`), :func:`shortcut_study_net` (scaled, gated or 1×1-conv shortcuts);
+* :func:`compare` → :class:`Comparison`: each variant's :func:`small_net`, same recipe, same steps;
 * :func:`shortcut_study` → :class:`ShortcutStudy`: identity vs scaled, gated and 1×1-conv shortcuts (He et al. 2016,
   Table 1);
 * :func:`preact_study` → :class:`PreactStudy`: post- vs pre-activation CIFAR ResNets at depth (He et al. 2016, §4).
@@ -22,28 +25,33 @@ from torch import nn
 from .. import _checks
 from ..data import ImageData
 from ..gradients import GradientProfile
-from ..nets import cifar_net, count_flops, count_parameters
+from ..nets import (
+    BuildingBlock,
+    _conv1x1,
+    cifar_net,
+    count_flops,
+    count_parameters,
+)
 from ..runtime import by_scale, one_thread, scale, seeded
 from ..train import FitResult
-from ..zoo import (  # noqa: F401  (re-exported: lesson 07 calls them as edu.lessons.lesson07_variants.<name>)
+from ..zoo import (  # noqa: F401  (the catalogue's names lesson 07 calls as edu.lessons.lesson07_variants.<name>)
     ECA,
-    SHORTCUT_KINDS,
     VARIANTS,
     ConvNeXt,
     ConvNeXtBlock,
     ECABottleneck,
-    GatedShortcut,
     InvertedResidual,
     LayerNorm2d,
     MobileNetV2,
     PreActBlock,
     PreActCifarNet,
     ResNeXtBottleneck,
-    ScaledShortcut,
     SEBottleneck,
     SmallNet,
     SqueezeExcitation,
     WideBottleneck,
+    _block,
+    _convnext_downsample,
     block,
     convnext_tiny,
     eca_kernel_size,
@@ -54,10 +62,72 @@ from ..zoo import (  # noqa: F401  (re-exported: lesson 07 calls them as edu.les
     resnet_d_shortcut,
     resnext50_32x4d,
     se_resnet50,
-    shortcut_study_net,
     small_net,
     wide_resnet50_2,
 )
+
+SHORTCUT_KINDS = ("identity", "scaled", "gated", "conv1x1")
+
+# --------------------------------------------------------------------------------------------------------------
+# The study nets at depth: "why the identity matters" (He et al. 2016, Table 1, Fig. 2). The small net of every
+# variant and the pre-activation CIFAR net are in zoo (small_net, preact_cifar_net): the train CLI builds them too.
+# --------------------------------------------------------------------------------------------------------------
+
+
+class ScaledShortcut(nn.Module):
+    """h(x) = λx (He et al. 2016, Fig. 2(b), "constant scaling", λ = 0.5)."""
+
+    def __init__(self, scale: float = 0.5) -> None:
+        super().__init__()
+        self.scale = _checks.number("scale", scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * x
+
+    def extra_repr(self) -> str:
+        return f"× {self.scale:g}"
+
+
+class GatedShortcut(nn.Module):
+    """h(x) = (1 − g(x))·x with g(x) = σ(W_g x + b_g), a 1×1 conv (He et al. 2016, Fig. 2(d), "shortcut-only
+    gating"); ``bias`` is b_g's initial value (0: the gate starts half open)."""
+
+    def __init__(self, channels: int, bias: float = 0.0) -> None:
+        super().__init__()
+        _checks.integer("channels", channels, low=1)
+        self.gate = nn.Conv2d(channels, channels, 1)
+        nn.init.constant_(self.gate.bias, _checks.number("bias", bias))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (1 - torch.sigmoid(self.gate(x))) * x
+
+
+def _conv_shortcut(channels: int) -> nn.Conv2d:
+    """h(x) = W x, a 1×1 conv (He et al. 2016, Fig. 2(e)), He-initialised so that it keeps the signal's variance."""
+    conv = _conv1x1(channels, channels)
+    nn.init.kaiming_normal_(conv.weight, nonlinearity="linear")
+    return conv
+
+
+def _study_shortcut(kind: str, channels: int) -> nn.Module:
+    if kind == "scaled":
+        return ScaledShortcut(0.5)
+    return GatedShortcut(channels) if kind == "gated" else _conv_shortcut(channels)
+
+
+def shortcut_study_net(kind: str, depth: int = 56, width: int = 16, in_channels: int = 3,
+                       num_classes: int = 10) -> nn.Module:
+    """``nets.cifar_net(depth)`` with every identity shortcut replaced by ``kind`` (see :data:`SHORTCUT_KINDS`):
+    "identity" (unchanged), "scaled" (×0.5), "gated" (1 − σ(1×1 conv)) or "conv1x1" (He et al. 2016, Table 1).
+    The shortcuts that change the shape stay option A; only the identity ones are replaced."""
+    _checks.choice("kind", kind, SHORTCUT_KINDS)
+    model = cifar_net(depth, width=width, in_channels=in_channels, num_classes=num_classes)
+    if kind != "identity":
+        for m in model.modules():
+            if isinstance(m, BuildingBlock) and isinstance(m.downsample, nn.Identity):
+                m.downsample = _study_shortcut(kind, m.conv2.out_channels)
+    return model
+
 
 # --------------------------------------------------------------------------------------------------------------
 # Experiments of lesson 07: one comparison, why the identity matters, pre- vs post-activation at depth

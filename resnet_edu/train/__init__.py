@@ -18,15 +18,17 @@ One concern per file:
 * :mod:`~resnet_edu.train.loop` — :func:`fit` and the standard loop;
 * :mod:`~resnet_edu.train.graphed` — the captured CUDA-graph step (all GPU-only code);
 * :mod:`~resnet_edu.train.distributed` — ranks, their devices and shards, decisions taken together;
+* :mod:`~resnet_edu.train.confusion` — :func:`predict` and :func:`confusion_matrix` (a :class:`Confusion`);
 * :mod:`~resnet_edu.train.checkpoint` — :func:`save_checkpoint` / :func:`load_checkpoint`, a whole run to be
   continued (:class:`TrainState`, :func:`save_run` / :func:`load_run`) and the write-beside-and-rename step every
   saved file goes through (:func:`write_then_rename`);
 * ``__main__`` — ``python -m resnet_edu.train``, also under ``torchrun``.
 """
 
-from . import checkpoint, config, distributed, graphed, loop, run
+from . import checkpoint, config, confusion, distributed, graphed, loop, run
 from .checkpoint import TrainState, load_checkpoint, load_run, save_checkpoint, save_path, save_run, write_then_rename
 from .config import MAX_EPOCHS, MAX_STEPS, OPTIMIZERS, PRECISIONS, SCHEDULES, FitResult, TrainConfig
+from .confusion import Confusion, confusion_matrix, predict
 from .distributed import broadcast_buffers, shard
 from .graphed import MIN_TORCH, WARMUP_STEPS, CapturedStep, CaptureFailed, DeviceLossScale, fast_path_problem
 from .loop import fit, standard_loop, training_lines
@@ -47,5 +49,5 @@ __all__ = [
     "DeviceLossScale", "DeviceHistory", "fast_path_problem", "precision_for", "check_model_fits_data",
     "first_conv_channels", "config", "distributed", "graphed", "loop", "run", "_autocast", "_Run",
     "checkpoint", "save_checkpoint", "load_checkpoint", "save_path", "write_then_rename", "TrainState", "save_run",
-    "load_run",
+    "load_run", "confusion", "Confusion", "confusion_matrix", "predict",
 ]

@@ -16,8 +16,8 @@ What this module offers, in lesson order:
   which measures the order of each rule from a log-log fit (:func:`measured_order`);
 * a 2-D task: :func:`two_spirals`, the weight-tied :class:`ODENet`, :func:`train_ode_net` → :class:`FlowResult`
   (trajectories, decision boundary and accuracy for any number of steps);
-* the figures are drawn by :mod:`resnet_edu.viz` (``result.plot()``), the step slider is
-  :func:`resnet_edu.widgets.step_explorer`.
+* the figures (``result.plot()``) and the step slider :func:`step_explorer`, in
+  :mod:`resnet_edu.lessons.lesson05_ode_view.figures`.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import _checks, viz
-from ..runtime import one_thread, seeded
+from ... import _checks
+from ...runtime import one_thread, seeded
+from . import figures
+from .figures import step_explorer as step_explorer  # the slider: lesson.step_explorer(result)
 
 Field = Callable[[torch.Tensor], torch.Tensor]
 StepRule = Callable[[Field, torch.Tensor, float], torch.Tensor]
@@ -233,8 +235,8 @@ class Convergence:
                           orders])
 
     def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
-        """Error against N on log-log axes, one line per method (:func:`resnet_edu.viz.plot_convergence`)."""
-        return viz.plot_convergence(self, ax)
+        """Error against N on log-log axes, one line per method (:func:`figures.plot_convergence`)."""
+        return figures.plot_convergence(self, ax)
 
 
 def convergence(
@@ -447,17 +449,17 @@ class FlowResult:
         return self._views[n]
 
     def plot(self, steps: int | None = None, max_steps: int = 48):  # noqa: ANN201
-        """Three panels for N steps (:class:`resnet_edu.viz.StepFigure`): decision boundary in the input plane,
+        """Three panels for N steps (:class:`figures.StepFigure`): decision boundary in the input plane,
         trajectories through the blocks, accuracy against N (up to ``max_steps``). Returns the Figure."""
-        return viz.StepFigure(self, max_steps).draw(self.model.steps if steps is None else steps)
+        return figures.StepFigure(self, max_steps).draw(self.model.steps if steps is None else steps)
 
     def plot_steps(self, steps: Sequence[int] = (1, 2, 4, 16, 48)):  # noqa: ANN201
         """Small multiples: the trajectories and the boundary for several N side by side. Returns the Figure."""
-        return viz.plot_flow_steps(self, steps)
+        return figures.plot_flow_steps(self, steps)
 
     def plot_loss(self, ax=None):  # noqa: ANN001, ANN201
         """The training loss per step."""
-        return viz.plot_losses(self.losses, ax)
+        return figures.plot_losses(self.losses, ax)
 
 
 @one_thread()
@@ -550,8 +552,8 @@ class EulerPolygons:
         return "end-point error ‖x_N − x(T)‖: " + ", ".join(f"N = {n}: {e:.3g}" for n, e in self.errors.items())
 
     def plot(self, ax=None):  # noqa: ANN001, ANN201 (matplotlib Axes)
-        """The field f as arrows, the exact trajectory and the Euler polygons (``viz.plot_euler_polygons``)."""
-        return viz.plot_euler_polygons(self, ax=ax)
+        """The field f as arrows, the exact trajectory and the Euler polygons (:func:`figures.plot_euler_polygons`)."""
+        return figures.plot_euler_polygons(self, ax=ax)
 
 
 def euler_polygons(
