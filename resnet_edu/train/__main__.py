@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if world > 1:
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
-        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        distributed.init(dev)
     say = print if rank == 0 else (lambda *_a, **_k: None)
     try:
         train_data, test_data, note = _load(parser, args, arch)

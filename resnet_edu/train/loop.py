@@ -161,6 +161,9 @@ def fit(
     if config.fast and problem is not None and dev.type == "cuda":
         print(f"fit: the fast CUDA-graph step is off here ({problem}); training with the standard loop.")
     sync_every = config.sync_every if dev.type == "cuda" else 1
+    benchmark = torch.backends.cudnn.benchmark
+    if dev.type == "cuda" and not torch.backends.cudnn.deterministic:
+        torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN time its algorithms once (restored below)
     run = _Run(config, total, dev, result, eval_data, model, progress and rank == 0, log_dir if rank == 0 else None,
                sync_every)
     try:
@@ -181,6 +184,7 @@ def fit(
             standard_loop(model, train_model, loader, config, run, after_backward, state)
     finally:
         run.close()
+        torch.backends.cudnn.benchmark = benchmark
     return result
 
 
