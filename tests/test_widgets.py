@@ -21,7 +21,7 @@ def _render(k):
 def test_slider_app_update_returns_seconds_and_sets_the_marker():
     slider = W.IntSlider(value=3, min=0, max=9, continuous_update=True)
     app = widgets.SliderApp({"k": slider}, _render, title="test")
-    assert slider.continuous_update is False, "a drag must not redraw for every intermediate value"
+    assert slider.continuous_update is True, "a drag redraws as it goes: stale values are skipped (issue 33)"
     seconds = app.update()
     assert isinstance(seconds, float) and seconds > 0 and app.last_seconds == seconds
     assert app.last_marker == "rendered k=3"
@@ -124,3 +124,127 @@ def test_slider_app_time_updates_is_generic_and_checks_the_name():
     assert set(times) == {2, 3} and all(t > 0 for t in times.values()) and app.last_marker == "rendered k=3"
     with pytest.raises(ValueError, match="name must be one of this app's controls"):
         app.time_updates("depth", [1])
+
+
+# -- following a front end (issue 33): the last value wins, states already seen are instant ------------------
+class _FakeEvents:
+    def __init__(self):
+        self.callbacks = {}
+
+    def register(self, name, callback):
+        self.callbacks.setdefault(name, []).append(callback)
+
+    def trigger(self, name):
+        for callback in self.callbacks.get(name, []):
+            callback(None)
+
+
+class _FakeShell:
+    """What SliderApp needs from a kernel's IPython shell: ``.kernel`` and ``.events``."""
+
+    kernel = object()
+
+    def __init__(self):
+        self.events = _FakeEvents()
+
+
+@pytest.fixture()
+def live(monkeypatch):
+    """A kernel with a front end, between two cells: changes of the controls come from the browser."""
+    shell = _FakeShell()
+    monkeypatch.setattr(widgets, "_kernel_shell", lambda: shell)
+    monkeypatch.setattr(widgets, "_GATE", widgets._CellGate())
+    yield shell
+    widgets._GATE._post_run_cell()
+
+
+def _slow_app(seconds=0.05, **kwargs):
+    import threading
+    import time
+
+    drawn = []
+    busy = threading.Lock()
+
+    def render(k):
+        assert busy.acquire(blocking=False), "two renders at once"
+        try:
+            drawn.append(k)
+            time.sleep(seconds)
+            return _render(k)
+        finally:
+            busy.release()
+
+    return widgets.SliderApp({"k": W.IntSlider(value=0, min=0, max=50)}, render, **kwargs), drawn
+
+
+def test_a_drag_skips_stale_values_and_the_last_one_wins(live):
+    app, drawn = _slow_app(precompute=0)
+    live.events.trigger("post_run_cell")  # the cell that built the app has ended
+    for k in range(1, 31):  # thirty values arrive while the first redraw is still under way
+        app.controls["k"].value = k
+    assert app.wait(30)
+    assert app.last_marker == "rendered k=30", "the plot ends on the slider's last value"
+    assert drawn[-1] == 30 and len(drawn) <= 4, f"stale values must be skipped, not queued; drew {drawn}"
+    assert app.output.outputs[0]["data"]["image/png"] and "rendered k=30" in app.output.outputs[1]["text"]
+
+
+def test_a_state_already_seen_is_shown_from_the_cache(live):
+    app, drawn = _slow_app(precompute=0)
+    live.events.trigger("post_run_cell")
+    for k in (5, 6, 5):
+        app.controls["k"].value = k
+        assert app.wait(30)
+    assert drawn == [5, 6], f"k=5 was drawn once and then shown from the cache; drew {drawn}"
+    assert app.last_marker == "rendered k=5" and app.last_seconds < 0.05
+    app.forget(k=5)
+    app.update(k=5)
+    assert drawn == [5, 6, 5], "forget() drops one state's image: the next visit draws it again"
+
+
+def test_neighbours_are_drawn_in_the_background_and_then_instant(live):
+    app, drawn = _slow_app(precompute=4)
+    live.events.trigger("post_run_cell")
+    app.controls["k"].value = 10
+    assert app.wait(30)
+    assert drawn == [10, 11, 9], f"the state and its two neighbours; drew {drawn}"
+    app.controls["k"].value = 11
+    assert app.wait(30)
+    assert drawn[3:] == [12], "11 came from the cache; its new neighbour 12 was drawn after it"
+    assert app.last_marker == "rendered k=11"
+
+
+def test_no_background_redraw_while_a_cell_runs(live):
+    import time
+
+    app, drawn = _slow_app(precompute=0)
+    live.events.trigger("post_run_cell")
+    live.events.trigger("pre_run_cell")  # a learner's cell starts: a change made by its code redraws at once
+    app.controls["k"].value = 3
+    assert drawn == [3] and app.last_marker == "rendered k=3"
+    widgets._GATE._post_run_cell()
+    app.controls["k"].value = 4  # from the front end, between cells
+    widgets._GATE._pre_run_cell()  # the next cell waits for that redraw, then holds the thread back
+    before = list(drawn)
+    app.request_redraw()
+    time.sleep(0.2)
+    assert drawn == before, "no redraw runs while a cell runs"
+    widgets._GATE._post_run_cell()
+    assert app.wait(30) and app.last_marker == "rendered k=4"
+
+
+def test_a_failing_redraw_in_the_background_shows_its_error(live):
+    def render(k):
+        raise ValueError(f"k={k} cannot be drawn")
+
+    app = widgets.SliderApp({"k": W.IntSlider(value=0)}, render, precompute=2)
+    live.events.trigger("post_run_cell")
+    app.controls["k"].value = 2
+    assert app.wait(30)
+    assert app.output.outputs[0]["name"] == "stderr" and "k=2 cannot be drawn" in app.output.outputs[0]["text"]
+
+
+def test_slider_app_checks_its_cache_arguments():
+    with pytest.raises(ValueError, match="cache_size"):
+        widgets.SliderApp({"k": W.IntSlider()}, _render, cache_size=-1)
+    with pytest.raises(TypeError, match="precompute"):
+        widgets.SliderApp({"k": W.IntSlider()}, _render, precompute="all")
