@@ -17,9 +17,9 @@ How it keeps up with the hand (issue 33):
 * **A state already seen costs nothing.** Each state's PNG is kept (:attr:`SliderApp.cache_size` of them), so going
   back to it only puts the stored image on screen. The figure of a state is a pure function of the state, which is
   what every app here guarantees (fixed seeds, evaluation mode).
-* **The neighbours are drawn while the learner looks.** After a redraw the thread renders the states one step away
-  (the slider's next and previous value, each toggle flipped; :attr:`SliderApp.precompute` of them) into the cache,
-  stopping as soon as the learner moves. torch releases the GIL, so the kernel stays responsive meanwhile.
+* **The neighbours are drawn while the learner looks.** After a redraw the thread renders the states nearest to
+  it (the slider's next and previous value, each toggle flipped, then two steps away, ...;
+  :attr:`SliderApp.precompute` of them) into the cache, stopping as soon as the learner moves. torch releases the GIL, so the kernel stays responsive meanwhile.
 * The image reaches the page by setting the Output widget's ``outputs`` (ipywidgets 7 and 8 alike), which works from
   a background thread, unlike ``with output:``.
 """
@@ -99,9 +99,8 @@ class _CellGate:
 _GATE = _CellGate()
 
 
-def _neighbours(name: str, control: Any) -> list[Any]:
-    """The values one step away from ``control``'s: slider ± step, a toggle flipped, the adjacent options."""
-    value = control.value
+def _neighbours(control: Any, value: Any) -> list[Any]:
+    """The values one step from ``value`` on ``control``: slider ± step, a toggle flipped, the adjacent options."""
     if isinstance(value, bool):
         return [not value]
     if all(hasattr(control, a) for a in ("min", "max", "step")) and isinstance(value, int):
@@ -304,11 +303,24 @@ class SliderApp:
             self.output.outputs = ({"output_type": "stream", "name": "stderr", "text": traceback.format_exc()},)
 
     def _nearby(self) -> list[dict[str, Any]]:
-        """Up to :attr:`precompute` states one step from the current one and not yet in the cache."""
-        now = self.values()
-        states = [{**now, name: value} for name, control in self.controls.items()
-                  for value in _neighbours(name, control)]
-        fresh = [s for s in states if (k := self._key(s)) is not None and k not in self._images]
+        """Up to :attr:`precompute` states not yet in the cache, nearest to the current one first (one control one
+        step away, then two steps, ...)."""
+        start = self.values()
+        seen, frontier, fresh = {self._key(start)}, [start], []
+        while frontier and len(fresh) < self.precompute:
+            ring = []
+            for state in frontier:
+                for name, control in self.controls.items():
+                    for value in _neighbours(control, state[name]):
+                        near = {**state, name: value}
+                        key = self._key(near)
+                        if key is None or key in seen:
+                            continue
+                        seen.add(key)
+                        ring.append(near)
+                        if key not in self._images:
+                            fresh.append(near)
+            frontier = ring
         return fresh[: self.precompute]
 
     # -- measuring and showing ---------------------------------------------------------------------------------

@@ -206,10 +206,10 @@ def test_neighbours_are_drawn_in_the_background_and_then_instant(live):
     live.events.trigger("post_run_cell")
     app.controls["k"].value = 10
     assert app.wait(30)
-    assert drawn == [10, 11, 9], f"the state and its two neighbours; drew {drawn}"
+    assert drawn == [10, 11, 9, 12, 8], f"the state and its four nearest states; drew {drawn}"
     app.controls["k"].value = 11
     assert app.wait(30)
-    assert drawn[3:] == [12], "11 came from the cache; its new neighbour 12 was drawn after it"
+    assert drawn[5:] == [13, 14, 15, 7], "11 came from the cache; the four nearest states not drawn yet came after"
     assert app.last_marker == "rendered k=11"
 
 
