@@ -19,7 +19,8 @@ How it keeps up with the hand (issue 33):
   what every app here guarantees (fixed seeds, evaluation mode).
 * **The neighbours are drawn while the learner looks.** After a redraw the thread renders the states nearest to
   it (the slider's next and previous value, each toggle flipped, then two steps away, ...;
-  :attr:`SliderApp.precompute` of them) into the cache, stopping as soon as the learner moves. torch releases the GIL, so the kernel stays responsive meanwhile.
+  :attr:`SliderApp.precompute` of them) into the cache, stopping as soon as the learner moves. torch releases
+  the GIL, so the kernel stays responsive meanwhile.
 * The image reaches the page by setting the Output widget's ``outputs`` (ipywidgets 7 and 8 alike), which works from
   a background thread, unlike ``with output:``.
 """
@@ -322,6 +323,14 @@ class SliderApp:
                             fresh.append(near)
             frontier = ring
         return fresh[: self.precompute]
+
+    def prefetch(self) -> int:
+        """Draw the states nearest to the current one into the cache now (what the background thread does while
+        the learner looks; benchmarks call it); returns how many were drawn."""
+        states = self._nearby()
+        for state in states:
+            self._picture(state)
+        return len(states)
 
     # -- measuring and showing ---------------------------------------------------------------------------------
     def time_updates(self, name: str, values: Iterable[Any], repeats: int = 1) -> dict[Any, float]:

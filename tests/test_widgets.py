@@ -43,7 +43,7 @@ def test_depth_explorer_controls():
     depth = app.controls["depth"]
     assert list(app.controls) == ["depth", "residual", "bn"]
     assert (depth.min, depth.max, depth.step, depth.value) == (8, 110, 6, 56)
-    assert depth.continuous_update is False and depth.description == "depth"
+    assert depth.continuous_update is True and depth.description == "depth"
     assert app.valid_depths == list(range(8, 111, 6)) and len(app.valid_depths) == 18
     assert app.controls["residual"].value is True and app.controls["bn"].value is True
 
@@ -248,3 +248,30 @@ def test_slider_app_checks_its_cache_arguments():
         widgets.SliderApp({"k": W.IntSlider()}, _render, cache_size=-1)
     with pytest.raises(TypeError, match="precompute"):
         widgets.SliderApp({"k": W.IntSlider()}, _render, precompute="all")
+
+
+def test_depth_explorer_numbers_and_pixels_do_not_depend_on_how_a_state_was_reached():
+    """Issue 33: a state drawn ahead, shown from the cache or measured cold shows the same profile and pixels."""
+    import io
+
+    from PIL import Image
+
+    from resnet_edu.lessons.lesson03_gradient_path import cifar_profile
+
+    def pixels(png):
+        return Image.open(io.BytesIO(png)).tobytes()
+
+    app = L3.depth_explorer(depth=14, max_depth=26)
+    app.update()
+    assert app.prefetch() == 6  # depth 20 and 8, the toggles flipped, then depth 26 ...
+    ahead = {key: app._images[key] for key in app._images}
+    for depth, residual, bn in ((20, True, True), (8, True, True), (14, False, True), (14, True, False)):
+        key = (("depth", depth), ("residual", residual), ("bn", bn))
+        assert key in ahead, f"{key} was drawn ahead"
+        direct = cifar_profile(depth, "residual" if residual else "plain", bn, app.batch, app.seed)
+        assert app.cache[depth, residual, bn].norms == direct.norms
+        app.cache.pop((depth, residual, bn))
+        app.forget(depth=depth, residual=residual, bn=bn)
+        app.update(depth=depth, residual=residual, bn=bn)  # cold again
+        assert pixels(app._images[key]) == pixels(ahead[key]), f"{key}: drawn ahead ≠ drawn cold"
+        assert app.cache[depth, residual, bn].norms == direct.norms
