@@ -7,8 +7,9 @@ sample points through N Euler blocks), redraw the figure's data and turn it into
 already seen shows its stored PNG (the "cached" columns). In a live notebook the app also draws the neighbouring
 N in the background while the learner looks, so a step to N ± 1 usually costs what the cached columns show.
 Trains the lesson's net first (seed 1, a few seconds). Prints medians of wall time and of this process's CPU time:
-on a busy machine the wall time is inflated by other programs, the CPU time much less. The last line repeats the lesson's timing cell (``SliderApp.time_updates`` over the same N values on a
-fresh app), which the notebook only prints, never asserts. Numbers depend on the machine.
+on a busy machine the wall time is inflated by other programs, the CPU time much less. The last line repeats the
+lesson's timing cell (``SliderApp.time_updates`` over the same N values on a fresh app), which the notebook only
+prints, never asserts. Numbers depend on the machine.
 """
 
 from __future__ import annotations
