@@ -14,12 +14,12 @@ How it keeps up with the hand (issue 33):
   sliders can update while being dragged (``continuous_update=True``). The thread never runs while a cell runs
   (IPython's ``pre_run_cell``/``post_run_cell`` events hold it back), so it never competes with the learner's
   code for torch's random stream or threads; a change made by code in a cell redraws at once, as before.
-* **A state already seen costs nothing.** Each state's PNG is kept (:attr:`SliderApp.cache_size` of them), so going
+* **A state already seen costs nothing.** Each state's PNG is kept (``cache_size`` of them), so going
   back to it only puts the stored image on screen. The figure of a state is a pure function of the state, which is
   what every app here guarantees (fixed seeds, evaluation mode).
 * **The neighbours are drawn while the learner looks.** After a redraw the thread renders the states nearest to
   it (the slider's next and previous value, each toggle flipped, then two steps away, ...;
-  :attr:`SliderApp.precompute` of them) into the cache, stopping as soon as the learner moves. torch releases
+  ``precompute`` of them) into the cache, stopping as soon as the learner moves. torch releases
   the GIL, so the kernel stays responsive meanwhile.
 * The image reaches the page by setting the Output widget's ``outputs`` (ipywidgets 7 and 8 alike), which works from
   a background thread, unlike ``with output:``.
@@ -304,7 +304,7 @@ class SliderApp:
             self.output.outputs = ({"output_type": "stream", "name": "stderr", "text": traceback.format_exc()},)
 
     def _nearby(self) -> list[dict[str, Any]]:
-        """Up to :attr:`precompute` states not yet in the cache, nearest to the current one first (one control one
+        """Up to ``precompute`` states not yet in the cache, nearest to the current one first (one control one
         step away, then two steps, ...)."""
         start = self.values()
         seen, frontier, fresh = {self._key(start)}, [start], []
