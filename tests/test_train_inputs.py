@@ -150,7 +150,7 @@ def test_save_refuses_an_existing_file_unless_overwrite(tmp_path, capsys):
         main(argv[:-1] + [str(folder)])
     assert "is a folder" in capsys.readouterr().err
     assert main(argv + ["--overwrite"]) == 0
-    assert set(torch.load(target)) == set(_net().state_dict())
+    assert set(torch.load(target)["model"]) == set(_net().state_dict())  # a run checkpoint (issue 34)
 
 
 def test_process_group_gets_device_and_timeout(monkeypatch):

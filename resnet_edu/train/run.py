@@ -181,7 +181,8 @@ class _Run:
                 self.writer.add_scalar("train/lr", self.config.base_lr * self.config.lr_factor(i - 1, self.total), i)
         if self.bar is not None and losses:
             self.bar.update(len(losses))
-            self.bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}")
+            rate = len(self.result.loss) * self.config.batch_size / max(1e-9, self.result.clock[-1][1])
+            self.bar.set_postfix({"loss": f"{sum(losses[-10:]) / len(losses[-10:]):.3f}", "img/s": f"{rate:,.0f}"})
         if bad is not None:
             self.result.diverged, self.result.diverged_at = True, len(self.result.loss) + 1
             print(f"Training diverged at step {self.result.diverged_at}: the loss became {bad_value}{where}. "
@@ -219,9 +220,9 @@ class _Run:
             self.writer.close()
 
 
-def _batches(loader: DeviceLoader, total: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-    """(0-based step, x, y) for ``total`` steps, epoch after epoch."""
-    step = 0
+def _batches(loader: DeviceLoader, total: int, start: int = 0) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """(0-based step, x, y) for ``total`` steps, epoch after epoch (from step ``start`` of a resumed run)."""
+    step = start
     while step < total:
         for x, y in loader:
             yield step, x, y
