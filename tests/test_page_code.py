@@ -75,3 +75,56 @@ def test_blocks_argument_is_checked():
         edu.nets.cifar_net(8, block="BasicBlock")
     with pytest.raises(ValueError, match="kind must be 'plain'"):
         edu.recipes.train_family(edu.recipes.DEGRADATION_CPU, [("plain", 8)], blocks={"dense": torch.nn.Linear})
+
+
+# -- lesson 02: the zero-initialised block ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def code02() -> dict[str, object]:
+    return page_code("02_identity_mapping.ipynb", "a7f20e11")
+
+
+@pytest.mark.parametrize("kind", edu.nets.KINDS)
+def test_lesson02_zero_init_builds_the_packages_zero_init_net(code02, kind):
+    """The page's Block with the page's zero_init applied to every block = cifar_net(zero_init_residual=True):
+    the same weights (γ = 0 in every bn2) and the same outputs, in training and in eval mode."""
+    residual = edu.nets.check_kind(kind)
+    torch.manual_seed(0)
+    page = edu.nets.cifar_net(14, residual=residual, width=4, block=code02["Block"])
+    for stage in (page.layer1, page.layer2, page.layer3):
+        for block in stage:
+            code02["zero_init"](block)
+    torch.manual_seed(0)
+    package = edu.nets.cifar_net(14, residual=residual, width=4, zero_init_residual=True)
+    assert list(page.state_dict()) == list(package.state_dict())
+    for a, b in zip(page.state_dict().values(), package.state_dict().values()):
+        assert torch.equal(a, b)
+    x = torch.randn(3, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    for mode in (True, False):
+        page.train(mode)
+        package.train(mode)
+        assert torch.equal(page(x), package(x))
+
+
+def test_lesson02_zero_init_block_is_the_identity(code02):
+    """F(x) = 0 whatever the convolutions hold: relu(x) with the shortcut, 0 without."""
+    residual = code02["zero_init"](code02["Block"](4, 4, 1, torch.nn.Identity()))
+    plain = code02["zero_init"](code02["Block"](4, 4))
+    x = torch.randn(2, 4, 5, 5)
+    with torch.no_grad():
+        assert torch.equal(residual(x.clone()), torch.relu(x)) and torch.equal(plain(x.clone()), torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_lesson02_experiment_with_the_page_code_gives_the_same_numbers(code02, seed):
+    lesson = edu.lessons.lesson02_identity_mapping
+    page = lesson.zero_init_identity_gap(blocks=3, seed=seed, block=code02["Block"], zero_init=code02["zero_init"])
+    assert page == lesson.zero_init_identity_gap(blocks=3, seed=seed)
+    assert page == lesson.zero_init_identity_gap(blocks=3, seed=seed, zero_init=code02["zero_init"])  # on BasicBlock
+
+
+def test_lesson02_zero_init_arguments_are_checked():
+    lesson = edu.lessons.lesson02_identity_mapping
+    with pytest.raises(TypeError, match="zero_init must be a function"):
+        lesson.zero_init_identity_gap(zero_init="gamma")
+    with pytest.raises(TypeError, match="zero_init takes a resnet_edu.nets.BuildingBlock"):
+        lesson.zero_init(torch.nn.Linear(2, 2))
