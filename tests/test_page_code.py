@@ -128,3 +128,35 @@ def test_lesson02_zero_init_arguments_are_checked():
         lesson.zero_init_identity_gap(zero_init="gamma")
     with pytest.raises(TypeError, match="zero_init takes a resnet_edu.nets.BuildingBlock"):
         lesson.zero_init(torch.nn.Linear(2, 2))
+
+
+# -- lesson 05: the Euler loop ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def euler05():
+    return page_code("05_ode_view.ipynb", "f209538b")["euler"]
+
+
+@pytest.mark.parametrize("steps", [1, 7, 64])
+def test_lesson05_euler_loop_is_the_packages_solve_and_stack(euler05, steps):
+    ode = edu.lessons.lesson05_ode_view
+    f = ode.vector_field(seed=2)
+    x0 = torch.randn(9, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        page = euler05(f, x0, 1.5, steps)
+        assert torch.equal(page, ode.solve(f, x0, 1.5, steps, "euler"))
+        assert torch.equal(page, ode.ResidualStack(f, steps, 1.5)(x0))
+
+
+def test_lesson05_convergence_with_the_page_loop_gives_the_same_numbers(euler05):
+    ode = edu.lessons.lesson05_ode_view
+    page = ode.convergence(steps=(8, 16, 32), methods=("euler", "rk4"), euler=euler05)
+    package = ode.convergence(steps=(8, 16, 32), methods=("euler", "rk4"))
+    assert page.errors == package.errors and page.orders == package.orders
+
+
+def test_lesson05_euler_argument_is_checked(euler05):
+    ode = edu.lessons.lesson05_ode_view
+    with pytest.raises(TypeError, match="euler must be a function"):
+        ode.convergence(steps=(8, 16), euler="euler")
+    with pytest.raises(ValueError, match="euler= computes the 'euler' column"):
+        ode.convergence(steps=(8, 16), methods=("rk4",), euler=euler05)
