@@ -107,3 +107,15 @@ esac
 echo
 echo "summary: $summary"
 cat "$summary"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Issue 34, item 6 (appended by i34; unmeasured so far): ResNet-18 with the CIFAR stem on CIFAR-10 from the shell,
+# target >= 93 % test accuracy in <= 10 min on one H100. Run on its own: RESNET_EDU_R18=1 bash benchmarks/gpu_check.sh
+# ---------------------------------------------------------------------------------------------------------------
+if [ "${RESNET_EDU_R18:-0}" = 1 ]; then
+  r18_log="${out:-/tmp}/resnet18-cifar10.log"
+  RESNET_EDU_SCALE=paper timeout 900 "${PY:-python}" -m resnet_edu.train --arch resnet18_cifar --dataset cifar10 \
+    --epochs 30 --batch-size 512 --optimizer sgd --lr 0.4 --nesterov --weight-decay 5e-4 --schedule onecycle \
+    --label-smoothing 0.1 --eval-every 0 --quiet 2>&1 | tee "$r18_log"
+  echo "ResNet-18 (CIFAR stem) on CIFAR-10: target >= 93 % in <= 600 s; $(tail -1 "$r18_log")"
+fi

@@ -339,6 +339,10 @@ class ResNet(nn.Module):
     ``stem`` replaces the 7×7 stem conv (it must output 64 channels) and ``downsample(c_in, c_out, stride)`` builds
     every shortcut that changes the shape; both default to the paper's, and the net is initialised once after both
     are in place (ResNet-C/D of He et al. 2019 are built this way, :func:`resnet_edu.zoo.resnet50d`).
+
+    ``in_channels`` is what the stem takes (1 for grey images). ``cifar_stem=True`` is the stem the most copied CIFAR
+    ResNet-18 repositories use for 32×32 images: one 3×3 stride-1 conv and no max-pool, so the four stages see 32, 16,
+    8 and 4 pixels instead of 8, 4, 2, 1 (ResNet-18 for 10 classes then has 11,173,962 parameters).
     """
 
     def __init__(
@@ -350,6 +354,8 @@ class ResNet(nn.Module):
         zero_init_residual: bool = False,
         stem: nn.Module | None = None,
         downsample: Callable[[int, int, int], nn.Module] | None = None,
+        in_channels: int = 3,
+        cifar_stem: bool = False,
     ) -> None:
         super().__init__()
         if not (isinstance(block, type) and issubclass(block, BuildingBlock)):
@@ -366,12 +372,21 @@ class ResNet(nn.Module):
             _checks.module("stem", stem)
         if downsample is not None:
             _checks.function("downsample", downsample, "downsample(in_channels, out_channels, stride) -> nn.Module")
-        self.has_shortcuts = residual
-        # the stem: one 7×7 conv (Table 1), or what the caller gives (e.g. ResNet-C's three 3×3 convs, 64 out)
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False) if stem is None else stem
+        _size("in_channels", in_channels)
+        _checks.flag("cifar_stem", cifar_stem)
+        if cifar_stem and stem is not None:
+            raise ValueError("give either stem= (your own stem conv) or cifar_stem=True (a 3x3 stride-1 conv), "
+                             "not both")
+        self.has_shortcuts, self.in_channels = residual, in_channels
+        # the stem: one 7×7 conv (Table 1), or what the caller gives (e.g. ResNet-C's three 3×3 convs, 64 out), or the
+        # CIFAR repositories' 3×3 stride-1 conv without the max-pool (32×32 images keep their detail)
+        if stem is None:
+            stem = (_conv3x3(in_channels, 64) if cifar_stem
+                    else nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False))
+        self.conv1 = stem
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.maxpool = nn.Identity() if cifar_stem else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         c_in = 64
         for i, (channels, n) in enumerate(zip((64, 128, 256, 512), layers)):
             blocks = []
@@ -392,36 +407,38 @@ class ResNet(nn.Module):
         _init_weights(self, zero_init_residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != 3:
-            _checks.tensor("x", x, ndim=4, channels=3, finite=False, expected="a batch of RGB images (N, 3, H, W)")
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            _checks.tensor("x", x, ndim=4, channels=self.in_channels, finite=False,
+                           expected="a batch of RGB images (N, 3, H, W)" if self.in_channels == 3 else
+                           f"a batch of images (N, {self.in_channels}, H, W)")
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def resnet18(num_classes: int = 1000) -> ResNet:
+def resnet18(num_classes: int = 1000, in_channels: int = 3, cifar_stem: bool = False) -> ResNet:
     """ResNet-18 (He et al. 2015, Table 1): 11,689,512 parameters for 1000 classes."""
-    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes)
+    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_channels=in_channels, cifar_stem=cifar_stem)
 
 
-def resnet34(num_classes: int = 1000) -> ResNet:
+def resnet34(num_classes: int = 1000, in_channels: int = 3, cifar_stem: bool = False) -> ResNet:
     """ResNet-34 (He et al. 2015, Table 1): 21,797,672 parameters for 1000 classes."""
-    return ResNet(BasicBlock, (3, 4, 6, 3), num_classes)
+    return ResNet(BasicBlock, (3, 4, 6, 3), num_classes, in_channels=in_channels, cifar_stem=cifar_stem)
 
 
-def resnet50(num_classes: int = 1000) -> ResNet:
+def resnet50(num_classes: int = 1000, in_channels: int = 3, cifar_stem: bool = False) -> ResNet:
     """ResNet-50 (He et al. 2015, Table 1): 25,557,032 parameters for 1000 classes."""
-    return ResNet(Bottleneck, (3, 4, 6, 3), num_classes)
+    return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_channels=in_channels, cifar_stem=cifar_stem)
 
 
-def resnet101(num_classes: int = 1000) -> ResNet:
+def resnet101(num_classes: int = 1000, in_channels: int = 3, cifar_stem: bool = False) -> ResNet:
     """ResNet-101 (He et al. 2015, Table 1): 44,549,160 parameters for 1000 classes."""
-    return ResNet(Bottleneck, (3, 4, 23, 3), num_classes)
+    return ResNet(Bottleneck, (3, 4, 23, 3), num_classes, in_channels=in_channels, cifar_stem=cifar_stem)
 
 
-def resnet152(num_classes: int = 1000) -> ResNet:
+def resnet152(num_classes: int = 1000, in_channels: int = 3, cifar_stem: bool = False) -> ResNet:
     """ResNet-152 (He et al. 2015, Table 1): 60,192,808 parameters for 1000 classes."""
-    return ResNet(Bottleneck, (3, 8, 36, 3), num_classes)
+    return ResNet(Bottleneck, (3, 8, 36, 3), num_classes, in_channels=in_channels, cifar_stem=cifar_stem)
 
 
 def _activation(name: str) -> nn.Module:

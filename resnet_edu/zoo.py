@@ -17,8 +17,10 @@ variant            the one change                                          paper
 
 Where a 50-layer (or the paper's) ImageNet configuration exists, a builder gives it with the published parameter
 count: :func:`se_resnet50`, :func:`eca_resnet50`, :func:`resnext50_32x4d`, :func:`wide_resnet50_2`,
-:func:`resnet50d`, :func:`mobilenet_v2`, :func:`convnext_tiny`; :func:`block` builds any variant by name. The
-study nets that put them to work (lesson 07's small net, pre-activation CIFAR net and shortcut study) live in
+:func:`resnet50d`, :func:`mobilenet_v2`, :func:`convnext_tiny`; :func:`block` builds any variant by name.
+:func:`small_net` puts any variant into one small three-stage net and :func:`preact_cifar_net` is the pre-activation
+twin of :func:`resnet_edu.nets.cifar_net`: both live here, not in lesson 07, because ``python -m resnet_edu.train``
+(core) trains them too (:data:`ARCHS`: every net of the collection by name). Lesson 07's shortcut study stays in
 :mod:`resnet_edu.lessons.lesson07_variants`.
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -38,7 +41,10 @@ from .nets import (
     ResNet,
     _conv1x1,
     _conv3x3,
+    _init_weights,
     _shortcut,
+    check_depth,
+    cifar_net,
 )
 
 MAX_STAGE_BLOCKS = 64  # the most blocks per stage a builder accepts (ConvNeXt-XL has 27; a bound, raise it)
@@ -462,3 +468,169 @@ def _block(variant: str, in_channels: int, out_channels: int, stride: int) -> nn
     """:func:`block` without its argument checks (for callers that checked them at their own entry)."""
     proj = _shortcut(in_channels, out_channels, stride, "B", True)
     return _BLOCKS[variant](in_channels, out_channels, stride, proj)
+
+
+class SmallNet(nn.Module):
+    """conv 3×3 stem → three stages (widths w, 2w, 4w; strides 1, 2, 2) of one variant's blocks → pool → linear.
+
+    Pre-activation nets end with BN-ReLU before the pool (their blocks leave the last sum un-normalised), ConvNeXt
+    with LN; ConvNeXt stages start with ConvNeXt's own downsampling layer (LN + 2×2 conv)."""
+
+    def __init__(self, variant: str, width: int = 16, blocks: int = 1, in_channels: int = 3,
+                 num_classes: int = 10) -> None:
+        super().__init__()
+        _checks.choice("variant", variant, VARIANTS)  # checked once here: the blocks are built without block()
+        _checks.integer("width", width, low=4, high=512)
+        _checks.integer("blocks", blocks, low=1, high=50)
+        _checks.integer("in_channels", in_channels, low=1, high=MAX_WIDTH)
+        _checks.integer("num_classes", num_classes, low=1, high=100_000)
+        self.variant = variant
+        self.stem = nn.Sequential(_conv3x3(in_channels, width), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        stages, c_in = [], width
+        for i, c_out in enumerate((width, 2 * width, 4 * width)):
+            stride = 1 if i == 0 else 2
+            layers: list[nn.Module] = []
+            if variant == "convnext" and (stride, c_in) != (1, c_out):
+                layers.append(_convnext_downsample(c_in, c_out) if stride == 2 else _conv1x1(c_in, c_out))
+                c_in, stride = c_out, 1
+            for j in range(blocks):
+                layers.append(_block(variant, c_in, c_out, stride if j == 0 else 1))
+                c_in = c_out
+            stages.append(nn.Sequential(*layers))
+        self.stages = nn.Sequential(*stages)
+        final = {"preact": nn.Sequential(nn.BatchNorm2d(c_in), nn.ReLU()), "convnext": LayerNorm2d(c_in, eps=1e-6)}
+        self.final = final.get(variant, nn.Identity())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(c_in, num_classes)
+        _init_weights(self, zero_init_residual=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.final(self.stages(self.stem(x)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+def small_net(variant: str, width: int = 16, blocks: int = 1, in_channels: int = 3,
+              num_classes: int = 10) -> SmallNet:
+    """The same small three-stage net built from ``variant``'s blocks (lesson 07's comparison;
+    ``--arch small_<variant>``)."""
+    return SmallNet(variant, width, blocks, in_channels, num_classes)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Depth: the pre-activation CIFAR nets (He et al. 2016, Table 3)
+# --------------------------------------------------------------------------------------------------------------
+
+
+class PreActCifarNet(nn.Module):
+    """The pre-activation twin of :func:`resnet_edu.nets.cifar_net` (He et al. 2016, §4 / Table 3): conv stem,
+    three stages of :class:`PreActBlock` (option A shortcuts, like the original), final BN-ReLU, pool, linear."""
+
+    def __init__(self, depth: int, width: int = 16, in_channels: int = 3, num_classes: int = 10,
+                 zero_init: bool = False) -> None:
+        super().__init__()
+        check_depth(depth)
+        _checks.integer("width", width, low=1, high=512)
+        _checks.integer("in_channels", in_channels, low=1, high=MAX_WIDTH)
+        _checks.integer("num_classes", num_classes, low=1, high=100_000)
+        _checks.flag("zero_init", zero_init)
+        n = (depth - 2) // 6
+        self.conv1 = _conv3x3(in_channels, width)
+        layers, c_in = [], width
+        for i, c_out in enumerate((width, 2 * width, 4 * width)):
+            for j in range(n):
+                layers.append(PreActBlock(c_in, c_out, 2 if (i > 0 and j == 0) else 1, "A"))
+                c_in = c_out
+        self.blocks = nn.Sequential(*layers)
+        self.final = nn.Sequential(nn.BatchNorm2d(c_in), nn.ReLU())
+        self.fc = nn.Linear(c_in, num_classes)
+        _init_weights(self, zero_init_residual=False)
+        if zero_init:
+            for b in layers:
+                nn.init.zeros_(b.conv2.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.final(self.blocks(self.conv1(x)))
+        return self.fc(x.mean((2, 3)))
+
+
+def preact_cifar_net(depth: int, width: int = 16, in_channels: int = 3, num_classes: int = 10,
+                     zero_init: bool = False) -> PreActCifarNet:
+    """Pre-activation ResNet for CIFAR, depth 6n+2 (e.g. 110; He et al. 2016, Table 3). The BNs move (in front of
+    each conv, one after the last block, none after the stem) and the parameter count stays that of
+    ``nets.cifar_net(depth)`` (ResNet-20: 269,722)."""
+    return PreActCifarNet(depth, width, in_channels, num_classes, zero_init)
+
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Every net of the collection by one name (``python -m resnet_edu.train --arch NAME``)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One net of the collection by name: ``build(in_channels, num_classes)`` makes it.
+
+    ``min_size`` is the smallest square image it takes (the stride-2 steps must leave at least one pixel);
+    ``rgb_only`` marks the ImageNet configurations whose stem is fixed at 3 channels (grey images are repeated to
+    three for them); ``paper`` says where it comes from.
+    """
+
+    name: str
+    build: Callable[[int, int], nn.Module]
+    paper: str
+    min_size: int = 8
+    rgb_only: bool = False
+
+
+CIFAR_DEPTHS = (20, 32, 44, 56, 110)  # He et al. 2015, Table 6 (1202 is there too; --arch takes the usual five)
+
+
+def _catalogue() -> dict[str, Arch]:
+    from . import nets
+
+    archs: list[Arch] = []
+    for d in CIFAR_DEPTHS:
+        archs += [
+            Arch(f"resnet{d}", lambda c, k, d=d: cifar_net(d, in_channels=c, num_classes=k),
+                 "He et al. 2015, §4.2 (CIFAR, option-A shortcuts)"),
+            Arch(f"plain{d}", lambda c, k, d=d: cifar_net(d, residual=False, in_channels=c, num_classes=k),
+                 "He et al. 2015, §4.2 (the plain twin, no shortcuts)"),
+            Arch(f"preact_resnet{d}", lambda c, k, d=d: preact_cifar_net(d, in_channels=c, num_classes=k),
+                 "He et al. 2016, Identity Mappings, Table 3"),
+        ]
+    archs += [Arch(f"small_{v}", lambda c, k, v=v: small_net(v, in_channels=c, num_classes=k),
+                   f"lesson 07's small three-stage net of {v} blocks") for v in VARIANTS]
+    for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
+        builder = getattr(nets, name)
+        archs += [
+            Arch(f"{name}_cifar", lambda c, k, b=builder: b(k, in_channels=c, cifar_stem=True),
+                 "He et al. 2015, Table 1, with the CIFAR stem (3x3 conv, no max-pool)"),
+            Arch(name, lambda c, k, b=builder: b(k, in_channels=c), "He et al. 2015, Table 1 (ImageNet stem)",
+                 min_size=32),
+        ]
+    for builder, paper in ((se_resnet50, "Hu et al. 2018"), (eca_resnet50, "Wang et al. 2020"),
+                           (resnext50_32x4d, "Xie et al. 2017"), (wide_resnet50_2, "Zagoruyko & Komodakis 2016"),
+                           (resnet50d, "He et al. 2019, Bag of Tricks"), (mobilenet_v2, "Sandler et al. 2018"),
+                           (convnext_tiny, "Liu et al. 2022")):
+        archs.append(Arch(builder.__name__, lambda c, k, b=builder: b(k), f"{paper} (ImageNet configuration)",
+                          min_size=32, rgb_only=True))
+    return {a.name: a for a in archs}
+
+
+ARCHS: dict[str, Arch] = _catalogue()
+
+
+def arch(name: object) -> Arch:
+    """The :class:`Arch` called ``name`` (one of :data:`ARCHS`); a ValueError listing them otherwise."""
+    if not isinstance(name, str) or name not in ARCHS:
+        raise ValueError(f"unknown arch {_checks._show(name)}; the collection has {', '.join(ARCHS)}")
+    return ARCHS[name]
+
+
+def count_parameters_of(a: Arch, in_channels: int, num_classes: int) -> int:
+    """Parameters of ``a`` built for ``in_channels``-channel images and ``num_classes`` classes, counted on the
+    meta device (no memory, no random numbers drawn: a 69 M-parameter net counts in milliseconds)."""
+    with torch.device("meta"):
+        model = a.build(3 if a.rgb_only else in_channels, num_classes)
+    return sum(p.numel() for p in model.parameters())

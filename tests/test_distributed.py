@@ -24,7 +24,7 @@ def test_torchrun_two_gloo_ranks_end_with_identical_weights(tmp_path):
     print(done.stdout)
     assert "2 processes (DistributedDataParallel)" in done.stdout and "5 steps in" in done.stdout
     assert "2 ranks: weights identical on every rank: True (max |difference| 0)" in done.stdout
-    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt")["model"] for r in (0, 1))  # run checkpoints
     assert rank0.keys() == rank1.keys() and all(torch.equal(rank0[k], rank1[k]) for k in rank0)
     torch.manual_seed(0)
     start = nets.cifar_net(8, width=4, in_channels=1).state_dict()

@@ -68,9 +68,11 @@ def test_after_backward_sees_gradients_every_step(digits8):
     tr, _ = digits8
     seen = []
     net = small_net()
-    train.fit(net, tr, TrainConfig(steps=5, batch_size=32), progress=False,
-              after_backward=lambda step: seen.append((step, net.fc.weight.grad is not None)))
-    assert seen == [(i, True) for i in range(5)]
+    result = train.fit(net, tr, TrainConfig(steps=5, batch_size=32), progress=False,
+                       after_backward=lambda step: seen.append((step, net.fc.weight.grad is not None)))
+    # on a GPU the 5 steps are captured: the hook runs in the warm-up steps and once during capture (fit's docstring)
+    calls = train.WARMUP_STEPS + 1 if result.fast else 5
+    assert result.steps == 5 and seen == [(i, True) for i in range(calls)]
 
 
 @pytest.mark.parametrize(

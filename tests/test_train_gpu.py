@@ -33,6 +33,9 @@ def test_captured_step_trains_and_prints_no_fallback(digits, capsys):
     assert "fit:" not in capsys.readouterr().out  # no fallback line
     assert fast.final_loss(20) < 0.6 * sum(fast.loss[:10]) / 10
     assert fast.ms_per_step(skip=CONFIG.sync_every) > 0
+    # the step clock starts after the capture and its first replay (issue 28): ms_per_step never counts them
+    assert fast.clock_from == train.WARMUP_STEPS + 1 and fast.clock[0][0] == fast.clock_from
+    assert torch.backends.cudnn.benchmark is False  # fit turned it on for its run only
 
 
 def _fast_run(tr, capture, steps=20):
@@ -91,6 +94,75 @@ def test_fp16_overflow_at_the_start_skips_steps_without_corrupting_momentum(digi
     assert result.fast and not result.diverged
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert result.final_loss(20) < 0.6 * sum(result.loss[:10]) / 10
+
+
+class FailsUnderCapture(torch.nn.Module):  # fine eagerly (no host sync), refuses to be captured
+    def __init__(self):
+        super().__init__()
+        self.body = net()
+
+    def forward(self, x):
+        if torch.cuda.is_current_stream_capturing():
+            raise RuntimeError("boom under capture")
+        return self.body(x)
+
+
+def test_a_failed_capture_gives_its_memory_back_and_restores_the_stream(digits, capsys):
+    """Issue 28: capture_end raised before it ended the allocator's capture, so the graph's private pool was never
+    released and empty_cache() could not free it. Now the capture goes into an explicit pool that a failure
+    releases; the step's own error is what fit reports; the default stream is current again."""
+    import gc
+
+    tr, _ = digits
+    reserved = []
+    for _ in range(3):  # the first fit also creates cuBLAS/cuDNN workspaces that stay; compare the later ones
+        result = train.fit(FailsUnderCapture(), tr, CONFIG.replace(steps=30), progress=False, device="cuda")
+        out = capsys.readouterr().out
+        assert not result.fast and result.steps == 30 and "boom under capture" in out, out
+        assert "operation not permitted" not in out  # capture_end's error is not the one reported
+        assert torch.cuda.current_stream() == torch.cuda.default_stream()
+        del result
+        gc.collect()
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        reserved.append(torch.cuda.memory_reserved())
+    assert reserved[2] <= reserved[1] <= reserved[0] + 2**21, f"reserved GPU memory after empty_cache: {reserved}"
+
+
+def test_a_host_sync_fails_in_the_warm_up_not_in_the_capture(digits, capsys):
+    """The warm-up steps run with CUDA's sync-debug mode at "error": Syncing's .item() fails there, eagerly, with
+    torch's own sentence, and the mode is restored afterwards."""
+    tr, _ = digits
+    before = torch.cuda.get_sync_debug_mode()
+    result = train.fit(Syncing(), tr, CONFIG.replace(steps=30), progress=False, device="cuda")
+    out = capsys.readouterr().out
+    assert not result.fast and "capture failed" in out and "synchroniz" in out.lower(), out
+    assert torch.cuda.get_sync_debug_mode() == before
+
+
+def test_fp16_starts_at_a_scale_whose_first_step_is_finite(digits, monkeypatch):
+    """Issue 28: a loss scale that overflows at step 0 is halved before any step, so the recorder's row 0 (step 0)
+    holds finite norms and nothing is skipped."""
+    from resnet_edu.lessons.lesson08_train_cifar10 import GradientRecorder
+
+    tr, _ = digits
+    monkeypatch.setattr(train.loop, "precision_for", lambda device, capability=None: "fp16" if device.type == "cuda"
+                        else "fp32")
+    monkeypatch.setattr(train.graphed.DeviceLossScale.__init__, "__defaults__", (2.0**40, 2000))
+    model = net()
+    recorder = GradientRecorder(model, 40)
+    result = train.fit(model, tr, CONFIG.replace(steps=40), progress=False, device="cuda", after_backward=recorder)
+    history = recorder.history()
+    assert result.fast and result.precision == "fp16" and history.first_row == 0
+    assert torch.isfinite(torch.as_tensor(history.norms)).all()
+
+
+def test_evaluate_on_the_gpu_matches_the_cpu(digits):
+    tr, te = digits
+    model = net()
+    gpu = train.evaluate(model, te, device="cuda")
+    cpu = train.evaluate(model, te, device="cpu")
+    assert gpu["acc"] == pytest.approx(cpu["acc"], abs=0.02) and gpu["loss"] == pytest.approx(cpu["loss"], rel=0.02)
 
 
 class Syncing(torch.nn.Module):  # reads a value on the host inside forward: cannot be captured

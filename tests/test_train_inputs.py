@@ -150,7 +150,18 @@ def test_save_refuses_an_existing_file_unless_overwrite(tmp_path, capsys):
         main(argv[:-1] + [str(folder)])
     assert "is a folder" in capsys.readouterr().err
     assert main(argv + ["--overwrite"]) == 0
-    assert set(torch.load(target)) == set(_net().state_dict())
+    assert set(torch.load(target)["model"]) == set(_net().state_dict())  # a run checkpoint (issue 34)
+
+
+def test_process_group_gets_device_and_timeout(monkeypatch):
+    """init_process_group had neither: NCCL guessed the GPU and a crashed rank left the others waiting 10 minutes."""
+    calls = []
+    monkeypatch.setattr(torch.distributed, "init_process_group", lambda *a, **k: calls.append((a, k)))
+    train.distributed.init(torch.device("cuda", 1))
+    train.distributed.init(torch.device("cpu"))
+    (nccl, kw), (gloo, kw_cpu) = calls
+    assert nccl == ("nccl",) and kw["device_id"] == torch.device("cuda", 1)
+    assert gloo == ("gloo",) and kw["timeout"].total_seconds() == kw_cpu["timeout"].total_seconds() <= 120
 
 
 def test_local_device_gives_each_rank_its_own_gpu(monkeypatch):
@@ -158,7 +169,9 @@ def test_local_device_gives_each_rank_its_own_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     monkeypatch.setenv("LOCAL_RANK", "2")
     assert train.distributed.local_device(torch.device("cuda"), rank=6) == torch.device("cuda", 2)
-    assert train.distributed.local_device(torch.device("cuda", 1), rank=6) == torch.device("cuda", 1)  # asked for
+    assert train.distributed.local_device(torch.device("cuda", 2), rank=6) == torch.device("cuda", 2)  # its own
+    with pytest.raises(ValueError, match="several ranks would share GPU 0"):  # was taken: every rank on GPU 0
+        train.distributed.local_device(torch.device("cuda", 0), rank=6)
     assert train.distributed.local_device(torch.device("cpu"), rank=6) == torch.device("cpu")
     monkeypatch.delenv("LOCAL_RANK")
     assert train.distributed.local_device(torch.device("cuda"), rank=5) == torch.device("cuda", 1)  # 5 % 4

@@ -29,7 +29,7 @@ def _is_comparison(result: object) -> bool:
 
 def _part(result, kind: str) -> str:  # noqa: ANN001
     history = result.history(kind)
-    column = history.names.index(history.largest(0))
+    column = history.names.index(history.largest())
     return _PARTS[min(2, 3 * column // len(history.names))]
 
 
@@ -52,7 +52,7 @@ def check_largest_gradient(answer: object, result: object = None) -> bool:
     if any(v not in _PARTS for v in given.values()):
         return verdict(False, "", f'Each value must be "input", "middle" or "output"; got {answer!r}.')
     right = solution_largest_gradient(result)
-    names = {k: result.history(k).largest(0) for k in right}
+    names = {k: result.history(k).largest() for k in right}
     measured = "; ".join(f"{k}: {names[k]} ({right[k]} side)" for k in right)
     if given == right:
         return verdict(True, f"Right — measured in your run: {measured}. In the plain BN net the gradient grows "
@@ -64,9 +64,9 @@ def check_largest_gradient(answer: object, result: object = None) -> bool:
 
 
 def solution_gradient_ratio(result) -> float:  # noqa: ANN001
-    """``norms[0, 0] / norms[0, -1]`` of the plain net: first-layer over last-layer gradient norm at step 0."""
-    norms = result.history("plain").norms
-    return float(norms[0, 0] / norms[0, -1])
+    """``norms[0, 0] / norms[0, -1]`` of the plain net: first-layer over last-layer gradient norm at step 0 (at the
+    first finite row when fp16 skipped step 0 and recorded NaN)."""
+    return result.ratio_at_start("plain")
 
 
 def check_gradient_ratio(answer: object, result: object = None) -> bool:
@@ -83,14 +83,15 @@ def check_gradient_ratio(answer: object, result: object = None) -> bool:
     if value <= 0:
         return verdict(False, "", f"A ratio of two norms is a positive number; got {value!r}.")
     right = solution_gradient_ratio(result)
-    residual = float(result.history("residual").norms[0, 0] / result.history("residual").norms[0, -1])
+    residual = result.ratio_at_start("residual")
     if math.isclose(value, right, rel_tol=0.01):
         return verdict(True, f"Right: {right:.3g}. The residual net's is {residual:.3g}.", "")
     if math.isclose(value, 1 / right, rel_tol=0.01):
         return verdict(False, "", "That is last over first: divide the first column by the last one.")
     if math.isclose(value, residual, rel_tol=0.01):
         return verdict(False, "", 'That is the residual net\'s ratio; use result.history("plain").')
-    return verdict(False, "", f"{value:g} is not it. Take row 0 (step 0) and divide column 0 by column -1.")
+    return verdict(False, "", f"{value:g} is not it. Take row 0 (step 0; the first row without NaN if fp16 "
+                              "skipped it) and divide column 0 by column -1.")
 
 
 def solution_images_per_second(run) -> float:  # noqa: ANN001

@@ -26,12 +26,8 @@ from .. import _checks
 from ..data import ImageData
 from ..gradients import GradientProfile
 from ..nets import (
-    MAX_WIDTH,
     BuildingBlock,
     _conv1x1,
-    _conv3x3,
-    _init_weights,
-    check_depth,
     cifar_net,
     count_flops,
     count_parameters,
@@ -48,8 +44,10 @@ from ..zoo import (  # noqa: F401  (the catalogue's names lesson 07 calls as edu
     LayerNorm2d,
     MobileNetV2,
     PreActBlock,
+    PreActCifarNet,
     ResNeXtBottleneck,
     SEBottleneck,
+    SmallNet,
     SqueezeExcitation,
     WideBottleneck,
     _block,
@@ -59,108 +57,21 @@ from ..zoo import (  # noqa: F401  (the catalogue's names lesson 07 calls as edu
     eca_kernel_size,
     eca_resnet50,
     mobilenet_v2,
+    preact_cifar_net,
     resnet50d,
     resnet_d_shortcut,
     resnext50_32x4d,
     se_resnet50,
+    small_net,
     wide_resnet50_2,
 )
 
 SHORTCUT_KINDS = ("identity", "scaled", "gated", "conv1x1")
 
 # --------------------------------------------------------------------------------------------------------------
-# The study nets: every variant in one small net (the comparison)
+# The study nets at depth: "why the identity matters" (He et al. 2016, Table 1, Fig. 2). The small net of every
+# variant and the pre-activation CIFAR net are in zoo (small_net, preact_cifar_net): the train CLI builds them too.
 # --------------------------------------------------------------------------------------------------------------
-
-
-class SmallNet(nn.Module):
-    """conv 3×3 stem → three stages (widths w, 2w, 4w; strides 1, 2, 2) of one variant's blocks → pool → linear.
-
-    Pre-activation nets end with BN-ReLU before the pool (their blocks leave the last sum un-normalised), ConvNeXt
-    with LN; ConvNeXt stages start with ConvNeXt's own downsampling layer (LN + 2×2 conv)."""
-
-    def __init__(self, variant: str, width: int = 16, blocks: int = 1, in_channels: int = 3,
-                 num_classes: int = 10) -> None:
-        super().__init__()
-        _checks.choice("variant", variant, VARIANTS)  # checked once here: the blocks are built without block()
-        _checks.integer("width", width, low=4, high=512)
-        _checks.integer("blocks", blocks, low=1, high=50)
-        _checks.integer("in_channels", in_channels, low=1, high=MAX_WIDTH)
-        _checks.integer("num_classes", num_classes, low=1, high=100_000)
-        self.variant = variant
-        self.stem = nn.Sequential(_conv3x3(in_channels, width), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
-        stages, c_in = [], width
-        for i, c_out in enumerate((width, 2 * width, 4 * width)):
-            stride = 1 if i == 0 else 2
-            layers: list[nn.Module] = []
-            if variant == "convnext" and (stride, c_in) != (1, c_out):
-                layers.append(_convnext_downsample(c_in, c_out) if stride == 2 else _conv1x1(c_in, c_out))
-                c_in, stride = c_out, 1
-            for j in range(blocks):
-                layers.append(_block(variant, c_in, c_out, stride if j == 0 else 1))
-                c_in = c_out
-            stages.append(nn.Sequential(*layers))
-        self.stages = nn.Sequential(*stages)
-        final = {"preact": nn.Sequential(nn.BatchNorm2d(c_in), nn.ReLU()), "convnext": LayerNorm2d(c_in, eps=1e-6)}
-        self.final = final.get(variant, nn.Identity())
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(c_in, num_classes)
-        _init_weights(self, zero_init_residual=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.final(self.stages(self.stem(x)))
-        return self.fc(torch.flatten(self.pool(x), 1))
-
-
-def small_net(variant: str, width: int = 16, blocks: int = 1, in_channels: int = 3,
-              num_classes: int = 10) -> SmallNet:
-    """The same small three-stage net built from ``variant``'s blocks (lesson 07's comparison)."""
-    return SmallNet(variant, width, blocks, in_channels, num_classes)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The study nets at depth: pre-activation CIFAR nets, and "why the identity matters" (He et al. 2016, Table 1)
-# --------------------------------------------------------------------------------------------------------------
-
-
-class PreActCifarNet(nn.Module):
-    """The pre-activation twin of :func:`resnet_edu.nets.cifar_net` (He et al. 2016, §4 / Table 3): conv stem,
-    three stages of :class:`PreActBlock` (option A shortcuts, like the original), final BN-ReLU, pool, linear."""
-
-    def __init__(self, depth: int, width: int = 16, in_channels: int = 3, num_classes: int = 10,
-                 zero_init: bool = False) -> None:
-        super().__init__()
-        check_depth(depth)
-        _checks.integer("width", width, low=1, high=512)
-        _checks.integer("in_channels", in_channels, low=1, high=MAX_WIDTH)
-        _checks.integer("num_classes", num_classes, low=1, high=100_000)
-        _checks.flag("zero_init", zero_init)
-        n = (depth - 2) // 6
-        self.conv1 = _conv3x3(in_channels, width)
-        layers, c_in = [], width
-        for i, c_out in enumerate((width, 2 * width, 4 * width)):
-            for j in range(n):
-                layers.append(PreActBlock(c_in, c_out, 2 if (i > 0 and j == 0) else 1, "A"))
-                c_in = c_out
-        self.blocks = nn.Sequential(*layers)
-        self.final = nn.Sequential(nn.BatchNorm2d(c_in), nn.ReLU())
-        self.fc = nn.Linear(c_in, num_classes)
-        _init_weights(self, zero_init_residual=False)
-        if zero_init:
-            for b in layers:
-                nn.init.zeros_(b.conv2.weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.final(self.blocks(self.conv1(x)))
-        return self.fc(x.mean((2, 3)))
-
-
-def preact_cifar_net(depth: int, width: int = 16, in_channels: int = 3, num_classes: int = 10,
-                     zero_init: bool = False) -> PreActCifarNet:
-    """Pre-activation ResNet for CIFAR, depth 6n+2 (e.g. 110; He et al. 2016, Table 3). The BNs move (in front of
-    each conv, one after the last block, none after the stem) and the parameter count stays that of
-    ``nets.cifar_net(depth)`` (ResNet-20: 269,722)."""
-    return PreActCifarNet(depth, width, in_channels, num_classes, zero_init)
 
 
 class ScaledShortcut(nn.Module):

@@ -144,6 +144,8 @@ class GradientRecorder:
         every_norm = torch.stack(torch._foreach_norm(grads + list(torch._foreach_sub(weights, self._previous))
                                                      + self._previous))
         norms = every_norm[:layers].to(buffer.dtype).view(1, -1)
+        # fp16 (a T4): a step whose gradients overflowed is skipped by the optimizer; its row says NaN, not inf
+        norms = torch.where(torch.isfinite(norms).all(), norms, float("nan"))
         change, size = every_norm[layers:2 * layers], every_norm[2 * layers:].clamp_min(1e-12)
         row = torch.clamp(count // self.every, max=self.rows - 1).view(1)
         keep = (count % self.every == 0) & (count < self.steps)  # a device bool: no Python branch on the step
@@ -206,13 +208,23 @@ class GradientHistory:
         raise ValueError(f"layer must be 'first', 'middle', 'last', a layer name such as {self.names[0]!r} or an "
                          f"index below {len(self.names)}; got {which!r}")
 
+    @property
+    def first_row(self) -> int:
+        """The first recorded row whose norms are all finite: 0, unless fp16 skipped the first steps (NaN rows)."""
+        finite = np.flatnonzero(np.isfinite(self.norms).all(axis=1))
+        if finite.size == 0:
+            raise ValueError(f"no recorded step of {self.label or 'this run'} has finite gradient norms: every "
+                             "recorded step overflowed (fp16) or diverged")
+        return int(finite[0])
+
     def ratio(self) -> np.ndarray:
         """First-layer over last-layer norm at every recorded step: ≫ 1 means the gradient grows toward the input."""
         return self.layer("first") / self.layer("last")
 
-    def largest(self, row: int = 0) -> str:
-        """Name of the layer with the largest gradient norm at recorded row ``row`` (0: step 0, before any update)."""
-        return self.names[int(np.argmax(self.norms[row]))]
+    def largest(self, row: int | None = None) -> str:
+        """Name of the layer with the largest gradient norm at recorded row ``row`` (default :attr:`first_row`: step
+        0, before any update, unless fp16 skipped it)."""
+        return self.names[int(np.argmax(self.norms[self.first_row if row is None else row]))]
 
     def plot(self, ax=None, norm=None, colorbar: bool = True):  # noqa: ANN001, ANN201 (matplotlib Axes)
         """Heatmap layer × training step on a log colour scale (pass one ``matplotlib.colors.LogNorm`` as ``norm``
@@ -295,8 +307,10 @@ class Comparison:
         return self.runs[kind].test_acc
 
     def ratio_at_start(self, kind: str) -> float:
-        """First-layer / last-layer gradient norm at step 0 (at initialisation, before any update)."""
-        return float(self.history(kind).ratio()[0])
+        """First-layer / last-layer gradient norm at step 0 (at initialisation, before any update), or at the first
+        step with finite gradients when fp16 skipped the first (its rows are NaN)."""
+        history = self.history(kind)
+        return float(history.ratio()[history.first_row])
 
     def weight_growth(self, kind: str, which: str = "first") -> float:
         """‖W‖ after training / ‖W‖ at init of the ``"first"``, ``"middle"`` or ``"last"`` weight layer."""
@@ -337,7 +351,7 @@ class Comparison:
         (0 ≤ ``skip`` < 1: 0 takes every recorded step, 0.5 the second half)."""
         skip = _checks.number("skip", skip, low=0, high=1, high_inclusive=False)
         ratio = self.history(kind).ratio()
-        return float(np.median(ratio[int(skip * len(ratio)):]))
+        return float(np.nanmedian(ratio[int(skip * len(ratio)):]))  # NaN: a step fp16 skipped
 
     @property
     def wall_time(self) -> float:

@@ -19,13 +19,14 @@ One concern per file:
 * :mod:`~resnet_edu.train.graphed` — the captured CUDA-graph step (all GPU-only code);
 * :mod:`~resnet_edu.train.distributed` — ranks, their devices and shards, decisions taken together;
 * :mod:`~resnet_edu.train.confusion` — :func:`predict` and :func:`confusion_matrix` (a :class:`Confusion`);
-* :mod:`~resnet_edu.train.checkpoint` — :func:`save_checkpoint` / :func:`load_checkpoint` and the
-  write-beside-and-rename step every saved file goes through (:func:`write_then_rename`);
+* :mod:`~resnet_edu.train.checkpoint` — :func:`save_checkpoint` / :func:`load_checkpoint`, a whole run to be
+  continued (:class:`TrainState`, :func:`save_run` / :func:`load_run`) and the write-beside-and-rename step every
+  saved file goes through (:func:`write_then_rename`);
 * ``__main__`` — ``python -m resnet_edu.train``, also under ``torchrun``.
 """
 
 from . import checkpoint, config, confusion, distributed, graphed, loop, run
-from .checkpoint import load_checkpoint, save_checkpoint, save_path, write_then_rename
+from .checkpoint import TrainState, load_checkpoint, load_run, save_checkpoint, save_path, save_run, write_then_rename
 from .config import MAX_EPOCHS, MAX_STEPS, OPTIMIZERS, PRECISIONS, SCHEDULES, FitResult, TrainConfig
 from .confusion import Confusion, confusion_matrix, predict
 from .distributed import broadcast_buffers, shard
@@ -47,6 +48,6 @@ __all__ = [
     "evaluate", "standard_loop", "training_lines", "shard", "broadcast_buffers", "CapturedStep", "CaptureFailed",
     "DeviceLossScale", "DeviceHistory", "fast_path_problem", "precision_for", "check_model_fits_data",
     "first_conv_channels", "config", "distributed", "graphed", "loop", "run", "_autocast", "_Run",
-    "checkpoint", "save_checkpoint", "load_checkpoint", "save_path", "write_then_rename",
-    "confusion", "Confusion", "confusion_matrix", "predict",
+    "checkpoint", "save_checkpoint", "load_checkpoint", "save_path", "write_then_rename", "TrainState", "save_run",
+    "load_run", "confusion", "Confusion", "confusion_matrix", "predict",
 ]

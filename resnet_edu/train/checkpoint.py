@@ -211,3 +211,89 @@ def load_checkpoint(path: str | os.PathLike[str], device: torch.device | str | N
     if dev.type == "cuda":
         model.to(memory_format=torch.channels_last)  # as the trainer left it, so the same kernels run
     return model.eval()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# A whole run, to be continued: ``python -m resnet_edu.train --save run.pt`` / ``--resume run.pt``
+# --------------------------------------------------------------------------------------------------------------
+
+RUN_FORMAT = "resnet_edu.train run, version 1"
+
+
+class TrainState:
+    """What continues a run exactly beside its weights: the optimizer, the schedule's position, the loader's batch
+    order and random generator, torch's random streams and the step.
+
+    Pass one to :func:`~resnet_edu.train.fit` (``state=``): empty, it records the run (``stop_after`` ends it after
+    that many steps of the whole schedule); from :func:`load_run`, it restores all of that before the first step, so
+    that a run stopped at step k and resumed ends with the same weights as one that never stopped (bit for bit on
+    the CPU). :meth:`snapshot` is what a checkpoint stores.
+    """
+
+    def __init__(self, saved: dict | None = None, stop_after: int | None = None) -> None:
+        if stop_after is not None:
+            _checks.integer("stop_after", stop_after, low=1)
+        self.saved, self.stop_after = saved, stop_after
+        self.step, self.total = (0 if saved is None else int(saved["step"])), 0
+        self._parts: tuple | None = None
+
+    def begin(self, optimizer: torch.optim.Optimizer, scheduler: object, loader: object, run: object) -> int:
+        """Bind the loop's optimizer, scheduler and loader; restore a saved run into them. Returns the first step."""
+        self._parts, self.total = (optimizer, scheduler, loader), run.total
+        if self.saved is None:
+            return 0
+        optimizer.load_state_dict(self.saved["optimizer"])
+        scheduler.load_state_dict(self.saved["scheduler"])
+        loader.load_state_dict(self.saved["loader"])
+        torch.set_rng_state(self.saved["rng"]["cpu"])
+        if self.saved["rng"].get("cuda") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(self.saved["rng"]["cuda"])
+        if getattr(run, "bar", None) is not None:
+            run.bar.update(self.step)
+        return self.step
+
+    def stop(self, step: int) -> bool:
+        """Record that ``step`` steps are done; True when the run stops here (``stop_after``)."""
+        self.step = step
+        return self.stop_after is not None and step >= self.stop_after
+
+    def snapshot(self) -> dict:
+        """The optimizer, scheduler, loader and random states now, and the step (what :func:`save_run` writes)."""
+        if self._parts is None:
+            raise ValueError("this TrainState was not used by fit yet: there is no run to save")
+        optimizer, scheduler, loader = self._parts
+        rng = {"cpu": torch.get_rng_state(),
+               "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []}
+        return {"step": self.step, "total": self.total, "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "loader": loader.state_dict(), "rng": rng}
+
+
+def save_run(path: str | os.PathLike[str], model: nn.Module, state: TrainState, about: dict,
+             overwrite: bool = False) -> Path:
+    """Write a run checkpoint: ``model``'s weights, ``state``'s :meth:`~TrainState.snapshot` and ``about`` (the
+    arguments and data that define the run: only strings, numbers, bools, None, lists and dicts of them), checked by
+    :func:`save_path` and written beside the file, then renamed into place."""
+    path = save_path(path, overwrite, example="run.pt")
+    payload = {"format": RUN_FORMAT, "about": about, "model": {k: v.detach().cpu() for k, v in
+                                                               model.state_dict().items()}, **state.snapshot()}
+    return write_then_rename(path, lambda partial: torch.save(payload, partial))
+
+
+def load_run(path: str | os.PathLike[str]) -> dict:
+    """A checkpoint written by :func:`save_run`, read with ``torch.load(..., weights_only=True)``; anything else
+    (garbage, a cut-short file, lesson 08's net checkpoint, a bare state_dict) is refused with a sentence."""
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or str(path).strip() == "":
+        raise TypeError(f"path must be the path of a run checkpoint (a string or pathlib.Path); got {path!r}")
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: write one with python -m resnet_edu.train … --save {path}")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{path} does not read as a checkpoint ({type(err).__name__}): it is damaged or cut short; "
+                         "resume from another one, or train again") from None
+    keys = {"format", "about", "model", "step", "total", "optimizer", "scheduler", "loader", "rng"}
+    if not isinstance(saved, dict) or saved.get("format") != RUN_FORMAT or not keys <= set(saved):
+        raise ValueError(f"{path} is not a run checkpoint of python -m resnet_edu.train --save (a net saved with "
+                         "save_checkpoint loads with load_checkpoint instead)")
+    return saved

@@ -174,7 +174,8 @@ class FitResult:
     capture, seconds, included in ``wall_time``); ``clock`` holds (step, seconds since the start) at every read of
     the loss, evaluations not counted, so that steady-state speed is the slope between two entries
     (:meth:`ms_per_step`); ``precision`` is fp32, bf16 or fp16; ``eval_time`` is the part of ``wall_time`` spent
-    evaluating.
+    evaluating; ``clock_from`` is the step after which the steady-state clock starts (the first replay after the
+    capture; 0 without one).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -189,6 +190,7 @@ class FitResult:
     precision: str = "fp32"
     eval_time: float = 0.0
     clock: list[tuple[int, float]] = field(default_factory=list)
+    clock_from: int = 0
 
     @property
     def steps(self) -> int:
@@ -210,10 +212,10 @@ class FitResult:
 
     def ms_per_step(self, skip: int = 0) -> float:
         """Steady-state milliseconds per training step: the slope of ``clock`` (evaluations excluded) from its first
-        reading at or after step ``skip`` to its last. The first reading comes after the first step (CPU) or the
-        first ``sync_every`` steps (GPU), so warm-up and capture are never counted."""
+        reading at or after step ``skip`` (and after the capture, ``clock_from``) to its last, so that warm-up and
+        capture are never counted."""
         _checks.integer("skip", skip, low=0)
-        marks = [(s, t) for s, t in self.clock if s >= skip]
+        marks = [(s, t) for s, t in self.clock if s >= max(skip, self.clock_from)]
         if len(marks) < 2:
             raise ValueError(f"ms_per_step needs two clock readings at or after step {skip}; this run has "
                              f"{len(marks)} (train longer or lower TrainConfig.sync_every)")

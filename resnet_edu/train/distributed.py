@@ -3,6 +3,7 @@ the data, rank 0's BatchNorm statistics for everyone, and the decisions every ra
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 
@@ -21,18 +22,38 @@ def ranks() -> tuple[int, int] | None:
     return None
 
 
+# How long a rank waits in a collective for the others (init_process_group's timeout): a rank that crashed ends the
+# others' wait with an error within two minutes instead of NCCL's default 10 (issue 28).
+TIMEOUT_S = 90
+
+
 def local_device(device: torch.device, rank: int = 0) -> torch.device:
     """The device this process trains on. Under ``torchrun`` a bare ``cuda`` means this process's own GPU,
-    ``cuda:LOCAL_RANK`` (``rank`` modulo the GPU count when LOCAL_RANK is unset) — never every rank on GPU 0."""
-    if device.type != "cuda" or device.index is not None:
+    ``cuda:LOCAL_RANK`` (``rank`` modulo the GPU count when LOCAL_RANK is unset) — never every rank on GPU 0. An
+    explicit ``cuda:N`` is taken only when it is that GPU; another one is refused (several ranks on one GPU)."""
+    if device.type != "cuda":
         return device
     count = torch.cuda.device_count()
     local = os.environ.get("LOCAL_RANK")
     index = int(local) if local is not None and local.strip().isdigit() else rank % max(1, count)
+    if device.index is not None and device.index != index:
+        raise ValueError(f"device {device} was given to every process, but this is local rank {index}: several "
+                         f"ranks would share GPU {device.index}. Pass device='cuda' (each rank then takes "
+                         "cuda:LOCAL_RANK), or run one process.")
     if index >= count:
         raise ValueError(f"this process is local rank {index}, but the machine has {count} CUDA device(s); start "
                          f"at most {count} processes per machine (torchrun --nproc_per_node {count})")
     return torch.device("cuda", index)
+
+
+def init(device: torch.device) -> None:
+    """Join torchrun's process group: NCCL bound to this rank's GPU (``device_id``) or gloo on CPUs, with a
+    :data:`TIMEOUT_S` timeout so that a crashed rank does not leave the others waiting."""
+    timeout = datetime.timedelta(seconds=TIMEOUT_S)
+    if device.type == "cuda":
+        torch.distributed.init_process_group("nccl", device_id=device, timeout=timeout)
+    else:
+        torch.distributed.init_process_group("gloo", timeout=timeout)
 
 
 def shard(data: ImageData, rank: int, world: int) -> ImageData:

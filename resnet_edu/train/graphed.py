@@ -22,6 +22,9 @@ from .config import PRECISIONS, TrainConfig
 from .run import _autocast, _batches, _optimizer, _Run
 
 WARMUP_STEPS = 3  # eager steps on a side stream before capture (cuDNN autotuning, optimizer state, allocator)
+# fp16's loss scale starts at GradScaler's 2**16 and is halved (at most this many times) before the first step until
+# that step's gradients are finite: on a T4, plain-56's first-layer gradients overflow at 2**16 (issue 28).
+MAX_SCALE_HALVINGS = 24
 MIN_TORCH = "2.5"  # fused SGD that takes a tensor learning rate (torch 2.5, "tensor lr for all optimizers")
 
 
@@ -89,6 +92,40 @@ class CapturedStep:
         if self.loss_scale is not None:
             self.opt.found_inf = self.loss_scale.found_inf  # the fused kernel skips the step when it is set
         self.graph: Any = None
+        self.pool: Any = None  # the graph's memory pool (a torch.cuda.MemPool), explicit so a failure can free it
+        self.side: Any = None  # one side stream for every warm-up and the capture
+
+    def side_stream(self) -> Any:
+        if self.side is None:
+            self.side = torch.cuda.Stream(self.device)
+        return self.side
+
+    def calibrate_loss_scale(self) -> int:
+        """Halve the fp16 loss scale until the first batch's scaled gradients are finite, before any step (no
+        update, BatchNorm statistics restored); returns the number of halvings. One host read per try, so this runs
+        once, before the warm-up steps (which must not sync) and the capture."""
+        if self.loss_scale is None:
+            return 0
+        buffers = [b.detach().clone() for b in self.model.buffers()]
+        halvings = 0
+        try:
+            for halvings in range(MAX_SCALE_HALVINGS + 1):  # noqa: B007 (the count is returned)
+                self.opt.zero_grad(set_to_none=True)
+                with _autocast(self.device, self.precision):
+                    logits = self.model(self.x)
+                loss = F.cross_entropy(logits.float(), self.y, label_smoothing=self.config.label_smoothing)
+                self.loss_scale.scaled(loss).backward()
+                self.loss_scale.unscale_(self.params)
+                if not float(self.loss_scale.found_inf):
+                    break
+                self.loss_scale.scale.mul_(0.5)
+        finally:
+            self.opt.zero_grad(set_to_none=True)
+            self.loss_scale.found_inf.zero_()
+            with torch.no_grad():
+                for kept, b in zip(buffers, self.model.buffers()):
+                    b.copy_(kept)
+        return halvings
 
     def load(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> None:
         """Copy the next batch and learning rate into the static buffers (device copies, no sync)."""
@@ -115,23 +152,66 @@ class CapturedStep:
         self.acc.copy_((logits.argmax(1) == self.y).float().mean())
 
     def warm_up(self, step: int) -> None:
-        """One eager step on a side stream (what torch's whole-network capture recipe does before capturing)."""
+        """One eager step on the side stream (what torch's whole-network capture recipe does before capturing), with
+        CUDA's sync-debug mode at "error": a step that waits for the host fails here, eagerly, with its own error,
+        rather than inside the capture."""
         self.opt.zero_grad(set_to_none=True)
         if self.device.type != "cuda":
             self.run(step)
             return
-        side = torch.cuda.Stream(self.device)
+        side = self.side_stream()
         side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):
-            self.run(step)
+        before = torch.cuda.get_sync_debug_mode()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            with torch.cuda.stream(side):  # the previous stream comes back on exit, also after an error
+                self.run(step)
+        finally:
+            torch.cuda.set_sync_debug_mode(before)
         torch.cuda.current_stream(self.device).wait_stream(side)
 
     def capture(self, step: int) -> None:
-        """Record the step into a CUDA graph (gradients are allocated inside it, so they are set to None first)."""
+        """Record the step into a CUDA graph (gradients are allocated inside it, so they are set to None first), on
+        the side stream, into an explicit memory pool. When the step or ``capture_end`` fails, the allocator's
+        capture is ended, the pool released and the stream restored, and the step's own error is raised (not
+        ``capture_end``'s "operation not permitted when stream is capturing")."""
         self.opt.zero_grad(set_to_none=True)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.run(step)
+        graph, side = torch.cuda.CUDAGraph(), self.side_stream()
+        self.pool = torch.cuda.MemPool()
+        torch.cuda.synchronize(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        failure: BaseException | None = None
+        with torch.cuda.stream(side):
+            graph.capture_begin(pool=self.pool.id)
+            try:
+                self.run(step)
+            except Exception as err:  # noqa: BLE001 (re-raised below, after the capture is ended)
+                failure = err
+            try:
+                graph.capture_end()
+            except Exception as err:  # noqa: BLE001
+                failure = failure or err
+        if failure is not None:
+            self._abandon(graph)
+            raise failure
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        self.graph = graph
+
+    def _abandon(self, graph: Any) -> None:
+        """Undo a failed capture: end the allocator's capture into the pool (torch before 2.12 skips it when
+        ``capture_end`` raises), reset the graph, and drop the graph's holds on the pool, so that its memory is
+        freed when the pool goes (``empty_cache()`` frees the rest of the process's cache again)."""
+        index = self.device.index if self.device.index is not None else torch.cuda.current_device()
+        try:
+            torch._C._cuda_endAllocateToPool(index, self.pool.id)
+        except RuntimeError:
+            pass  # capture_end had already ended it
+        try:
+            graph.reset()
+        except RuntimeError:
+            pass
+        while self.pool.use_count() > 1:  # 1: the MemPool object's own reference, dropped with it
+            torch._C._cuda_releasePool(index, self.pool.id)
 
     def replay(self) -> None:
         self.graph.replay()
@@ -140,7 +220,7 @@ class CapturedStep:
         """Drop the graph (and with it its memory pool), the gradients and the optimizer state."""
         if self.graph is not None and hasattr(self.graph, "reset"):
             self.graph.reset()
-        self.graph = None
+        self.graph = self.pool = None
         for p in self.params:
             p.grad = None
         self.opt.state.clear()
@@ -182,14 +262,20 @@ def fast_loop(model: nn.Module, loader: DeviceLoader, config: TrainConfig, run: 
     for step, x, y in _batches(loader, run.total):
         lr = config.base_lr * config.lr_factor(step, run.total)
         if not capture:
-            stepper = stepper or CapturedStep(model, config, run.dev, run.result.precision, x, y, after_backward)
+            if stepper is None:
+                stepper = CapturedStep(model, config, run.dev, run.result.precision, x, y, after_backward)
+                stepper.load(x, y, lr)
+                stepper.calibrate_loss_scale()
             stepper.load(x, y, lr)
             stepper.opt.zero_grad(set_to_none=True)
             stepper.run(step)
         elif stepper is None or stepper.graph is None:
             failure = None
             try:
-                stepper = stepper or CapturedStep(model, config, run.dev, run.result.precision, x, y, after_backward)
+                if stepper is None:
+                    stepper = CapturedStep(model, config, run.dev, run.result.precision, x, y, after_backward)
+                    stepper.load(x, y, lr)
+                    stepper.calibrate_loss_scale()  # before any step: the first one must not overflow in fp16
                 stepper.load(x, y, lr)
                 if step < WARMUP_STEPS:
                     stepper.warm_up(step)
@@ -206,6 +292,13 @@ def fast_loop(model: nn.Module, loader: DeviceLoader, config: TrainConfig, run: 
             if stepper.graph is not None:
                 run.result.capture_time = time.perf_counter() - t0
                 stepper.replay()
+                # read the loss once here: the step clock then starts after the capture and its first replay
+                if not run.record(stepper.loss, stepper.acc) or not run.flush():
+                    return
+                run.result.clock_from = step + 1
+                if not run.after_step(step + 1):
+                    return
+                continue
         else:
             stepper.load(x, y, lr)
             stepper.replay()

@@ -18,6 +18,7 @@ from torch import nn
 from .. import _checks
 from ..data import DeviceLoader, ImageData
 from . import distributed
+from .checkpoint import TrainState
 from .config import FitResult, TrainConfig
 from .graphed import CaptureFailed, fast_loop, fast_path_problem
 from .run import (
@@ -33,14 +34,16 @@ from .run import (
 
 
 def standard_loop(model: nn.Module, train_model: nn.Module, loader: DeviceLoader, config: TrainConfig, run: _Run,
-                  after_backward: Callable[[int], None] | None) -> None:
-    """The textbook loop, one step per batch (``train_model`` is ``model``, or its DistributedDataParallel wrapper)."""
+                  after_backward: Callable[[int], None] | None, state: TrainState | None = None) -> None:
+    """The textbook loop, one step per batch (``train_model`` is ``model``, or its DistributedDataParallel wrapper);
+    ``state`` continues a saved run and can stop it early (:class:`~resnet_edu.train.checkpoint.TrainState`)."""
     dev, precision = run.dev, run.result.precision
     opt = _optimizer(train_model, config, config.base_lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: config.lr_factor(s, run.total))
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+    start = 0 if state is None else state.begin(opt, sched, loader, run)
     model.train()
-    for step, x, y in _batches(loader, run.total):
+    for step, x, y in _batches(loader, run.total, start):
         if dev.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         with _autocast(dev, precision):
@@ -62,7 +65,7 @@ def standard_loop(model: nn.Module, train_model: nn.Module, loader: DeviceLoader
         else:
             opt.step()
         sched.step()
-        if not run.after_step(step + 1):
+        if not run.after_step(step + 1) or (state is not None and state.stop(step + 1)):
             break
 
 
@@ -85,6 +88,7 @@ def fit(
     device: torch.device | str | None = None,
     label: str = "",
     after_backward: Callable[[int], None] | None = None,
+    state: TrainState | None = None,
 ) -> FitResult:
     """Train ``model`` on ``train_data`` with the recipe ``config``; return a :class:`FitResult`.
 
@@ -100,6 +104,10 @@ def fit(
     Under ``torch.distributed`` (``torchrun``) the model is wrapped in DistributedDataParallel, each rank trains on
     its shard of the data on its own GPU (``cuda:LOCAL_RANK``), ``config.batch_size`` is the global batch (divided
     among the ranks), and the ranks stop together when any of them diverges.
+
+    ``state`` (a :class:`~resnet_edu.train.checkpoint.TrainState`) continues a saved run from its step with its
+    optimizer, schedule, batch order and random numbers, and keeps what a checkpoint of this run needs; it trains
+    with the standard loop (``python -m resnet_edu.train --save/--resume``).
     """
     if not isinstance(config, TrainConfig):
         raise TypeError("config must be a resnet_edu.train.TrainConfig, e.g. TrainConfig(steps=100, "
@@ -148,9 +156,14 @@ def fit(
         train_model = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
     result = FitResult(label=label, precision=precision_for(dev))
     problem = fast_path_problem(config, dev, total, ranks is not None) if config.fast else "off"
+    if state is not None and problem is None:
+        problem = "a run that is saved or resumed needs the standard loop's optimizer"
     if config.fast and problem is not None and dev.type == "cuda":
         print(f"fit: the fast CUDA-graph step is off here ({problem}); training with the standard loop.")
     sync_every = config.sync_every if dev.type == "cuda" else 1
+    benchmark = torch.backends.cudnn.benchmark
+    if dev.type == "cuda" and not torch.backends.cudnn.deterministic:
+        torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN time its algorithms once (restored below)
     run = _Run(config, total, dev, result, eval_data, model, progress and rank == 0, log_dir if rank == 0 else None,
                sync_every)
     try:
@@ -168,9 +181,10 @@ def fit(
             _restart(model, snapshot, run, seed)
             loader = _loader(train_data, config, dev, rank, world)  # the same batches as a fast=False run
         if problem is not None or failure is not None:
-            standard_loop(model, train_model, loader, config, run, after_backward)
+            standard_loop(model, train_model, loader, config, run, after_backward, state)
     finally:
         run.close()
+        torch.backends.cudnn.benchmark = benchmark
     return result
 
 

@@ -148,6 +148,7 @@ class _Run:
         for kept in (self.result.loss, self.result.acc, self.result.evals, self.result.clock):
             kept.clear()
         self.result.capture_time = self.result.eval_time = 0.0
+        self.result.clock_from = 0
         if self.bar is not None:
             self.bar.reset()
 
@@ -180,7 +181,8 @@ class _Run:
                 self.writer.add_scalar("train/lr", self.config.base_lr * self.config.lr_factor(i - 1, self.total), i)
         if self.bar is not None and losses:
             self.bar.update(len(losses))
-            self.bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}")
+            rate = len(self.result.loss) * self.config.batch_size / max(1e-9, self.result.clock[-1][1])
+            self.bar.set_postfix({"loss": f"{sum(losses[-10:]) / len(losses[-10:]):.3f}", "img/s": f"{rate:,.0f}"})
         if bad is not None:
             self.result.diverged, self.result.diverged_at = True, len(self.result.loss) + 1
             print(f"Training diverged at step {self.result.diverged_at}: the loss became {bad_value}{where}. "
@@ -218,9 +220,9 @@ class _Run:
             self.writer.close()
 
 
-def _batches(loader: DeviceLoader, total: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-    """(0-based step, x, y) for ``total`` steps, epoch after epoch."""
-    step = 0
+def _batches(loader: DeviceLoader, total: int, start: int = 0) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """(0-based step, x, y) for ``total`` steps, epoch after epoch (from step ``start`` of a resumed run)."""
+    step = start
     while step < total:
         for x, y in loader:
             yield step, x, y
@@ -250,21 +252,25 @@ def evaluate(model: nn.Module, data: ImageData, batch_size: int = 1000, device: 
         dev = next(model.parameters(), torch.empty(0)).device
     was_training = model.training
     model.eval()
-    total_loss, correct = 0.0, 0
+    # summed on the device (float64: the same sums as Python floats on the CPU), read once at the end
+    total_loss = torch.zeros((), dtype=torch.float64, device=dev)
+    correct = torch.zeros((), dtype=torch.int64, device=dev)
     try:
         for i, (x, y) in enumerate(DeviceLoader(data, min(batch_size, len(data)), shuffle=False, device=dev,
                                                 drop_last=False)):
+            if dev.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)  # the layout the nets train in on a GPU
             with _autocast(dev):
                 logits = model(x).float()
                 if i == 0:
                     check_outputs(logits, data)
                 if tta_flip:
                     logits = (logits + model(x.flip(3)).float()) / 2
-            total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
-            correct += int((logits.argmax(1) == y).sum())
+            total_loss += F.cross_entropy(logits, y, reduction="sum").double()
+            correct += (logits.argmax(1) == y).sum()
     finally:
         model.train(was_training)
-    return {"loss": total_loss / len(data), "acc": correct / len(data)}
+    return {"loss": float(total_loss) / len(data), "acc": int(correct) / len(data)}
 
 
 def _bar(total: int, progress: bool, label: str) -> Any:
