@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 
@@ -160,3 +161,44 @@ def test_lesson05_euler_argument_is_checked(euler05):
         ode.convergence(steps=(8, 16), euler="euler")
     with pytest.raises(ValueError, match="euler= computes the 'euler' column"):
         ode.convergence(steps=(8, 16), methods=("rk4",), euler=euler05)
+
+
+# -- lesson 08: the gradient-norm hook inside the training loop ------------------------------------------------
+@pytest.fixture(scope="module")
+def norms08():
+    return page_code("08_train_cifar10.ipynb", "lesson08-02a")["gradient_norms"]
+
+
+def test_lesson08_hook_measures_what_the_fused_recorder_measures(norms08):
+    """One backward, both recorders: the page's norms and the package's fused ones agree bit for bit (CPU)."""
+    lesson = edu.lessons.lesson08_train_cifar10
+    torch.manual_seed(0)
+    net = edu.nets.cifar_net(14, residual=False, width=4, in_channels=1)
+    x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))
+    torch.nn.functional.cross_entropy(net(x), y).backward()
+    page, package = lesson.GradientRecorder(net, 1, norms=norms08), lesson.GradientRecorder(net, 1)
+    page(0)
+    package(0)
+    assert torch.equal(norms08(net), torch.stack([w.grad.norm() for w in package.weights]))
+    assert np.array_equal(page.history().norms, package.history().norms)
+
+
+def test_lesson08_train_pair_with_the_page_hook_gives_the_same_numbers(norms08):
+    lesson = edu.lessons.lesson08_train_cifar10
+    recipe = edu.recipes.with_recipe(lesson.DYNAMICS_CPU, steps=6, last=2)
+    page = lesson.train_pair(depth=8, recipe=recipe, every=1, progress=False, gradient_norms=norms08)
+    package = lesson.train_pair(depth=8, recipe=recipe, every=1, progress=False)
+    for kind in edu.nets.KINDS:
+        a, b = page.history(kind), package.history(kind)
+        assert np.array_equal(a.norms, b.norms) and np.array_equal(a.updates, b.updates, equal_nan=True)
+        assert page.runs[kind].fit.loss == package.runs[kind].fit.loss
+
+
+def test_lesson08_hook_is_checked(norms08):
+    lesson = edu.lessons.lesson08_train_cifar10
+    net = edu.nets.cifar_net(8, width=4, in_channels=1)
+    with pytest.raises(TypeError, match="norms must be a function"):
+        lesson.GradientRecorder(net, 1, norms="l2")
+    net(torch.randn(2, 1, 8, 8)).sum().backward()
+    with pytest.raises(ValueError, match="norms\\(model\\) must return a tensor of 8 gradient norms"):
+        lesson.GradientRecorder(net, 1, norms=lambda m: norms08(m)[:3])(0)
