@@ -1,32 +1,126 @@
 """ipywidgets machinery for the interactive lessons: :class:`SliderApp`, the one app class every slider uses.
 
-:class:`SliderApp` is the shared plumbing: controls that only fire when released (``continuous_update=False``,
-so dragging does not queue a redraw per intermediate value), one output area that is redrawn per change, the
-time each update took, and a one-line marker such as ``rendered depth=56 residual=True bn=True`` printed after
-each redraw, which learners read and the browser test waits for. The apps themselves live with their lessons
-(lesson 03's ``depth_explorer``, lesson 05's ``step_explorer``); the web book renders any of them statically
-(:mod:`resnet_edu.static`).
+:class:`SliderApp` is the shared plumbing: controls, one output area that shows the figure of the current state,
+the time each update took, and a one-line marker such as ``rendered depth=56 residual=True bn=True`` shown under
+the plot after each redraw, which learners read and the browser test waits for. The apps themselves live with
+their lessons (lesson 03's ``depth_explorer``, lesson 05's ``step_explorer``, lesson 09's ``lesion_explorer``); the
+web book renders any of them statically (:mod:`resnet_edu.static`).
+
+How it keeps up with the hand (issue 33):
+
+* **The last value wins.** In a kernel with a front end (JupyterLab, the classic Notebook, Colab), a control's
+  change only notes that a redraw is wanted; one background thread redraws for the controls' values *at the time
+  it starts*, and again if they moved meanwhile. Changes that arrive during a redraw are skipped, never queued, so
+  sliders can update while being dragged (``continuous_update=True``). The thread never runs while a cell runs
+  (IPython's ``pre_run_cell``/``post_run_cell`` events hold it back), so it never competes with the learner's
+  code for torch's random stream or threads; a change made by code in a cell redraws at once, as before.
+* **A state already seen costs nothing.** Each state's PNG is kept (``cache_size`` of them), so going
+  back to it only puts the stored image on screen. The figure of a state is a pure function of the state, which is
+  what every app here guarantees (fixed seeds, evaluation mode).
+* **The neighbours are drawn while the learner looks.** After a redraw the thread renders the states nearest to
+  it (the slider's next and previous value, each toggle flipped, then two steps away, ...;
+  ``precompute`` of them) into the cache, stopping as soon as the learner moves. torch releases
+  the GIL, so the kernel stays responsive meanwhile.
+* The image reaches the page by setting the Output widget's ``outputs`` (ipywidgets 7 and 8 alike), which works from
+  a background thread, unlike ``with output:``.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import statistics
+import threading
 import time
-from collections.abc import Callable, Iterable
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from . import _checks
 
 
-class SliderApp:
-    """Controls + an output area redrawn by ``render(**values)``, which returns a matplotlib Figure.
+def _kernel_shell() -> Any:
+    """The IPython shell when this runs in a Jupyter kernel (a front end may be connected), else None."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return None
+    shell = get_ipython()
+    return shell if shell is not None and getattr(shell, "kernel", None) is not None else None
 
-    ``app.update(**values)`` runs one redraw without a browser (tests and benchmarks call it) and returns the
-    seconds it took, including turning the figure into the PNG that is shown; ``app.widget`` is what a notebook
-    displays. ``savefig_kwargs`` go to ``Figure.savefig`` (default: a tight bounding box, like Jupyter's inline
-    backend).
+
+class _CellGate:
+    """Keeps background redraws and the learner's cells apart: a redraw waits while a cell runs, a cell waits for
+    the redraw under way (at most one figure) to finish."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.cell_running = False
+        self._redraws = 0
+        self._shells: list[Any] = []
+
+    def install(self, shell: Any) -> None:
+        """Follow ``shell``'s cells. Installed from a running cell, so a cell counts as running until it ends."""
+        if any(s is shell for s in self._shells):
+            return
+        shell.events.register("pre_run_cell", self._pre_run_cell)
+        shell.events.register("post_run_cell", self._post_run_cell)
+        self._shells.append(shell)
+        with self._cond:
+            self.cell_running = True
+
+    def _pre_run_cell(self, info: Any = None) -> None:
+        with self._cond:
+            while self._redraws:
+                self._cond.wait()
+            self.cell_running = True
+
+    def _post_run_cell(self, result: Any = None) -> None:
+        with self._cond:
+            self.cell_running = False
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def redraw(self) -> Iterator[None]:
+        """Wait until no cell runs, then hold cells back while the ``with`` block runs."""
+        with self._cond:
+            while self.cell_running:
+                self._cond.wait()
+            self._redraws += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._redraws -= 1
+                self._cond.notify_all()
+
+
+_GATE = _CellGate()
+
+
+def _neighbours(control: Any, value: Any) -> list[Any]:
+    """The values one step from ``value`` on ``control``: slider ± step, a toggle flipped, the adjacent options."""
+    if isinstance(value, bool):
+        return [not value]
+    if all(hasattr(control, a) for a in ("min", "max", "step")) and isinstance(value, int):
+        return [v for v in (value + control.step, value - control.step) if control.min <= v <= control.max]
+    options = list(getattr(control, "_options_values", ()) or ())
+    if value in options:
+        i = options.index(value)
+        return [options[j] for j in (i + 1, i - 1) if 0 <= j < len(options)]
+    return []
+
+
+class SliderApp:
+    """Controls + an output area showing ``render(**values)``, which returns a matplotlib Figure.
+
+    ``app.update(**values)`` runs one redraw now (tests, benchmarks and cells call it) and returns the seconds it
+    took, including turning the figure into the PNG that is shown; ``app.widget`` is what a notebook displays.
+    ``savefig_kwargs`` go to ``Figure.savefig`` (default: a tight bounding box, like Jupyter's inline backend).
+    ``cache_size`` PNGs of states already seen are kept (0: none); ``precompute`` neighbouring states are drawn in
+    the background after each redraw when a front end drives the app (0: none). See the module docstring.
     """
 
     def __init__(
@@ -35,6 +129,8 @@ class SliderApp:
         render: Callable[..., Any],
         title: str = "",
         savefig_kwargs: dict[str, Any] | None = None,
+        cache_size: int = 128,
+        precompute: int = 4,
     ) -> None:
         import ipywidgets as W
 
@@ -43,6 +139,8 @@ class SliderApp:
         _checks.function("render", render, "render(**values) -> Figure")
         if savefig_kwargs is not None and not isinstance(savefig_kwargs, dict):
             raise TypeError(f"savefig_kwargs must be a dict or None; got {type(savefig_kwargs).__name__}")
+        self.cache_size = _checks.integer("cache_size", cache_size, low=0, high=100_000)
+        self.precompute = _checks.integer("precompute", precompute, low=0, high=64)
         self.controls = controls
         self.title = title
         self.render = render
@@ -50,9 +148,18 @@ class SliderApp:
         self.output = W.Output()
         self.last_seconds: float | None = None
         self.last_marker = ""
+        self.redraws = 0  # redraws shown (the skipped intermediate values do not count)
+        self._images: OrderedDict[tuple, bytes] = OrderedDict()
+        self._drawing = threading.RLock()  # one render at a time into the app's figure
+        self._state = threading.Lock()
+        self._wanted = False  # a front end changed a control since the last background redraw began
+        self._thread: threading.Thread | None = None
+        shell = _kernel_shell()
+        if shell is not None:
+            _GATE.install(shell)
         for control in controls.values():
             if hasattr(control, "continuous_update"):
-                control.continuous_update = False
+                control.continuous_update = True  # stale values are skipped (see the module docstring)
             control.observe(self._on_change, names="value")
         header = [W.HTML(f"<b>{title}</b>")] if title else []
         self.widget = W.VBox([*header, W.HBox(list(controls.values())), self.output])
@@ -63,6 +170,7 @@ class SliderApp:
     def marker(self, values: dict[str, Any]) -> str:
         return "rendered " + " ".join(f"{k}={v}" for k, v in values.items())
 
+    # -- drawing -----------------------------------------------------------------------------------------------
     def _image(self, fig: Any) -> Any:
         """The figure as a PNG image (rasterised here, so that the time of the update includes it)."""
         from IPython.display import Image
@@ -73,27 +181,158 @@ class SliderApp:
         fig.savefig(buffer, format="png", **self.savefig_kwargs)
         return Image(buffer.getvalue())
 
+    @staticmethod
+    def _key(values: dict[str, Any]) -> tuple | None:
+        key = tuple(values.items())
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+    def _picture(self, values: dict[str, Any]) -> Any:
+        """PNG bytes of the state ``values`` (from the cache when it was drawn before), or what ``render``
+        returned when that is not a figure."""
+        import matplotlib.pyplot as plt
+
+        key = self._key(values)
+        with self._drawing:
+            if key is not None and key in self._images:
+                self._images.move_to_end(key)
+                return self._images[key]
+            fig = self.render(**values)
+            image = self._image(fig)
+            if hasattr(fig, "savefig"):
+                plt.close(fig)
+        if not isinstance(getattr(image, "data", None), bytes) or getattr(image, "format", "png") != "png":
+            return image
+        png = image.data
+        if key is not None and self.cache_size:
+            self._images[key] = png
+            while len(self._images) > self.cache_size:
+                self._images.popitem(last=False)
+        return png
+
+    def forget(self, **values: Any) -> None:
+        """Drop the stored image of one state (the current one with ``values`` applied); with no arguments and no
+        controls changed, of the current state. Benchmarks call it to time a first visit."""
+        key = self._key({**self.values(), **values})
+        if key is not None:
+            self._images.pop(key, None)
+
+    def clear_cache(self) -> None:
+        """Forget every stored image."""
+        self._images.clear()
+
+    def _show(self, picture: Any, values: dict[str, Any], start: float) -> None:
+        self.last_seconds = time.perf_counter() - start
+        self.last_marker = self.marker(values)
+        line = f"{self.last_marker} ({self.last_seconds * 1000:.0f} ms)"
+        self.redraws += 1
+        if isinstance(picture, bytes):
+            data = {"image/png": base64.b64encode(picture).decode("ascii"), "text/plain": "<Figure>"}
+            self.output.outputs = (
+                {"output_type": "display_data", "data": data, "metadata": {}},
+                {"output_type": "stream", "name": "stdout", "text": line + "\n"},
+            )
+        else:  # not a figure: let IPython's display show it
+            from IPython.display import display
+
+            with self.output:
+                self.output.clear_output(wait=True)
+                display(picture)
+                print(line)
+            return
+        if _kernel_shell() is None:
+            print(line)  # scripts and tests read the marker on stdout
+
     def update(self, **overrides: Any) -> float:
         """Redraw for the current control values (with ``overrides`` applied) and return the seconds taken."""
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
         values = {**self.values(), **overrides}
         start = time.perf_counter()
-        fig = self.render(**values)
-        image = self._image(fig)
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(image)
-            self.last_seconds = time.perf_counter() - start
-            self.last_marker = self.marker(values)
-            print(f"{self.last_marker} ({self.last_seconds * 1000:.0f} ms)")
-        plt.close(fig)
+        self._show(self._picture(values), values, start)
         return self.last_seconds
 
+    # -- following a front end -----------------------------------------------------------------------------------
     def _on_change(self, _change: dict[str, Any]) -> None:
-        self.update()
+        if (_kernel_shell() is None or _GATE.cell_running
+                or threading.current_thread() is not threading.main_thread()):
+            self.update()  # code changed the control: draw now
+            return
+        self.request_redraw()
 
+    def request_redraw(self) -> None:
+        """Ask the background thread for a redraw of the controls' values when it next starts one (what a change
+        from the front end does); returns at once."""
+        with self._state:
+            self._wanted = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._follow, name="SliderApp redraw", daemon=True)
+                self._thread.start()
+
+    def wait(self, timeout: float = 60.0) -> bool:
+        """Wait until the background thread is done (redraws and precomputed neighbours); False on timeout."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
+
+    def _follow(self) -> None:
+        """The background thread: redraw while changes keep coming, then draw the neighbours into the cache."""
+        queue: list[dict[str, Any]] = []
+        while True:
+            with self._state:
+                if self._wanted:
+                    self._wanted, job = False, None
+                elif queue:
+                    job = queue.pop(0)
+                else:
+                    self._thread = None
+                    return
+            with _GATE.redraw():
+                if job is None:
+                    self._redraw_or_say_why()
+                    queue = self._nearby() if self.precompute else []
+                else:
+                    with contextlib.suppress(Exception):  # a failing state shows its error when visited
+                        self._picture(job)
+
+    def _redraw_or_say_why(self) -> None:
+        try:
+            self.update()
+        except Exception:  # in a thread nobody would see it: show it where the plot goes
+            self.output.outputs = ({"output_type": "stream", "name": "stderr", "text": traceback.format_exc()},)
+
+    def _nearby(self) -> list[dict[str, Any]]:
+        """Up to ``precompute`` states not yet in the cache, nearest to the current one first (one control one
+        step away, then two steps, ...)."""
+        start = self.values()
+        seen, frontier, fresh = {self._key(start)}, [start], []
+        while frontier and len(fresh) < self.precompute:
+            ring = []
+            for state in frontier:
+                for name, control in self.controls.items():
+                    for value in _neighbours(control, state[name]):
+                        near = {**state, name: value}
+                        key = self._key(near)
+                        if key is None or key in seen:
+                            continue
+                        seen.add(key)
+                        ring.append(near)
+                        if key not in self._images:
+                            fresh.append(near)
+            frontier = ring
+        return fresh[: self.precompute]
+
+    def prefetch(self) -> int:
+        """Draw the states nearest to the current one into the cache now (what the background thread does while
+        the learner looks; benchmarks call it); returns how many were drawn."""
+        states = self._nearby()
+        for state in states:
+            self._picture(state)
+        return len(states)
+
+    # -- measuring and showing ---------------------------------------------------------------------------------
     def time_updates(self, name: str, values: Iterable[Any], repeats: int = 1) -> dict[Any, float]:
         """Seconds per update when control ``name`` takes each of ``values`` (median of ``repeats``), measured
         without a browser and with the printed markers swallowed (benchmarks and lessons' timing cells)."""

@@ -206,6 +206,34 @@ def test_lesion_explorer_deletes_ticked_blocks(nets, capsys):
     assert E.blocks(nets["plain-14"]) and len(E.blocks(nets["plain-14"])) == 6, "the nets are restored"
 
 
+def test_lesion_explorer_pixels_and_numbers_stay_those_of_a_fresh_draw(nets):
+    """Issue 33: the PNG cache, the states drawn ahead and the single layout pass show what a fresh figure with the
+    old double draw shows, with the same accuracies."""
+    import io
+
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+    from PIL import Image
+
+    def pixels(fig, old=False):
+        if old:  # what fig.tight_layout() alone left behind: every savefig laid out and drew twice
+            fig.set_layout_engine(PlaceHolderLayoutEngine(adjust_compatible=True, colorbar_gridspec=True))
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=80)
+        return Image.open(io.BytesIO(buffer.getvalue())).tobytes()
+
+    app = E.lesion_explorer(nets)
+    assert app.precompute == len(app.controls) == 4
+    app.update()
+    assert app.prefetch() == 4, "each box flipped is drawn ahead"
+    for ticked in ((), ("block1",), ("block1", "block5")):
+        values = {name: name in ticked for name in app.controls}
+        app.update(**values)
+        shown = Image.open(io.BytesIO(app._images[tuple(values.items())])).tobytes()
+        assert shown == pixels(app.render_lesion(**values), old=True), f"{ticked}: the picture changed"
+        drop = app.dropped(values)
+        assert app.accuracies(drop) == {n: E.accuracy_without(nets[n], nets.test, drop) for n in app.names}
+
+
 def test_lesion_explorer_refuses_bad_arguments(nets):
     with pytest.raises(TypeError, match="nets must be the trained nets"):
         E.lesion_explorer("nets")

@@ -82,7 +82,7 @@ SOURCES = sorted((ROOT / "resnet_edu").rglob("*.py"))
 LESSON_NAME = re.compile(r"\b[Ll]essons?\s+(\d\d(?:\s*(?:,|and|or|–|-|to)\s*\d\d)*)\b")
 # Lessons of DESIGN.md's lesson map being written now: text may announce them before their notebook lands; once
 # notebooks/NN_*.ipynb exists it is checked like every other lesson. Delete an entry when its notebook has landed.
-IN_PROGRESS: set[str] = {"12"}  # lesson 12 (issue 31) lands after lesson 11
+IN_PROGRESS: set[str] = set()
 ROLE = re.compile(r":(?:func|class|meth|data|attr|mod):`~?([\w.]+)`")
 
 

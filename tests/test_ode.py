@@ -246,12 +246,42 @@ def test_step_figure_redraws_in_place(trained):
     assert list(picture.now.get_xdata()) == [9]
 
 
+def test_step_figure_pixels_are_those_of_a_full_layout(trained):
+    """Issue 33: the slider's fast redraw (no second layout pass in savefig, PNGs cached) shows the same pixels as
+    a figure laid out on every save, and the same view data, for a few N."""
+    import io
+
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+    from PIL import Image
+
+    def pixels(fig):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        return Image.open(io.BytesIO(buffer.getvalue())).tobytes()
+
+    fast = ode.figures.StepFigure(trained, max_steps=12)
+    assert fast.figure.get_layout_engine() is None
+    app = ode.step_explorer(trained, max_steps=12)
+    for n in (1, 5, 12):
+        reference = ode.figures.StepFigure(trained, max_steps=12)
+        # the old path: what fig.tight_layout() leaves behind, a placeholder engine that makes every savefig draw twice
+        reference.figure.set_layout_engine(PlaceHolderLayoutEngine(adjust_compatible=True, colorbar_gridspec=True))
+        view = trained.view(n)
+        trained._views.pop(n)
+        assert pixels(fast.draw(n)) == pixels(reference.draw(n)), f"N = {n}: the redraw changed pixels"
+        again = trained.view(n)
+        assert (again.paths == view.paths).all() and (again.grid_prob == view.grid_prob).all()
+        app.update(steps=n)
+        shown = Image.open(io.BytesIO(app._images[(("steps", n),)])).tobytes()
+        assert shown == pixels(reference.draw(n)), f"N = {n}: the app's PNG differs from the figure"
+
+
 def test_step_slider_updates_without_a_browser(trained, capsys):
     app = ode.step_explorer(trained, max_steps=20)
     assert isinstance(app, edu.widgets.SliderApp)
     slider = app.controls["steps"]
     assert (slider.min, slider.max, slider.value) == (1, 20, 20) and "steps" in slider.description
-    assert slider.continuous_update is False
+    assert slider.continuous_update is True  # the app skips stale values while dragging (issue 33)
     seconds = app.update(steps=7)
     assert app.last_marker == "rendered steps=7" and seconds == app.last_seconds > 0
     slider.value = 3  # what the browser does: the observer redraws

@@ -21,7 +21,7 @@ def _render(k):
 def test_slider_app_update_returns_seconds_and_sets_the_marker():
     slider = W.IntSlider(value=3, min=0, max=9, continuous_update=True)
     app = widgets.SliderApp({"k": slider}, _render, title="test")
-    assert slider.continuous_update is False, "a drag must not redraw for every intermediate value"
+    assert slider.continuous_update is True, "a drag redraws as it goes: stale values are skipped (issue 33)"
     seconds = app.update()
     assert isinstance(seconds, float) and seconds > 0 and app.last_seconds == seconds
     assert app.last_marker == "rendered k=3"
@@ -43,7 +43,7 @@ def test_depth_explorer_controls():
     depth = app.controls["depth"]
     assert list(app.controls) == ["depth", "residual", "bn"]
     assert (depth.min, depth.max, depth.step, depth.value) == (8, 110, 6, 56)
-    assert depth.continuous_update is False and depth.description == "depth"
+    assert depth.continuous_update is True and depth.description == "depth"
     assert app.valid_depths == list(range(8, 111, 6)) and len(app.valid_depths) == 18
     assert app.controls["residual"].value is True and app.controls["bn"].value is True
 
@@ -124,3 +124,154 @@ def test_slider_app_time_updates_is_generic_and_checks_the_name():
     assert set(times) == {2, 3} and all(t > 0 for t in times.values()) and app.last_marker == "rendered k=3"
     with pytest.raises(ValueError, match="name must be one of this app's controls"):
         app.time_updates("depth", [1])
+
+
+# -- following a front end (issue 33): the last value wins, states already seen are instant ------------------
+class _FakeEvents:
+    def __init__(self):
+        self.callbacks = {}
+
+    def register(self, name, callback):
+        self.callbacks.setdefault(name, []).append(callback)
+
+    def trigger(self, name):
+        for callback in self.callbacks.get(name, []):
+            callback(None)
+
+
+class _FakeShell:
+    """What SliderApp needs from a kernel's IPython shell: ``.kernel`` and ``.events``."""
+
+    kernel = object()
+
+    def __init__(self):
+        self.events = _FakeEvents()
+
+
+@pytest.fixture()
+def live(monkeypatch):
+    """A kernel with a front end, between two cells: changes of the controls come from the browser."""
+    shell = _FakeShell()
+    monkeypatch.setattr(widgets, "_kernel_shell", lambda: shell)
+    monkeypatch.setattr(widgets, "_GATE", widgets._CellGate())
+    yield shell
+    widgets._GATE._post_run_cell()
+
+
+def _slow_app(seconds=0.05, **kwargs):
+    import threading
+    import time
+
+    drawn = []
+    busy = threading.Lock()
+
+    def render(k):
+        assert busy.acquire(blocking=False), "two renders at once"
+        try:
+            drawn.append(k)
+            time.sleep(seconds)
+            return _render(k)
+        finally:
+            busy.release()
+
+    return widgets.SliderApp({"k": W.IntSlider(value=0, min=0, max=50)}, render, **kwargs), drawn
+
+
+def test_a_drag_skips_stale_values_and_the_last_one_wins(live):
+    app, drawn = _slow_app(precompute=0)
+    live.events.trigger("post_run_cell")  # the cell that built the app has ended
+    for k in range(1, 31):  # thirty values arrive while the first redraw is still under way
+        app.controls["k"].value = k
+    assert app.wait(30)
+    assert app.last_marker == "rendered k=30", "the plot ends on the slider's last value"
+    assert drawn[-1] == 30 and len(drawn) <= 4, f"stale values must be skipped, not queued; drew {drawn}"
+    assert app.output.outputs[0]["data"]["image/png"] and "rendered k=30" in app.output.outputs[1]["text"]
+
+
+def test_a_state_already_seen_is_shown_from_the_cache(live):
+    app, drawn = _slow_app(precompute=0)
+    live.events.trigger("post_run_cell")
+    for k in (5, 6, 5):
+        app.controls["k"].value = k
+        assert app.wait(30)
+    assert drawn == [5, 6], f"k=5 was drawn once and then shown from the cache; drew {drawn}"
+    assert app.last_marker == "rendered k=5" and app.last_seconds < 0.05
+    app.forget(k=5)
+    app.update(k=5)
+    assert drawn == [5, 6, 5], "forget() drops one state's image: the next visit draws it again"
+
+
+def test_neighbours_are_drawn_in_the_background_and_then_instant(live):
+    app, drawn = _slow_app(precompute=4)
+    live.events.trigger("post_run_cell")
+    app.controls["k"].value = 10
+    assert app.wait(30)
+    assert drawn == [10, 11, 9, 12, 8], f"the state and its four nearest states; drew {drawn}"
+    app.controls["k"].value = 11
+    assert app.wait(30)
+    assert drawn[5:] == [13, 14, 15, 7], "11 came from the cache; the four nearest states not drawn yet came after"
+    assert app.last_marker == "rendered k=11"
+
+
+def test_no_background_redraw_while_a_cell_runs(live):
+    import time
+
+    app, drawn = _slow_app(precompute=0)
+    live.events.trigger("post_run_cell")
+    live.events.trigger("pre_run_cell")  # a learner's cell starts: a change made by its code redraws at once
+    app.controls["k"].value = 3
+    assert drawn == [3] and app.last_marker == "rendered k=3"
+    widgets._GATE._post_run_cell()
+    app.controls["k"].value = 4  # from the front end, between cells
+    widgets._GATE._pre_run_cell()  # the next cell waits for that redraw, then holds the thread back
+    before = list(drawn)
+    app.request_redraw()
+    time.sleep(0.2)
+    assert drawn == before, "no redraw runs while a cell runs"
+    widgets._GATE._post_run_cell()
+    assert app.wait(30) and app.last_marker == "rendered k=4"
+
+
+def test_a_failing_redraw_in_the_background_shows_its_error(live):
+    def render(k):
+        raise ValueError(f"k={k} cannot be drawn")
+
+    app = widgets.SliderApp({"k": W.IntSlider(value=0)}, render, precompute=2)
+    live.events.trigger("post_run_cell")
+    app.controls["k"].value = 2
+    assert app.wait(30)
+    assert app.output.outputs[0]["name"] == "stderr" and "k=2 cannot be drawn" in app.output.outputs[0]["text"]
+
+
+def test_slider_app_checks_its_cache_arguments():
+    with pytest.raises(ValueError, match="cache_size"):
+        widgets.SliderApp({"k": W.IntSlider()}, _render, cache_size=-1)
+    with pytest.raises(TypeError, match="precompute"):
+        widgets.SliderApp({"k": W.IntSlider()}, _render, precompute="all")
+
+
+def test_depth_explorer_numbers_and_pixels_do_not_depend_on_how_a_state_was_reached():
+    """Issue 33: a state drawn ahead, shown from the cache or measured cold shows the same profile and pixels."""
+    import io
+
+    from PIL import Image
+
+    from resnet_edu.lessons.lesson03_gradient_path import cifar_profile
+
+    def pixels(png):
+        return Image.open(io.BytesIO(png)).tobytes()
+
+    app = L3.depth_explorer(depth=14, max_depth=26)
+    app.update()
+    assert app.prefetch() == 6  # depth 20 and 8, the toggles flipped, then depth 26 ...
+    ahead = {key: app._images[key] for key in app._images}
+    for depth, residual, bn in ((20, True, True), (8, True, True), (14, False, True), (14, True, False)):
+        key = (("depth", depth), ("residual", residual), ("bn", bn))
+        assert key in ahead, f"{key} was drawn ahead"
+        direct = cifar_profile(depth, "residual" if residual else "plain", bn, app.batch, app.seed)
+        assert app.cache[depth, residual, bn].norms == direct.norms
+        app.cache.pop((depth, residual, bn))
+        app.forget(depth=depth, residual=residual, bn=bn)
+        app.update(depth=depth, residual=residual, bn=bn)  # cold again
+        assert pixels(app._images[key]) == pixels(ahead[key]), f"{key}: drawn ahead ≠ drawn cold"
+        assert app.cache[depth, residual, bn].norms == direct.norms

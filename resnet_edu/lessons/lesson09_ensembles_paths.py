@@ -457,7 +457,8 @@ def lesion_explorer(nets: _recipes.Family, names: Sequence[str] | None = None) -
                                                 layout=W.Layout(width="90px"))
                         for i in deletable}
             super().__init__(controls, self.render_lesion, title="Tick blocks to delete them (then both nets are "
-                             "re-evaluated on the test set)", savefig_kwargs={"dpi": 80})
+                             "re-evaluated on the test set)", savefig_kwargs={"dpi": 80},
+                             precompute=len(controls))  # each box flipped, drawn ahead while the learner looks
             self.widget.children[-2].layout.flex_flow = "row wrap"  # many checkboxes wrap onto several lines
 
         def dropped(self, values: dict[str, Any]) -> list[int]:
@@ -482,6 +483,7 @@ def lesion_explorer(nets: _recipes.Family, names: Sequence[str] | None = None) -
             ax.set_xlabel("test accuracy")
             ax.set_title(f"deleted blocks: {', '.join(map(str, drop)) if drop else 'none'}")
             fig.tight_layout()
+            fig.set_layout_engine(None)  # laid out: savefig need not draw twice (same pixels)
             return fig
 
         def marker(self, values: dict[str, Any]) -> str:

@@ -101,8 +101,9 @@ class DepthExplorer(SliderApp):
 
     Controls: ``depth`` (6n+2 from 8 to ``max_depth``; the arrow keys step between valid depths), ``residual``
     (plain / residual) and ``bn`` (BatchNorm on/off). Each state is measured once on :func:`probe_batch` and then
-    cached (the profile at init is deterministic for a seed); measuring runs on one CPU thread. The figure is
-    built once and only its data change, so that a redraw stays fast.
+    cached (the profile at init is deterministic for a seed), and so is its PNG; measuring runs on one CPU thread.
+    The figure is built once and only its data change, so that a redraw stays fast; in a live notebook the states
+    next to the one shown are measured in the background (:class:`resnet_edu.widgets.SliderApp`).
     """
 
     def __init__(
@@ -128,15 +129,14 @@ class DepthExplorer(SliderApp):
         self.cache: dict[tuple[int, bool, bool], GradientProfile] = {}
         self._figure: Any = None
         controls = {
-            "depth": W.IntSlider(value=depth, min=8, max=max_depth, step=6, description="depth",
-                                 continuous_update=False),
+            "depth": W.IntSlider(value=depth, min=8, max=max_depth, step=6, description="depth"),
             "residual": W.ToggleButtons(options=[("plain", False), ("residual", True)], value=residual,
                                         style={"button_width": "80px"}, layout=W.Layout(width="auto")),
             "bn": W.Checkbox(value=bn, description="BatchNorm", indent=False, layout=W.Layout(width="auto")),
         }
         super().__init__(controls, self.render_profile,
                          title="Gradient norm per layer at init (He et al. 2015, §4.2 CIFAR nets)",
-                         savefig_kwargs={"dpi": 80})
+                         savefig_kwargs={"dpi": 80}, precompute=6)  # depth ± 6 and ± 12, each toggle flipped
 
     @property
     def valid_depths(self) -> list[int]:
@@ -207,6 +207,7 @@ class DepthExplorer(SliderApp):
         for depth in depths:
             if not cached:
                 self.cache.pop((depth, residual, bn), None)
+                self.forget(depth=depth)  # and its PNG
             seconds.update(self.time_updates("depth", [depth]))
         return seconds
 

@@ -192,6 +192,7 @@ class StepFigure:
         self.accuracy_title = ax.set_title("", fontsize=9)
         self.draw(start)
         fig.tight_layout()  # once: the layout stays fixed for every N
+        fig.set_layout_engine(None)  # ... so that savefig does not lay it out again (a second draw, same pixels)
 
     def draw(self, steps: int):  # noqa: ANN201
         """Show N = ``steps``; returns the Figure."""
@@ -226,5 +227,5 @@ def step_explorer(result: Any, steps: int | None = None, max_steps: int = 48) ->
     slider = W.IntSlider(value=value, min=1, max=max_steps, step=1, description="steps N",
                          style={"description_width": "initial"}, layout=W.Layout(width="480px"))
     png = {"pil_kwargs": {"compress_level": 1}}  # fixed layout: no tight bbox; fast PNG compression
-    return SliderApp({"steps": slider}, picture.draw, savefig_kwargs=png,
+    return SliderApp({"steps": slider}, picture.draw, savefig_kwargs=png, precompute=8,  # N ± 4 drawn ahead
                      title="ODE view: run the trained weight-tied net with N Euler steps (h = T/N)")
