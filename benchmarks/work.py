@@ -15,7 +15,7 @@ import importlib
 import resnet_edu as edu
 
 LESSONS = ("lesson01_degradation", "lesson07_variants", "lesson08_train_cifar10", "lesson09_ensembles_paths",
-           "lesson10_shattered_landscape", "lesson11_without_batchnorm")
+           "lesson10_shattered_landscape", "lesson11_without_batchnorm", "lesson12_transformer_residual_stream")
 
 
 def works(scale: str) -> list[edu.work.Work]:

@@ -27,7 +27,9 @@ import torch
 from torch import nn
 
 from .. import _checks
-from ..runtime import by_scale, device, one_thread, scale, seeded
+from .. import work as _work
+from ..nets import count_flops
+from ..runtime import device, one_thread, scale, seeded
 
 MAX_LAYERS = 96  # the most blocks a stack may have (a bound that keeps a run finite)
 POST, POST_WARM, PRE = "Post-LN", "Post-LN + warm-up", "Pre-LN"  # the arms' names the page and the checkers share
@@ -70,11 +72,14 @@ class PreLNBlock(PostLNBlock):
 # --- the net, the task and the sizes per scale ---
 
 
-def sizes() -> dict[str, int]:
-    """The stack and the task at this scale: blocks, width, heads, FFN width, sequence length, vocabulary."""
-    return by_scale(cpu={"layers": 6, "d_model": 64, "nhead": 4, "dim_feedforward": 128, "length": 12, "vocab": 16},
-                    gpu={"layers": 12, "d_model": 128, "nhead": 8, "dim_feedforward": 512, "length": 24,
-                         "vocab": 32})
+SIZES = {"cpu": {"layers": 6, "d_model": 64, "nhead": 4, "dim_feedforward": 128, "length": 12, "vocab": 16},
+         "gpu": {"layers": 12, "d_model": 128, "nhead": 8, "dim_feedforward": 512, "length": 24, "vocab": 32}}
+
+
+def sizes(scale_: str | None = None) -> dict[str, int]:
+    """The stack and the task at this scale (or at ``scale_``): blocks, width, heads, FFN width, sequence length,
+    vocabulary; the paper scale keeps the gpu sizes."""
+    return dict(SIZES["cpu" if _work.check_scale(scale_) == "cpu" else "gpu"])
 
 
 class SequenceTransformer(nn.Module):
@@ -245,12 +250,29 @@ class SequenceRecipe:
         return f"Adam lr {self.lr:g}, {warm}, {self.steps} steps of batch {self.batch}"
 
 
-def recipe() -> SequenceRecipe:
+RECIPES = {"cpu": SequenceRecipe(steps=150, batch=32, lr=0.01, warmup=50),
+           "gpu": SequenceRecipe(steps=1000, batch=128, lr=0.01, warmup=200)}
+EVAL_SEQUENCES = 512  # held-out reversals each run is scored on
+
+
+def recipe(scale_: str | None = None) -> SequenceRecipe:
     """CPU: 150 steps of 32 reversals at lr 0.01 (warm-up arms: 50 steps). GPU: 1,000 steps of 128 at lr 0.01
-    (warm-up 200) for the 12-block stack of :func:`sizes` (≈ 2.4 M weights, 24 tokens: ≈ 0.9 ResNet-56 per sequence,
-    3 arms ≈ 0.35 M ResNet-56-equivalent images; unmeasured on a GPU)."""
-    return by_scale(cpu=SequenceRecipe(steps=150, batch=32, lr=0.01, warmup=50),
-                    gpu=SequenceRecipe(steps=1000, batch=128, lr=0.01, warmup=200))
+    (warm-up 200) for the 12-block stack of :func:`sizes` (≈ 2.4 M weights, 24 tokens: ≈ 0.3 ResNet-56 per sequence
+    by FLOPs, 3 arms ≈ 0.12 M ResNet-56-equivalent images by :func:`work`; unmeasured on a GPU)."""
+    return RECIPES["cpu" if _work.check_scale(scale_) == "cpu" else "gpu"]
+
+
+def work(scale_: str | None = None) -> _work.Work:
+    """What :func:`train_arms` trains at ``scale_`` (the three arms, one held-out pass each), in ResNet-56-equivalent
+    images: one sequence counts as one image, at the stack's forward FLOPs on one sequence (benchmarks/work.py)."""
+    chosen = _work.check_scale(scale_)
+    s, config = sizes(chosen), recipe(chosen)
+    with seeded(0):
+        net = SequenceTransformer(PreLNBlock, s["layers"], s["d_model"], s["nhead"], s["dim_feedforward"], s["vocab"],
+                                  s["length"])
+    flops = count_flops(net, torch.zeros(1, s["length"], dtype=torch.long))
+    items = [_work.Item(name, flops, config.steps * config.batch, EVAL_SEQUENCES) for name in default_arms()]
+    return _work.Work("12", chosen, items, note="sequences of tokens, counted as images")
 
 
 @dataclass
@@ -299,7 +321,8 @@ def fit_sequence(net: nn.Module, config: SequenceRecipe, seed: int = 0, progress
             break
     net.eval()
     with torch.no_grad():
-        tokens, target = (t.to(dev) for t in reversal_batch(512, torch.Generator().manual_seed(seed + 10_000)))
+        held_out = torch.Generator().manual_seed(seed + 10_000)
+        tokens, target = (t.to(dev) for t in reversal_batch(EVAL_SEQUENCES, held_out))
         accuracy = float((net(tokens).argmax(-1) == target).float().mean())
     return SequenceFit(losses, accuracy if diverged is None else 1 / sizes()["vocab"], time.perf_counter() - start,
                        diverged)
