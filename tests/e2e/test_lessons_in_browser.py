@@ -25,7 +25,9 @@ from labdriver import ClassicPage, Lesson, LessonPage, StepFailed
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = Path(os.environ.get("RESNET_EDU_E2E_NOTEBOOKS", REPO / "notebooks"))
 RUN_TIMEOUT = float(os.environ.get("RESNET_EDU_E2E_RUN_TIMEOUT", "240"))
-REDRAW_LIMIT_MS = 500  # what a redraw may take (the marker's "(… ms)"), issue 33
+# what a redraw may take (the marker's "(… ms)"), issue 33; RESNET_EDU_E2E_REDRAW_LIMIT_MS loosens it on a machine
+# that other jobs share (each redraw's time is reported either way)
+REDRAW_LIMIT_MS = int(os.environ.get("RESNET_EDU_E2E_REDRAW_LIMIT_MS", "500"))
 
 LESSONS = [
     Lesson("03_gradient_path.ipynb", parameter="depth"),
