@@ -34,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--depths", type=int, nargs="+", default=None)
-    parser.add_argument("--scale", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--scale", choices=edu.runtime.SCALES, default="cpu")
     parser.add_argument("--steps", type=int, default=None,
                         help="train every net for this many steps instead of the scale's recipe length")
     parser.add_argument("--dry-run", action="store_true",

@@ -1,7 +1,7 @@
 """Lesson 08's numbers at a scale: plain-56 and ResNet-56 trained with one recipe while every layer's gradient norm
 is recorded — final test accuracies, wall time, img/s, and the numbers the notebook's check cells assert.
 
-    .venv/bin/python benchmarks/lesson08_gpu.py --scale gpu              # CIFAR-10, DYNAMICS_GPU (needs the data)
+    .venv/bin/python benchmarks/lesson08_gpu.py --scale paper            # CIFAR-10, DYNAMICS_PAPER (needs the data)
     .venv/bin/python benchmarks/lesson08_gpu.py --scale gpu --seeds 0 1  # several seeds
     .venv/bin/python benchmarks/lesson08_gpu.py --scale cpu              # the digits, DYNAMICS_CPU
 
@@ -17,12 +17,13 @@ from __future__ import annotations
 import argparse
 import time
 
+import resnet_edu as edu
 from resnet_edu.lessons import lesson08_train_cifar10 as dynamics
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=("cpu", "gpu"), default="gpu")
+    parser.add_argument("--scale", choices=edu.runtime.SCALES, default="gpu")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()
     for seed in args.seeds:

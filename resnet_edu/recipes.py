@@ -28,6 +28,7 @@ from . import data as _data
 from . import nets as _nets
 from . import runtime as _runtime
 from . import train as _train
+from . import work as _work
 
 DATASETS = ("digits", "cifar10")
 
@@ -72,17 +73,20 @@ DEGRADATION_CPU = Recipe()  # lesson 01's CPU scale (and 09's, 10's): digits 8×
 # at 128, scaled linearly, Goyal et al. 2017) after a linear warm-up over the first 10 % (the paper warms ResNet-110
 # up too), then a linear decay to zero; Nesterov momentum, weight decay 5e-4; 15 epochs (1,455 steps). Annealing to
 # zero lets the deeper ResNets finish fitting; the step schedule squeezed into 12 epochs did not (ResNet-56 ended above
-# ResNet-20). Measure the per-seed table with `benchmarks/degradation_seeds.py --scale gpu --seeds 0 1 2`.
-DEGRADATION_GPU = Recipe(  # lesson 01's GPU scale (QUICK_GPU shortens it)
+# ResNet-20). Measure the per-seed table with `benchmarks/degradation_seeds.py --scale paper --seeds 0 1 2`.
+DEGRADATION_PAPER = Recipe(  # lesson 01's paper scale: 8 nets × 15 epochs ≈ 4.1 M ResNet-56-equivalent images
     dataset="cifar10", image_size=32, width=16, last=50,
     train=_train.TrainConfig(epochs=15, batch_size=512, optimizer="sgd", lr=0.4, momentum=0.9, nesterov=True,
                              weight_decay=5e-4, schedule="linear", warmup=0.1, augment=True, eval_every=0),
 )
+# The gpu scale (Colab's T4): the same recipe for 7 epochs at depths 20 and 56 only (4 nets ≈ 0.96 M ResNet-56-
+# equivalent images, benchmarks/work.py). Plain-56 trails plain-20 from the first epochs in He et al.'s Fig. 1 and 6
+# (the gap is in training error too), so the degradation should show; unmeasured on a GPU at this length.
+DEGRADATION_GPU = replace(DEGRADATION_PAPER, train=DEGRADATION_PAPER.train.replace(epochs=7))
+QUICK_GPU = replace(DEGRADATION_PAPER, train=DEGRADATION_PAPER.train.replace(epochs=5))  # 5 epochs a net
 
-
-QUICK_GPU = replace(DEGRADATION_GPU, train=DEGRADATION_GPU.train.replace(epochs=5))  # lesson 01's, 5 epochs a net
-
-DEGRADATION: dict[str, Recipe] = {"cpu": DEGRADATION_CPU, "gpu": DEGRADATION_GPU}  # lesson 01
+DEGRADATION: dict[str, Recipe] = {"cpu": DEGRADATION_CPU, "gpu": DEGRADATION_GPU,  # lesson 01
+                                  "paper": DEGRADATION_PAPER}
 QUICK: dict[str, Recipe] = {"cpu": DEGRADATION_CPU, "gpu": QUICK_GPU}  # nets studied after training: lessons 09, 10
 
 T = TypeVar("T")
@@ -90,8 +94,10 @@ T = TypeVar("T")
 
 def pick(table: Mapping[str, T], scale: str | None = None) -> T:
     """The entry of ``table`` (scale → recipe, or depths, …) for ``scale`` (default: :func:`resnet_edu.runtime.scale`),
-    e.g. ``pick(DEGRADATION)``."""
+    e.g. ``pick(DEGRADATION)``. A table without a ``"paper"`` entry gives its ``"gpu"`` one at the paper scale."""
     scale = _runtime.scale() if scale is None else _checks.choice("scale", scale, (*_runtime.SCALES, None))
+    if scale == "paper" and "paper" not in table:
+        scale = "gpu"
     if scale not in table:
         raise ValueError(f"this table has no entry for scale {scale!r}; it has {', '.join(map(repr, table))}")
     return table[scale]
@@ -275,6 +281,7 @@ def train_family(
     log_dir: str | Path | None = None,
     blocks: Mapping[str, type[nn.Module]] | None = None,
     progress: bool = True,
+    forecast: bool | None = None,
 ) -> Family:
     """Train every (kind, depth) of ``nets`` for every seed of ``seeds`` with ``recipe``, and return the
     :class:`Family` (seeds outer, nets inner, in the order given), every net in eval mode.
@@ -289,6 +296,8 @@ def train_family(
     :attr:`Trained.recorder`. ``log_dir``: TensorBoard runs ``<log_dir>/<label>`` (``-seed<s>`` added for several
     seeds). ``blocks`` maps a kind to the block class its nets are built from (``{"plain": PlainBlock,
     "residual": ResidualBlock}``, lesson 01's page); a kind left out gets :class:`~resnet_edu.nets.BasicBlock`.
+    ``forecast`` (default: on at the gpu and paper scales) prints after the first net's first epoch how long the
+    rest of the training should take here (:class:`resnet_edu.work.Forecast`).
     """
     check_recipe(recipe)
     specs = check_nets(nets)
@@ -297,6 +306,7 @@ def train_family(
         _checks.seed(seed)
     _checks.flag("measure_train", measure_train)
     _checks.flag("progress", progress)
+    forecast = _runtime.scale() != "cpu" if forecast is None else _checks.flag("forecast", forecast)
     if eval_every is not None:
         eval_every = _checks.integer("eval_every", eval_every, low=0)
     if recorder is not None and not callable(recorder):
@@ -314,21 +324,31 @@ def train_family(
     train, test = train.to(dev), test.to(dev)  # once, not at every evaluation
     family = Family(recipe, train, test)
     jobs = [(kind, depth, seed) for seed in seeds for kind, depth in specs]
+    hook = _forecast(recipe, train, jobs) if forecast else None
     inner = progress and (recipe.dataset == "cifar10" or len(jobs) == 1)  # a bar per net where a net takes long
     with _runtime.one_thread(), tqdm(jobs, desc="training nets", disable=not progress or len(jobs) == 1) as bar:
         for kind, depth, seed in bar:
             name = label(kind, depth)
             bar.set_postfix_str(f"{name} seed {seed}")
             model = build(kind, depth, seed, recipe, train, blocks.get(kind))
-            hook = None if recorder is None else recorder(model, name)
+            watch = None if recorder is None else recorder(model, name)
             config = recipe.train.replace(seed=seed) if eval_every is None else recipe.train.replace(
                 seed=seed, eval_every=eval_every)
             run_dir = None if log_dir is None else str(Path(log_dir) / (name if len(seeds) == 1
                                                                          else f"{name}-seed{seed}"))
             fit = _train.fit(model, train, config, eval_data=test, log_dir=run_dir, progress=inner, label=name,
-                             after_backward=hook)
+                             after_backward=watch, after_first_epoch=hook)
+            hook = None  # the first net's first epoch only
             if measure_train and fit.evals and not fit.diverged:  # all of the training set, eval mode
                 final = _train.evaluate(model, train)
                 fit.evals[-1].update(train_loss=final["loss"], train_acc=final["acc"])
-            family.runs[kind, depth, seed] = Trained(kind, depth, seed, model.eval(), fit, hook)
+            family.runs[kind, depth, seed] = Trained(kind, depth, seed, model.eval(), fit, watch)
     return family
+
+
+def _forecast(recipe: Recipe, train: _data.ImageData, jobs: list[tuple[str, int, int]]) -> _work.Forecast:
+    """The forecast of :func:`train_family`'s jobs: every net takes the same steps, so its work is its FLOPs."""
+    c, size = train.in_channels, int(train.x.shape[-1])
+    flops = [_work.cifar_flops(depth, kind == "residual", recipe.width, c, size) for kind, depth, _ in jobs]
+    steps = recipe.train.total_steps(max(1, len(train) // recipe.train.batch_size))
+    return _work.Forecast(sum(flops), flops[0], steps, what="the rest of these nets' training")

@@ -1,8 +1,10 @@
 """Where and at which scale the lessons run (every lesson's set-up cell; lesson 00).
 
 One switch decides the scale of every experiment: :func:`scale` returns ``"cpu"`` (small images, a few hundred
-steps, still shows the effect) or ``"gpu"`` (CIFAR-10, paper depths). It defaults to ``"gpu"`` when CUDA is
-available and can be overridden with the environment variable ``RESNET_EDU_SCALE=cpu|gpu``.
+steps, still shows the effect), ``"gpu"`` (CIFAR-10 and paper depths, sized for Colab's T4: at most
+:data:`resnet_edu.work.GPU_BUDGET` ResNet-56-equivalent training images per lesson) or ``"paper"`` (opt-in, for big
+GPUs: the paper-length recipes and their accuracy targets). It defaults to ``"gpu"`` when CUDA is available and can
+be overridden with the environment variable ``RESNET_EDU_SCALE=cpu|gpu|paper``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import torch
 
 from . import _checks
 
-SCALES = ("cpu", "gpu")
+SCALES = ("cpu", "gpu", "paper")
+_UNSET = object()
 T = TypeVar("T")
 
 
@@ -72,18 +75,29 @@ def seed_everything(seed: int | None = None) -> int:
 
 
 def scale() -> str:
-    """``"cpu"`` or ``"gpu"``: the size every experiment takes (``RESNET_EDU_SCALE`` overrides the default)."""
+    """``"cpu"``, ``"gpu"`` or ``"paper"``: the size every experiment takes (``RESNET_EDU_SCALE`` overrides the
+    default, ``"gpu"`` on CUDA, else ``"cpu"``)."""
     chosen = os.environ.get("RESNET_EDU_SCALE", "").strip().lower()
     if chosen:
         if chosen not in SCALES:
-            raise ValueError(f"RESNET_EDU_SCALE must be 'cpu' or 'gpu'; got {chosen!r}")
+            raise ValueError(f"RESNET_EDU_SCALE must be 'cpu', 'gpu' or 'paper'; got {chosen!r}")
         return chosen
     return "gpu" if torch.cuda.is_available() else "cpu"
 
 
-def by_scale(cpu: T, gpu: T) -> T:
-    """Pick the value for the current :func:`scale`: ``steps = by_scale(cpu=300, gpu=20_000)``."""
-    return gpu if scale() == "gpu" else cpu
+def by_scale(cpu: T, gpu: T, paper: T = _UNSET) -> T:  # type: ignore[assignment]
+    """Pick the value for the current :func:`scale`: ``steps = by_scale(cpu=300, gpu=2_000, paper=20_000)``; without
+    ``paper`` the paper scale takes the ``gpu`` value."""
+    chosen = scale()
+    if chosen == "paper":
+        return gpu if paper is _UNSET else paper
+    return gpu if chosen == "gpu" else cpu
+
+
+# What each GPU scale costs (benchmarks/work.py; minutes estimated from an assumed ResNet-56 rate, unmeasured).
+SCALE_COSTS = ("scale gpu (the default on a GPU): at most 1.0 M ResNet-56-equivalent training images per lesson, about "
+               "5 min on a T4 (estimated); RESNET_EDU_SCALE=paper: the paper-length recipes, up to ~4.2 M, about "
+               "25 min on a T4 or 2-3 min on an H100 (estimated)")
 
 
 def in_colab() -> bool:
@@ -97,7 +111,7 @@ def gpu_advice() -> str:
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         return (f"GPU: {props.name}, {props.total_memory / 2**30:.0f} GiB, compute capability "
-                f"{props.major}.{props.minor}")
+                f"{props.major}.{props.minor}\n{SCALE_COSTS}")
     if in_colab():
         return ("No GPU on this Colab runtime: the lessons run their small CPU scale. For the GPU scale choose "
                 "Runtime → Change runtime type → a GPU (e.g. T4), save, and run the notebook again from the top.")

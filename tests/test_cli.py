@@ -283,6 +283,9 @@ CLI_CASES = [
     ({}, ["--lr", "1e308"], "argument --lr: it must be at most 3.40282e\\+38"),  # a traceback from torch's SGD
     ({}, ["--weight-decay", "1e308"], "argument --weight-decay: it must be at most 3.40282e\\+38"),
     ({}, ["--steps", "1000000000"], "argument --steps: steps must be at most 1000000"),  # TrainConfig said it later
+    # a traceback from DeviceLoader (also for --batch-size 2**70, a number read from the shell)
+    ({}, ["--batch-size", "5000"], "--batch-size 5000 is larger than the training set \\(1,438 images of digits"),
+    ({}, ["--batch-size", str(2**70)], "--batch-size 1180591620717411303424 is larger than the training set"),
     ({}, ["--arch", "resnet19"], "argument --arch: unknown arch 'resnet19'; --list-archs lists all"),
     ({}, ["--arch", "resnet20", "--depth", "56"], "--depth builds the CIFAR ResNet without --arch"),
     ({}, ["--arch", "convnext_tiny", "--image-size", "8"], "convnext_tiny takes images of at least 32x32"),

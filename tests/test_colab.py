@@ -153,7 +153,9 @@ def test_gpu_advice_names_the_gpu(monkeypatch):
 
     monkeypatch.setattr(edu.runtime.torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(edu.runtime.torch.cuda, "get_device_properties", lambda _: Props)
-    assert edu.runtime.gpu_advice() == "GPU: Tesla T4, 15 GiB, compute capability 7.5"
+    first, costs = edu.runtime.gpu_advice().split("\n")
+    assert first == "GPU: Tesla T4, 15 GiB, compute capability 7.5"
+    assert costs == edu.runtime.SCALE_COSTS and "scale gpu" in costs and "RESNET_EDU_SCALE=paper" in costs
 
 
 def test_freeze_diff_tells_additions_from_changes():

@@ -13,6 +13,7 @@ from resnet_edu import data, exercises, train
 from resnet_edu.lessons import lesson01_degradation as degradation
 from resnet_edu.recipes import DEGRADATION_CPU as CPU_RECIPE
 from resnet_edu.recipes import DEGRADATION_GPU as GPU_RECIPE
+from resnet_edu.recipes import DEGRADATION_PAPER as PAPER_RECIPE
 from resnet_edu.recipes import Recipe, with_recipe
 from resnet_edu.train import TrainConfig
 
@@ -79,7 +80,7 @@ def test_bad_queries(tiny, args, match):
         ({"seed": -1}, "non-negative integer"),
         ({"seed": ()}, "non-empty sequence"),
         ({"seed": (1, 1)}, "distinct"),
-        ({"scale": "tpu"}, "scale must be one of 'cpu', 'gpu'"),
+        ({"scale": "tpu"}, "scale must be one of 'cpu', 'gpu', 'paper'"),
     ],
 )
 def test_bad_run_arguments(kwargs, match):
@@ -125,14 +126,18 @@ def test_deterministic_and_threads_restored():
 def test_scale_picks_recipe_and_depths(monkeypatch):
     pick, table = edu.recipes.pick, edu.recipes.DEGRADATION
     assert pick(table, "cpu") is CPU_RECIPE and pick(table, "gpu") is GPU_RECIPE
-    assert degradation.depths_for("cpu") == (8, 20, 56) and degradation.depths_for("gpu") == (20, 32, 44, 56)
+    assert degradation.depths_for("cpu") == (8, 20, 56) and degradation.depths_for("gpu") == (20, 56)
+    assert degradation.depths_for("paper") == (20, 32, 44, 56) and pick(table, "paper") is PAPER_RECIPE
     monkeypatch.setenv("RESNET_EDU_SCALE", "gpu")
     assert pick(table) is GPU_RECIPE
+    monkeypatch.setenv("RESNET_EDU_SCALE", "paper")
+    assert pick(table) is PAPER_RECIPE and pick(edu.recipes.QUICK) is edu.recipes.QUICK_GPU  # no paper entry: gpu's
     # the paper's CIFAR-10 nets and augmentation (He et al. 2015, §4.2), a short annealed schedule at batch 512
-    g, t = GPU_RECIPE, GPU_RECIPE.train
-    assert (g.dataset, t.optimizer, t.lr, t.momentum, t.weight_decay, t.schedule, t.augment, t.batch_size) == (
-        "cifar10", "sgd", 0.4, 0.9, 5e-4, "linear", True, 512)
-    assert (t.epochs, t.warmup, t.nesterov, t.label_smoothing, g.last) == (15, 0.1, True, 0.0, 50)
+    for recipe, epochs in ((PAPER_RECIPE, 15), (GPU_RECIPE, 7)):
+        g, t = recipe, recipe.train
+        assert (g.dataset, t.optimizer, t.lr, t.momentum, t.weight_decay, t.schedule, t.augment, t.batch_size) == (
+            "cifar10", "sgd", 0.4, 0.9, 5e-4, "linear", True, 512)
+        assert (t.epochs, t.warmup, t.nesterov, t.label_smoothing, g.last) == (epochs, 0.1, True, 0.0, 50)
 
 
 def test_gpu_code_path_on_cpu(monkeypatch, fake_cifar):

@@ -356,6 +356,9 @@ def test_scale_picks_the_recipe(monkeypatch):
     assert pick(dynamics.DYNAMICS, "gpu") is dynamics.DYNAMICS_GPU
     monkeypatch.setenv("RESNET_EDU_SCALE", "gpu")
     assert pick(dynamics.DYNAMICS) is dynamics.DYNAMICS_GPU
+    monkeypatch.setenv("RESNET_EDU_SCALE", "paper")
+    assert pick(dynamics.DYNAMICS) is dynamics.DYNAMICS_PAPER
+    assert (dynamics.DYNAMICS_PAPER.train.epochs, dynamics.DYNAMICS_GPU.train.epochs) == (40, 7)
 
 
 @pytest.mark.parametrize("bad", [None, ..., "input", 3, float("nan"), 1e308, [1, 2], {"plain": 1}, {"x": "y"}])

@@ -110,7 +110,7 @@ def test_train_nets_gives_trained_eval_mode_nets(nets):
     (dict(nets=[("resnet", 20)]), ValueError, "kind must be 'plain'"),
     (dict(nets=["plain-20"]), ValueError, r"\(kind, depth\) pairs"),
     (dict(nets=[]), ValueError, "nets must hold at least 1 value"),
-    (dict(scale="tpu"), ValueError, "scale must be one of 'cpu', 'gpu'"),
+    (dict(scale="tpu"), ValueError, "scale must be one of 'cpu', 'gpu', 'paper'"),
     (dict(recipe="fast"), TypeError, "recipe must be a resnet_edu.recipes.Recipe"),
     (dict(seed=-1), ValueError, "seed must be an integer >= 0"),
 ])

@@ -214,12 +214,14 @@ def _is_lesson(unit: str) -> bool:
     return unit.startswith("lessons") or unit == "exercises"
 
 
-def test_core_is_the_package_outside_lessons():
+def test_the_rule_is_the_folder():
+    """No list of core modules to keep in step: everything outside lessons/ and exercises/ is core (issue 27)."""
     import resnet_edu as edu
 
     modules = {_module_unit(p) for p in SOURCES} - {"__init__"}
-    core = {m for m in modules if not _is_lesson(m)}
-    assert core == set(edu.CORE), f"edu.CORE must list every module outside lessons/ and exercises/: {sorted(core)}"
+    assert not hasattr(edu, "CORE") and not hasattr(edu, "LESSONS"), "the rule is the folder, not a tuple"
+    assert {m for m in modules if not m.startswith("_") and "." not in m} <= set(edu.__all__)
+    assert {"lessons", "exercises", "nets", "gradients", "train"} <= set(edu.__all__)
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -251,3 +253,55 @@ def test_a_lesson_never_imports_another_lesson(path):
     leaks = {m for m in imported_modules(path) if _is_lesson(m)} - {unit}
     assert not leaks, (f"{path.relative_to(ROOT)} (a lesson) imports {sorted(leaks)}: what two lessons share belongs "
                        "in a core module")
+
+
+
+# --- each notebook calls its own lesson; each checker module imports its own lesson ---------------------------
+
+def _lesson_number(unit: str) -> str:
+    """"03" for ``lessons.lesson03_gradient_path`` or ``exercises.lesson03``."""
+    return re.search(r"lesson(\d\d)", unit).group(1)
+
+
+def _checker_names(number: str) -> set[str]:
+    """What ``edu.exercises`` exports from ``exercises/lessonNN.py``, plus the shared helpers of ``_core``."""
+    import importlib
+
+    import resnet_edu.exercises as ex
+
+    module = importlib.import_module(f"resnet_edu.exercises.lesson{number}")
+    own = {n for n in ex.__all__ if getattr(getattr(ex, n), "__module__", None) == module.__name__ or n in
+           getattr(module, "__all__", ())}
+    shared = {n for n in ex.__all__ if getattr(getattr(ex, n), "__module__", "").endswith("exercises._core")}
+    return own | shared
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_notebook_calls_only_its_own_lesson(path):
+    """Notebook NN uses ``edu.lessons.lessonNN_…`` and core, and only lesson NN's checkers
+    (``exercises/lessonNN.py``)."""
+    text = notebook_text(path)
+    number = path.name[:2]
+    lessons = set(re.findall(r"\bedu\.lessons\.(\w+)", text))
+    others = sorted(name for name in lessons if not name.startswith(f"lesson{number}_"))
+    assert not others, f"{path.name} calls {others}: a notebook calls its own lesson module (lesson{number}_…) and core"
+    checkers = set(re.findall(r"\bedu\.exercises\.(\w+)", text))
+    foreign = sorted(checkers - _checker_names(number))
+    assert not foreign, (f"{path.name} calls edu.exercises.{foreign}, which are not in exercises/lesson{number}.py; "
+                         "each notebook uses its own lesson's checkers")
+
+
+def test_checker_names_are_per_lesson():
+    assert "check_bn_plain_direction" in _checker_names("03") and "check_bn_plain_direction" not in _checker_names("01")
+    assert "verdict" in _checker_names("01") and "solution_branch_scale" in _checker_names("03")
+
+
+EXERCISES = sorted((ROOT / "resnet_edu" / "exercises").glob("lesson[0-9][0-9].py"))
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
+def test_a_checker_module_imports_only_its_own_lesson(path):
+    number = path.stem[-2:]
+    lessons = {m for m in imported_modules(path) if m.startswith("lessons")}
+    others = sorted(m for m in lessons if m == "lessons" or _lesson_number(m) != number)
+    assert not others, f"exercises/{path.name} imports {others}; it may import lesson {number}'s module and core only"

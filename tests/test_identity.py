@@ -36,6 +36,13 @@ def test_zero_init_residual_block_is_exactly_the_identity_for_nonnegative_input(
     assert gap.plot().get_title()
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_plain_block_at_the_usual_init_is_far_from_the_identity(seed):
+    """Lesson 02's check cell asks for max |plain(x) − x| > max |x| / 2 with γ = 1; at the lesson's size."""
+    gap = identity.zero_init_identity_gap(channels=16, blocks=9, seed=seed)
+    assert gap.plain_default / gap.input_max > 0.5
+
+
 @pytest.mark.parametrize(
     "kwargs,error,message",
     [({"channels": 0}, ValueError, "channels must be an integer >= 1"),
@@ -150,6 +157,13 @@ def test_learn_correction_converges_to_y_minus_x():
     assert result.output == pytest.approx([2.1, 2.9], abs=1e-4)
     assert result.losses[-1] < 1e-6 * result.losses[0]
     assert result.plot().axes[0].get_ylabel() == "F(x)"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_learn_correction_loss_falls_ten_thousand_fold_at_the_lessons_size(seed):
+    """Lesson 02 section 4 (300 steps): the loss falls by more than 10⁴ (a regression bound; the page claims less)."""
+    result = identity.learn_correction(x=[2.0, 3.0], y=[2.1, 2.9], steps=300, seed=seed)
+    assert result.losses[-1] / result.losses[0] < 1e-4
 
 
 def test_learn_correction_other_sizes_and_errors():

@@ -38,8 +38,12 @@ def test_scale_default_and_override(monkeypatch):
     assert runtime.by_scale(cpu=1, gpu=2) == 2
     monkeypatch.setenv("RESNET_EDU_SCALE", "cpu")
     assert runtime.by_scale(cpu=1, gpu=2) == 1
+    assert runtime.by_scale(cpu=1, gpu=2, paper=3) == 1
+    monkeypatch.setenv("RESNET_EDU_SCALE", "paper")
+    assert runtime.scale() == "paper" and runtime.by_scale(cpu=1, gpu=2, paper=3) == 3
+    assert runtime.by_scale(cpu=1, gpu=2) == 2  # no paper value: the gpu one
     monkeypatch.setenv("RESNET_EDU_SCALE", "tpu")
-    with pytest.raises(ValueError, match="RESNET_EDU_SCALE must be 'cpu' or 'gpu'; got 'tpu'"):
+    with pytest.raises(ValueError, match="RESNET_EDU_SCALE must be 'cpu', 'gpu' or 'paper'; got 'tpu'"):
         runtime.scale()
 
 

@@ -218,3 +218,10 @@ def test_shattered_prediction_quotes_the_study(capsys):
     assert edu.exercises.check_shattered_prediction(None, result) is False
     assert edu.exercises.check_shattered_prediction("brown", "not a study") is False
     assert "second argument" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_noise_references_at_the_lessons_size(seed):
+    """Lesson 10's references (256 points): white noise ≈ 0, brown noise ≈ 1 (moved out of its check cell)."""
+    result = S.shattered_study(depths=(1,), seeds=1, width=8, progress=False, seed=seed)
+    assert abs(result.white) < 0.2 and result.brown > 0.9

@@ -1,4 +1,4 @@
-"""The fast CUDA path of resnet_edu.train.fit on a real GPU (skipped without CUDA; ``benchmarks/gpu_check.sh quick``
+"""The fast CUDA path of resnet_edu.train.fit on a real GPU (skipped without CUDA; ``benchmarks/gpu_check.sh``
 runs them): captured replays match eager steps in fp32, ``after_backward``'s device ops replay every step, fp16 loss
 scaling works inside the graph (also when the first steps overflow), the fallbacks print one line and still train,
 and failed captures leave no GPU memory behind."""

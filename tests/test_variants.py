@@ -273,3 +273,13 @@ def test_fit_draws_the_batch_order_from_the_lessons_seed():
     runs = {s: variants._fit(copy.deepcopy(model), data, 3, 0.05, "r", False, None, s).loss for s in (0, 1)}
     again = variants._fit(copy.deepcopy(model), data, 3, 0.05, "r", False, None, 0).loss
     assert runs[0] == again and runs[0] != runs[1]
+
+
+@pytest.mark.parametrize("width", [16, 32])
+def test_small_net_costs_that_left_notebook_07s_check_cell(width):
+    """Issue 27 item 4: notebook 07's comparison check asserts what its prose says; these cost facts of the same small
+    nets (CPU width 16, GPU width 32) moved here. They hold for any seed: weights do not change a count."""
+    params = {v: nets.count_parameters(variants.small_net(v, width, 1, 3, 10)) for v in ("bottleneck", "resnext",
+                                                                                     "wide", "eca", "se")}
+    assert params["resnext"] < params["wide"], "grouping the 3×3 conv divides its parameters"
+    assert 0 < params["eca"] - params["bottleneck"] < 20 < params["se"] - params["bottleneck"], params

@@ -4,6 +4,10 @@ A lesson module holds that lesson's experiments with its own figures, apps and s
 (``resnet_edu.data``, ``nets``, ``zoo``, ``train``, ``gradients``, ``viz``, ``widgets``, …). The rule is the folder:
 nothing outside ``resnet_edu/lessons/`` imports from it (the exercise checkers of lesson NN excepted: they call lesson
 NN's module), and a lesson never imports another lesson (``tests/test_hygiene.py`` parses every import to check it).
+A lesson's checkers live in ``resnet_edu/exercises/lessonNN.py`` (one rule for every lesson), which imports only lesson
+NN's module and core; notebook NN calls only lesson NN's module, its checkers and core. A long lesson is a package
+(``lesson03_gradient_path/``, ``lesson04_identity_vs_lambda/``, ``lesson05_ode_view/``): its ``__init__`` holds the
+experiments, its ``figures.py`` (or a module per part) the rest.
 """
 
 from importlib import import_module

@@ -35,21 +35,31 @@ from .. import nets as _nets
 from .. import recipes as _recipes
 from .. import runtime as _runtime
 from .. import train as _train
+from .. import work as _work
 from ..recipes import Recipe
 
 KINDS = _nets.KINDS  # ("plain", "residual")
 
 
 CPU_DEPTHS = (8, 20, 56)
-GPU_DEPTHS = (20, 32, 44, 56)  # the plain nets of He et al. 2015, Fig. 6 (left); ResNets at these depths in Table 6
+PAPER_DEPTHS = (20, 32, 44, 56)  # the plain nets of He et al. 2015, Fig. 6 (left); ResNets at these depths in Table 6
+GPU_DEPTHS = (20, 56)  # the gpu scale (a T4's minutes): the shallowest and the deepest of them
 
 
-DEPTHS = {"cpu": CPU_DEPTHS, "gpu": GPU_DEPTHS}
+DEPTHS = {"cpu": CPU_DEPTHS, "gpu": GPU_DEPTHS, "paper": PAPER_DEPTHS}
 
 
 def depths_for(scale: str | None = None) -> tuple[int, ...]:
-    """The depths lesson 01 trains at a scale: 8/20/56 on the CPU, the paper's 20/32/44/56 on a GPU."""
+    """The depths lesson 01 trains at a scale: 8/20/56 on the CPU, 20/56 at the gpu scale, the paper's 20/32/44/56
+    at the paper scale."""
     return _recipes.pick(DEPTHS, scale)
+
+
+def work(scale: str | None = None) -> _work.Work:
+    """What :func:`run` trains at ``scale`` with one seed, in ResNet-56-equivalent images (benchmarks/work.py)."""
+    scale = _work.check_scale(scale)
+    nets = [(kind, depth) for depth in depths_for(scale) for kind in KINDS]
+    return _work.Work("01", scale, _work.family_items(_recipes.pick(_recipes.DEGRADATION, scale), nets))
 
 
 @dataclass

@@ -16,7 +16,7 @@ H(x) = W₂σ(W₁x + b₁) + b₂ without and with the shortcut. The figures ar
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -91,26 +91,49 @@ class IdentityGap:
         return ax
 
 
+def zero_init(block: nn.Module) -> nn.Module:
+    """Zero-initialise a block's residual branch: γ = 0 in the last BN of F (Goyal et al. 2017). Every BN starts
+    with β = 0, so F(x) = γ·x̂ + β = 0 and a residual block computes relu(0 + x). Lesson 02 writes its own on the
+    page; this is the package's, what ``cifar_net(zero_init_residual=True)`` does to every block."""
+    if not isinstance(block, nets.BuildingBlock):
+        raise TypeError(f"zero_init takes a resnet_edu.nets.BuildingBlock (such as BasicBlock); got "
+                        f"{type(block).__name__}")
+    nn.init.zeros_(block.last_bn.weight)
+    return block
+
+
 def zero_init_identity_gap(
-    channels: int = 16, size: int = 8, batch: int = 4, blocks: int = 9, seed: int = 0
+    channels: int = 16,
+    size: int = 8,
+    batch: int = 4,
+    blocks: int = 9,
+    seed: int = 0,
+    block: type[nn.Module] | None = None,
+    zero_init: Callable[[nn.Module], object] = zero_init,
 ) -> IdentityGap:
     """Measure how far blocks of :func:`resnet_edu.nets.cifar_net` are from the identity at initialisation.
 
-    With ``zero_init_residual=True`` the last BN of every block has weight γ = 0, so F(x) = 0 and a residual
-    BasicBlock computes relu(0 + x) = relu(x): exactly x for the non-negative inputs it receives inside the
-    network (they come out of a ReLU), and relu(x) ≠ x for a signed input. Goyal et al. 2017 (zero γ); He et al.
-    2015, §3.1. ``blocks`` is the number of blocks per stage (ResNet-56 has 9).
+    ``zero_init`` (default :func:`zero_init`, lesson 02's page passes its own) zeroes each block's residual branch:
+    with γ = 0 in its last BN, F(x) = 0 and a residual BasicBlock computes relu(0 + x) = relu(x): exactly x for
+    the non-negative inputs it receives inside the network (they come out of a ReLU), and relu(x) ≠ x for a signed
+    input. ``block`` is the block class (default :class:`resnet_edu.nets.BasicBlock`, see
+    :func:`resnet_edu.nets.cifar_net`). Goyal et al. 2017 (zero γ); He et al. 2015, §3.1. ``blocks`` is the number
+    of blocks per stage (ResNet-56 has 9).
     """
     _checks.integer("channels", channels, low=1, high=256)
     _checks.integer("size", size, low=1, high=256)
     _checks.integer("batch", batch, low=1, high=1024)
     _checks.integer("blocks", blocks, low=1, high=200)
     _checks.seed(seed)
+    if not callable(zero_init):
+        raise TypeError(f"zero_init must be a function that zero-initialises one block in place; got {zero_init!r}")
     depth = 6 * blocks + 2
     with seeded(seed):
-        residual = nets.cifar_net(depth, residual=True, width=channels, zero_init_residual=True).layer1
-        plain = nets.cifar_net(depth, residual=False, width=channels, zero_init_residual=True).layer1
-        plain_default = nets.cifar_net(depth, residual=False, width=channels).layer1
+        residual = nets.cifar_net(depth, residual=True, width=channels, block=block).layer1
+        plain = nets.cifar_net(depth, residual=False, width=channels, block=block).layer1
+        plain_default = nets.cifar_net(depth, residual=False, width=channels, block=block).layer1
+    for b in (*residual, *plain):
+        zero_init(b)  # after the net's own init, which sets every BN to γ = 1, β = 0
     gen = torch.Generator().manual_seed(seed)
     signed = torch.randn(batch, channels, size, size, generator=gen)
     x = signed.clamp(min=0)  # as after a ReLU: what every block inside the network receives

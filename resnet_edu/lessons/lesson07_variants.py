@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .. import _checks
+from .. import work as _work
 from ..data import ImageData
 from ..gradients import GradientProfile
 from ..nets import (
@@ -67,6 +68,19 @@ from ..zoo import (  # noqa: F401  (the catalogue's names lesson 07 calls as edu
 )
 
 SHORTCUT_KINDS = ("identity", "scaled", "gated", "conv1x1")
+# The three studies' default sizes by scale. gpu (Colab's T4): all three within 1.0 M ResNet-56-equivalent training
+# images (benchmarks/work.py) — the shortcut study at depth 56, fewer steps; paper: He et al. 2016's depth 110 and
+# 2,000 steps each. The gpu sizes are unmeasured on a GPU.
+COMPARE_SIZES = {"cpu": {"width": 16, "steps": 30}, "gpu": {"width": 32, "steps": 800},
+                 "paper": {"width": 32, "steps": 2000}}
+SHORTCUT_SIZES = {"cpu": {"depth": 32, "width": 8, "steps": 40}, "gpu": {"depth": 56, "width": 16, "steps": 700},
+                  "paper": {"depth": 110, "width": 16, "steps": 2000}}
+PREACT_SIZES = {"cpu": {"width": 8, "steps": 25}, "gpu": {"width": 16, "steps": 500},
+                "paper": {"width": 16, "steps": 2000}}
+
+
+def _sizes(table: dict[str, dict[str, int]], scale_: str | None = None) -> dict[str, int]:
+    return table[scale() if scale_ is None else scale_]
 
 # --------------------------------------------------------------------------------------------------------------
 # The study nets at depth: "why the identity matters" (He et al. 2016, Table 1, Fig. 2). The small net of every
@@ -153,9 +167,9 @@ def task(size: int | None = None) -> Task:
 
     if size is not None:
         _checks.integer("size", size, low=8, high=64)
-    if scale() == "gpu" and size is None:
+    if scale() != "cpu" and size is None:
         try:
-            return Task(cifar10(train=True, download=True), cifar10(train=False, download=True), "gpu")
+            return Task(cifar10(train=True, download=True), cifar10(train=False, download=True), scale())
         except DatasetUnavailable as err:
             print(f"CIFAR-10 is unavailable, so the digits stand in for it: {err}")
     size = size or 8
@@ -169,7 +183,7 @@ def _fit(model: nn.Module, data: Task, steps: int, lr: float, label: str, progre
     from ..train import TrainConfig, fit
 
     config = TrainConfig(steps=steps, batch_size=by_scale(cpu=64, gpu=128), lr=lr, eval_every=eval_every or steps,
-                         seed=seed, augment=data.scale == "gpu" and data.train.x.shape[-1] == 32,
+                         seed=seed, augment=data.scale != "cpu" and data.train.x.shape[-1] == 32,
                          schedule=by_scale("constant", "cosine"))
     return fit(model, data.train, config, eval_data=data.test, progress=progress, device=device, label=label)
 
@@ -235,8 +249,9 @@ def compare(variants: tuple[str, ...] = VARIANTS, width: int | None = None, step
     variants = _checks.sequence("variants", variants, unique=True)
     for v in variants:
         _checks.choice("variant", v, VARIANTS)
-    width = _checks.integer("width", width if width is not None else by_scale(cpu=16, gpu=32), low=4, high=256)
-    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=30, gpu=2000), low=1)
+    sizes = _sizes(COMPARE_SIZES)
+    width = _checks.integer("width", width if width is not None else sizes["width"], low=4, high=256)
+    steps = _checks.integer("steps", steps if steps is not None else sizes["steps"], low=1)
     _checks.seed(seed)
     data = data or task()
     rows = []
@@ -295,9 +310,10 @@ def shortcut_study(kinds: tuple[str, ...] = SHORTCUT_KINDS, depth: int | None = 
     kinds = _checks.sequence("kinds", kinds, unique=True)
     for k in kinds:
         _checks.choice("kind", k, SHORTCUT_KINDS)
-    depth = depth if depth is not None else by_scale(cpu=32, gpu=110)
-    width = _checks.integer("width", width if width is not None else by_scale(cpu=8, gpu=16), low=1, high=256)
-    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=40, gpu=2000), low=1)
+    sizes = _sizes(SHORTCUT_SIZES)
+    depth = depth if depth is not None else sizes["depth"]
+    width = _checks.integer("width", width if width is not None else sizes["width"], low=1, high=256)
+    steps = _checks.integer("steps", steps if steps is not None else sizes["steps"], low=1)
     _checks.seed(seed)
     data = data or task()
     results = {}
@@ -377,8 +393,9 @@ def preact_study(depth: int | None = None, width: int | None = None, steps: int 
     from ..nets import check_depth
 
     depth = check_depth(depth if depth is not None else 110)
-    width = _checks.integer("width", width if width is not None else by_scale(cpu=8, gpu=16), low=1, high=256)
-    steps = _checks.integer("steps", steps if steps is not None else by_scale(cpu=25, gpu=2000), low=1)
+    sizes = _sizes(PREACT_SIZES)
+    width = _checks.integer("width", width if width is not None else sizes["width"], low=1, high=256)
+    steps = _checks.integer("steps", steps if steps is not None else sizes["steps"], low=1)
     _checks.seed(seed)
     arms = _checks.sequence("arms", arms, unique=True)
     for a in arms:
@@ -403,3 +420,29 @@ def preact_study(depth: int | None = None, width: int | None = None, steps: int 
             model.zero_grad(set_to_none=True)
             results[name] = _fit(model, data, steps, 0.1, name, False, device, seed)
     return PreactStudy(depth, results, profiles, init_loss, logit_std)
+
+
+def work(scale: str | None = None) -> _work.Work:
+    """What the notebook's three studies train at ``scale`` (each net evaluated once at the end), in
+    ResNet-56-equivalent images (benchmarks/work.py): :func:`shortcut_study`, :func:`preact_study` at depth 110 (the
+    notebook's) and :func:`compare` of every variant."""
+    from ..nets import cifar_net
+
+    scale = _work.check_scale(scale)
+    batch = 64 if scale == "cpu" else 128
+    n_train, n_test, _, size = _work.data_sizes("digits" if scale == "cpu" else "cifar10", 8)
+    c, k = 3, 10
+
+    def item(label: str, model: nn.Module, steps: int) -> _work.Item:
+        return _work.Item(label, _work.model_flops(model, c, size), steps * batch, n_test)
+
+    items = []
+    sc, pre, cmp_ = (_sizes(t, scale) for t in (SHORTCUT_SIZES, PREACT_SIZES, COMPARE_SIZES))
+    with seeded(0):
+        items += [item(f"shortcut {kind}", shortcut_study_net(kind, sc["depth"], sc["width"], c, k), sc["steps"])
+                  for kind in SHORTCUT_KINDS]
+        items += [item(f"post-act 110 ({arm})", cifar_net(110, width=pre["width"], in_channels=c, num_classes=k),
+                       pre["steps"]) for arm in PREACT_ARMS[:2]]
+        items.append(item("pre-act 110", preact_cifar_net(110, pre["width"], c, k), pre["steps"]))
+        items += [item(f"variant {v}", small_net(v, cmp_["width"], 1, c, k), cmp_["steps"]) for v in VARIANTS]
+    return _work.Work("07", scale, items)

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ from .. import recipes as _recipes
 from .. import runtime as _runtime
 from .. import train as _train
 from .. import viz as _viz
+from .. import work as _work
 from ..gradients import weight_layers
 from ..train import (  # noqa: F401 (core; named here for the notebook: lesson.save_checkpoint, lesson.confusion_matrix)
     Confusion,
@@ -64,14 +66,19 @@ DYNAMICS_CPU = _recipes.Recipe(
 # 0.4 (the paper's 0.1 at batch 128 scaled linearly, Goyal et al. 2017) reached by a warm-up over 15 % of training
 # and annealed to zero (one-cycle, Smith & Topin 2019), Nesterov momentum, weight decay 5e-4, label smoothing 0.1
 # (Szegedy et al. 2016), flipped test images averaged in, 40 epochs: aimed at ResNet-56 ≥ 92 % test within 8 min for
-# the whole notebook on one H100 with the fast trainer (unmeasured: see benchmarks/lesson08_gpu.py).
-DYNAMICS_GPU = _recipes.Recipe(
+# the whole notebook on one H100 with the fast trainer (unmeasured: see benchmarks/lesson08_gpu.py). The paper scale.
+DYNAMICS_PAPER = _recipes.Recipe(
     dataset="cifar10", image_size=32, width=16, last=50,
     train=_train.TrainConfig(epochs=40, batch_size=512, optimizer="sgd", lr=0.4, momentum=0.9, nesterov=True,
                              weight_decay=5e-4, schedule="onecycle", warmup=0.15, augment=True, label_smoothing=0.1,
                              tta_flip=True),
 )
-DYNAMICS: dict[str, _recipes.Recipe] = {"cpu": DYNAMICS_CPU, "gpu": DYNAMICS_GPU}  # lesson 08's, by scale
+# The gpu scale (Colab's T4): the same recipe for 7 epochs, 2 nets ≈ 0.96 M ResNet-56-equivalent images with the 20
+# flipped test passes (benchmarks/work.py). ResNet-56 should still be far ahead of plain-56 (the check asks 3 points);
+# no paper accuracy is claimed at this length. Unmeasured on a GPU.
+DYNAMICS_GPU = replace(DYNAMICS_PAPER, train=DYNAMICS_PAPER.train.replace(epochs=7))
+DYNAMICS: dict[str, _recipes.Recipe] = {"cpu": DYNAMICS_CPU, "gpu": DYNAMICS_GPU,  # lesson 08's, by scale
+                                        "paper": DYNAMICS_PAPER}
 DEPTH = 56
 
 
@@ -90,9 +97,14 @@ class GradientRecorder:
     step (see :meth:`__call__`). Rows hold steps 0, ``every``, 2·``every``, …; steps beyond ``steps`` are ignored.
     :meth:`history` reads the buffer once (the only host sync). Lesson 08; layer names input side first, as in
     lesson 03.
+
+    ``norms(model)`` measures the gradients instead of the fused default: one tensor of ‖∂L/∂W‖ per weight layer in
+    the order of :func:`resnet_edu.gradients.weight_layers`, on the gradients' device (lesson 08 writes it on its
+    page; the recorder keeps the bookkeeping: the buffer, the device counter, the relative updates).
     """
 
-    def __init__(self, model: nn.Module, steps: int, every: int = 1, label: str = "") -> None:
+    def __init__(self, model: nn.Module, steps: int, every: int = 1, label: str = "",
+                 norms: Callable[[nn.Module], torch.Tensor] | None = None) -> None:
         _checks.module("model", model)
         self.steps = _checks.integer("steps", steps, low=1)
         self.every = _checks.integer("every", every, low=1)
@@ -103,6 +115,9 @@ class GradientRecorder:
         self.weights = [module.weight for _, module in layers]  # Parameters stay the same objects after .to(device)
         self.rows = math.ceil(self.steps / self.every)
         self.label = label
+        self.model = model
+        self.norms = None if norms is None else _checks.function("norms", norms, "norms(model) -> a tensor of "
+                                                                  "one gradient norm per weight layer")
         self._buffer: torch.Tensor | None = None  # allocated on the first call, on the gradients' device
         self._count: torch.Tensor | None = None
         self._updates: torch.Tensor | None = None  # ‖ΔW‖/‖W‖ per recorded row and layer
@@ -141,9 +156,14 @@ class GradientRecorder:
         # layer, weight decay and momentum included.
         weights = [w.detach() for w in self.weights]
         layers = len(weights)
-        every_norm = torch.stack(torch._foreach_norm(grads + list(torch._foreach_sub(weights, self._previous))
-                                                     + self._previous))
-        norms = every_norm[:layers].to(buffer.dtype).view(1, -1)
+        moved = list(torch._foreach_sub(weights, self._previous))
+        if self.norms is None:
+            every_norm = torch.stack(torch._foreach_norm(grads + moved + self._previous))
+            norms = every_norm[:layers]
+        else:  # the learner's measurement of the gradients; the weights' norms stay fused
+            norms = self._measured(self.norms(self.model))
+            every_norm = torch.cat([norms, torch.stack(torch._foreach_norm(moved + self._previous))])
+        norms = norms.to(buffer.dtype).view(1, -1)
         # fp16 (a T4): a step whose gradients overflowed is skipped by the optimizer; its row says NaN, not inf
         norms = torch.where(torch.isfinite(norms).all(), norms, float("nan"))
         change, size = every_norm[layers:2 * layers], every_norm[2 * layers:].clamp_min(1e-12)
@@ -155,6 +175,14 @@ class GradientRecorder:
         for previous, w in zip(self._previous, weights):
             previous.copy_(torch.where(keep, w, previous))
         count.add_(1)
+
+    def _measured(self, norms: object) -> torch.Tensor:
+        """What ``norms(model)`` returned, if it is one number per weight layer (checked on shapes only: no sync)."""
+        if not isinstance(norms, torch.Tensor) or norms.shape != (len(self.weights),):
+            shape = tuple(norms.shape) if isinstance(norms, torch.Tensor) else type(norms).__name__
+            raise ValueError(f"norms(model) must return a tensor of {len(self.weights)} gradient norms, one per weight "
+                             f"layer ({self.names[0]}, …); got {shape}")
+        return norms
 
     @property
     def calls(self) -> int:
@@ -454,6 +482,17 @@ def runs_dir(name: str = "08_train_cifar10") -> Path:
     return _data.data_root() / "runs" / name
 
 
+def work(scale: str | None = None) -> _work.Work:
+    """What :func:`train_pair` trains at ``scale`` (plain-56 and ResNet-56, ~20 flipped test passes each), in
+    ResNet-56-equivalent images (benchmarks/work.py)."""
+    scale = _work.check_scale(scale)
+    recipe = _recipes.pick(DYNAMICS, scale)
+    total = recipe.train.total_steps(max(1, _work.data_sizes(recipe.dataset, recipe.image_size)[0]
+                                         // recipe.train.batch_size))
+    nets = [(kind, DEPTH) for kind in KINDS]
+    return _work.Work("08", scale, _work.family_items(recipe, nets, eval_every=max(1, total // 20)))
+
+
 def train_pair(
     depth: int = DEPTH,
     seed: int = 0,
@@ -462,13 +501,16 @@ def train_pair(
     every: int | None = None,
     log_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    gradient_norms: Callable[[nn.Module], torch.Tensor] | None = None,
 ) -> Comparison:
     """Train plain-``depth`` and ResNet-``depth`` with one recipe and seed, recording every layer's gradient norm
     every ``every`` steps (default: about 200 records per run), and evaluate on the test set ~20 times.
 
     ``scale`` picks the recipe (``"cpu"``: digits; ``"gpu"``: CIFAR-10, falling back to the digits with a notice);
     ``recipe`` overrides it. ``log_dir``: TensorBoard runs ``<log_dir>/plain-56`` and ``<log_dir>/residual-56``
-    with the trainer's scalars plus gradient-norm scalars and histograms. Lesson 08.
+    with the trainer's scalars plus gradient-norm scalars and histograms. ``gradient_norms(model)`` is the
+    measurement the recorder takes after every ``loss.backward()`` (lesson 08's page passes its own; see
+    :class:`GradientRecorder`'s ``norms``). Lesson 08.
     """
     _nets.check_depth(depth)
     _checks.seed(seed)
@@ -487,7 +529,7 @@ def train_pair(
     init_norms: dict[str, torch.Tensor] = {}
 
     def record(model: nn.Module, label: str) -> GradientRecorder:  # the hook fit calls after each backward
-        recorder = GradientRecorder(model, total, every, label=label)
+        recorder = GradientRecorder(model, total, every, label=label, norms=gradient_norms)
         init_norms[label] = torch.stack([w.detach().norm() for w in recorder.weights])
         return recorder
 

@@ -35,6 +35,7 @@ from .. import nets as _nets
 from .. import recipes as _recipes
 from .. import runtime as _runtime
 from .. import train as _train
+from .. import work as _work
 from ..viz import KIND_COLORS
 
 KINDS = _nets.KINDS  # ("plain", "residual")
@@ -47,6 +48,14 @@ NETS = {"cpu": CPU_NETS, "gpu": GPU_NETS}
 
 
 label = _recipes.label  # "plain-20", "residual-56"
+
+
+def work(scale: str | None = None) -> _work.Work:
+    """What :func:`train_nets` trains at ``scale``, in ResNet-56-equivalent images (benchmarks/work.py); the lesion
+    and path evaluations after training are not counted."""
+    scale = _work.check_scale(scale)
+    return _work.Work("09", scale, _work.family_items(_recipes.pick(_recipes.QUICK, scale), _recipes.pick(NETS, scale),
+                                                      eval_every=0), note="lesions/paths not counted")
 
 
 def train_nets(

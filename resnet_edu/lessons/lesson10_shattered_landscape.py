@@ -45,12 +45,34 @@ from tqdm.auto import tqdm
 from .. import _checks
 from .. import data as _data
 from .. import nets as _nets
+from .. import recipes as _recipes
 from .. import runtime as _runtime
+from .. import work as _work
 from ..viz import KIND_COLORS
 
 KINDS = _nets.KINDS
 CPU_DEPTHS = (1, 2, 5, 10, 20, 50)
 GPU_DEPTHS = (1, 2, 5, 10, 20, 50, 100, 200)
+# the trained pair whose landscapes the lesson draws, and the landscape's grid, by scale (recipes.pick)
+NETS = {"cpu": (("plain", 20), ("residual", 20)), "gpu": (("plain", 56), ("residual", 56))}
+GRID = {"cpu": {"points_1d": 17, "points_2d": 9, "samples": 128},
+        "gpu": {"points_1d": 41, "points_2d": 21, "samples": 1024},
+        "paper": {"points_1d": 41, "points_2d": 25, "samples": 1024}}
+LANDSCAPE_DIRECTIONS = 3
+
+
+def work(scale: str | None = None) -> _work.Work:
+    """What the lesson trains (``NETS`` with ``recipes.QUICK``) and evaluates for its landscapes (``GRID``, 3
+    directions) at ``scale``, in ResNet-56-equivalent images (benchmarks/work.py); the gradient studies are small."""
+    scale = _work.check_scale(scale)
+    recipe, nets, grid = (_recipes.pick(t, scale) for t in (_recipes.QUICK, NETS, GRID))
+    items = _work.family_items(recipe, nets, eval_every=0)
+    channels, size = _work.data_sizes(recipe.dataset, recipe.image_size)[2:]
+    points = LANDSCAPE_DIRECTIONS * grid["points_1d"] + grid["points_2d"] ** 2
+    items += [_work.Item(f"landscape {kind}-{depth}", _work.cifar_flops(depth, kind == "residual", recipe.width,
+                                                                        channels, size), 0, points * grid["samples"])
+              for kind, depth in nets]
+    return _work.Work("10", scale, items)
 
 
 def line(points: int = 256, low: float = -2.0, high: float = 2.0) -> torch.Tensor:

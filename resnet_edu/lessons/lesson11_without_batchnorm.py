@@ -27,8 +27,9 @@ import torch
 from torch import nn
 
 from .. import _checks, viz
+from .. import work as _work
 from ..data import ImageData
-from ..runtime import by_scale, one_thread, scale, seeded
+from ..runtime import one_thread, scale, seeded
 from ..train import FitResult, TrainConfig, fit
 
 MAX_DEPTH = 200  # the most blocks a stack may have (a bound that keeps a run finite)
@@ -161,20 +162,24 @@ def task() -> Task:
     otherwise the digits, and a printed line says so (never silently)."""
     from ..data import DatasetUnavailable, cifar10, digits
 
-    if scale() == "gpu":
+    if scale() != "cpu":
         try:
-            return Task(cifar10(train=True, download=True), cifar10(train=False, download=True), "gpu")
+            return Task(cifar10(train=True, download=True), cifar10(train=False, download=True), scale())
         except DatasetUnavailable as err:
             print(f"CIFAR-10 is unavailable, so the digits stand in for it: {err}")
     return Task(digits(8), digits(8, train=False), scale())
 
 
-def sizes() -> dict[str, int]:
-    """Depth (blocks) and width (channels) of every arm at this scale."""
-    return by_scale(cpu={"depth": 16, "channels": 8}, gpu={"depth": 16, "channels": 16})
+SIZES = {"cpu": {"depth": 16, "channels": 8}, "gpu": {"depth": 16, "channels": 16}}  # paper: the gpu sizes
 
 
-def recipe(seed: int = 0) -> TrainConfig:
+def sizes(scale_: str | None = None) -> dict[str, int]:
+    """Depth (blocks) and width (channels) of every arm at this scale (or at ``scale_``)."""
+    chosen = _work.check_scale(scale_)
+    return SIZES["cpu" if chosen == "cpu" else "gpu"]
+
+
+def recipe(seed: int = 0, scale_: str | None = None) -> TrainConfig:
     """The one recipe every arm trains with: SGD with momentum 0.9 at the BN net's learning rate, no warm-up.
 
     CPU: 150 steps of batch 32 on the digits. GPU: 5 epochs of CIFAR-10 (batch 128, cosine, crop + flip). With
@@ -182,7 +187,7 @@ def recipe(seed: int = 0) -> TrainConfig:
     training images (evaluation included: ≈ 0.78 M), within the 1.0 M every GPU lesson keeps to.
     """
     _checks.seed(seed)
-    if scale() == "gpu":
+    if _work.check_scale(scale_) != "cpu":
         return TrainConfig(epochs=5, batch_size=128, lr=0.05, schedule="cosine", augment=True, seed=seed,
                            eval_every=0)
     return TrainConfig(steps=150, batch_size=32, lr=0.02, seed=seed, eval_every=0)
@@ -203,6 +208,21 @@ def build(block: BlockFactory, depth: int, data: Task, seed: int = 0) -> Stack:
     _checks.seed(seed)
     with seeded(seed):
         return Stack(block, depth, sizes()["channels"], data.train.in_channels, data.train.num_classes, data.size)
+
+
+def work(scale: str | None = None) -> _work.Work:
+    """What :func:`train_arms` trains at ``scale`` (the five arms, one test pass each), in ResNet-56-equivalent
+    images (benchmarks/work.py)."""
+    scale = _work.check_scale(scale)
+    config, size = recipe(0, scale), sizes(scale)
+    n_train, n_test, c, side = _work.data_sizes("digits" if scale == "cpu" else "cifar10", 8)
+    steps = config.total_steps(max(1, n_train // config.batch_size))
+    items = []
+    with seeded(0):
+        for name, block in default_arms(size["depth"]).items():
+            net = Stack(block, size["depth"], size["channels"], c, 10, side)
+            items.append(_work.Item(name, _work.model_flops(net, c, side), steps * config.batch_size, n_test))
+    return _work.Work("11", scale, items)
 
 
 # --- 1. the stream's variance at initialisation ---
@@ -331,9 +351,15 @@ def train_arms(arms: Mapping[str, BlockFactory] | None = None, depth: int | None
         raise TypeError(f"config must be a resnet_edu.train.TrainConfig or None; got {type(config).__name__}")
     data = task()
     results = {}
+    hook = None
+    if scale() != "cpu":  # after the first arm's first epoch: how long the other arms should take
+        steps = config.total_steps(max(1, len(data.train) // config.batch_size))
+        hook = _work.Forecast(len(arms), 1, steps, what="the rest of this training")
     with one_thread():
         for name, block in arms.items():
             net = build(block, depth, data, seed)
-            results[name] = fit(net, data.train, config, eval_data=data.test, progress=progress, label=name)
+            results[name] = fit(net, data.train, config, eval_data=data.test, progress=progress, label=name,
+                                after_first_epoch=hook)
+            hook = None
     return ArmTraining(results, config.describe() if hasattr(config, "describe") else str(config), depth,
                        1 / data.train.num_classes)

@@ -81,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     say = print if rank == 0 else (lambda *_a, **_k: None)
     try:
         train_data, test_data, note = _load(parser, args, arch)
+        if args.batch_size > len(train_data):  # was a traceback from DeviceLoader, after the model was built
+            parser.error(f"--batch-size {args.batch_size} is larger than the training set ({len(train_data):,} "
+                         f"images of {train_data.name}); give at most {len(train_data)}")
         if saved is not None:
             _check_same_data(parser, args, saved, train_data)
         try:

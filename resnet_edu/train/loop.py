@@ -88,6 +88,7 @@ def fit(
     device: torch.device | str | None = None,
     label: str = "",
     after_backward: Callable[[int], None] | None = None,
+    after_first_epoch: Callable[[int, float], None] | None = None,
     state: TrainState | None = None,
 ) -> FitResult:
     """Train ``model`` on ``train_data`` with the recipe ``config``; return a :class:`FitResult`.
@@ -100,6 +101,10 @@ def fit(
     **during capture**, with the step index at capture: its device operations (say ``buf[k] += g.norm()``) are then
     replayed every step, but its Python code and the index are not — record into device tensors, or use
     ``fast=False`` for a plain per-step call.
+
+    ``after_first_epoch(steps, seconds)`` is called once, at the first loss read after one epoch (or the whole run,
+    if shorter), with the steps done and the training seconds they took (capture and warm-up included, evaluations
+    not): how a GPU lesson says how long the rest will take (:class:`resnet_edu.work.Forecast`).
 
     Under ``torch.distributed`` (``torchrun``) the model is wrapped in DistributedDataParallel, each rank trains on
     its shard of the data on its own GPU (``cuda:LOCAL_RANK``), ``config.batch_size`` is the global batch (divided
@@ -122,6 +127,8 @@ def fit(
         raise TypeError(f"label must be a string; got {type(label).__name__}")
     if after_backward is not None and not callable(after_backward):
         raise TypeError(f"after_backward must be a function of the step index, or None; got {after_backward!r}")
+    if after_first_epoch is not None and not callable(after_first_epoch):
+        raise TypeError(f"after_first_epoch must be a function (steps, seconds), or None; got {after_first_epoch!r}")
     from ..runtime import device as best_device
 
     dev = _checks.device(device) if device is not None else best_device()
@@ -165,7 +172,7 @@ def fit(
     if dev.type == "cuda" and not torch.backends.cudnn.deterministic:
         torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN time its algorithms once (restored below)
     run = _Run(config, total, dev, result, eval_data, model, progress and rank == 0, log_dir if rank == 0 else None,
-               sync_every)
+               sync_every, len(loader), after_first_epoch)
     try:
         failure = None
         if problem is None:

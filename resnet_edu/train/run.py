@@ -131,8 +131,10 @@ class _Run:
     """Book-keeping shared by both loops: history, divergence, bar, TensorBoard, evaluations, clock."""
 
     def __init__(self, config: TrainConfig, total: int, dev: torch.device, result: FitResult, eval_data: Any,
-                 model: nn.Module, progress: bool, log_dir: str | None, sync_every: int) -> None:
+                 model: nn.Module, progress: bool, log_dir: str | None, sync_every: int,
+                 epoch_steps: int = 0, after_first_epoch: Any = None) -> None:
         self.config, self.total, self.dev, self.result, self.model = config, total, dev, result, model
+        self.epoch_steps, self.after_first_epoch = epoch_steps, after_first_epoch
         self.eval_data = eval_data
         self.eval_every = (max(1, total // 10) if config.eval_every is None
                            else config.eval_every or total)
@@ -174,6 +176,9 @@ class _Run:
         self.result.loss += losses
         self.result.acc += accs
         self.result.clock.append((len(self.result.loss), time.perf_counter() - self.start - self.result.eval_time))
+        if self.after_first_epoch is not None and len(self.result.loss) >= min(self.epoch_steps, self.total):
+            hook, self.after_first_epoch = self.after_first_epoch, None  # once, at the first read past one epoch
+            hook(len(self.result.loss), self.result.clock[-1][1])
         if self.writer is not None:
             for i, (value, acc) in enumerate(zip(losses, accs), start=first + 1):
                 self.writer.add_scalar("train/loss", value, i)

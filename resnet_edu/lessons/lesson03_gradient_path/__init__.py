@@ -25,10 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ... import _checks
-from ...gradients import GradientProfile, gradient_profile, probe_batch, stream_rms
+from ...gradients import GradientProfile, gradient_profile, probe_batch, stream_rms, weight_layers
 from ...nets import KINDS, BasicBlock, ResidualUnit, check_depth, check_kind, cifar_net, mlp
 from ...runtime import one_thread, seeded
 from . import figures
@@ -112,22 +113,38 @@ class JacobianCheck:
         return figures.plot_jacobian(self)
 
 
-def jacobian_check(block: str = "mlp", dim: int = 8, seed: int = 0) -> JacobianCheck:
-    """Verify ∂y/∂x = D·(I + ∂F/∂x) for one residual block numerically (lesson 03; He et al. 2016, Eq. 5)."""
+Jacobian = Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor], torch.Tensor]
+
+
+def autograd_jacobian(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """∂f/∂x as an (outputs × inputs) matrix, by ``torch.autograd.functional.jacobian`` (the package's default for
+    :func:`jacobian_check`; notebook 03 writes the same backward pass on the page)."""
+    return torch.autograd.functional.jacobian(lambda v: f(v.view_as(x)).reshape(-1), x.reshape(-1))
+
+
+def jacobian_check(block: str = "mlp", dim: int = 8, seed: int = 0,
+                   jacobian: Jacobian = autograd_jacobian) -> JacobianCheck:
+    """Verify ∂y/∂x = D·(I + ∂F/∂x) for one residual block numerically (lesson 03; He et al. 2016, Eq. 5).
+
+    ``jacobian(f, x)`` computes ∂f/∂x as an (outputs × inputs) matrix by backpropagation; it is called on the whole
+    block and on its branch F (notebook 03 passes the backward pass it writes on the page)."""
+    _checks.function("jacobian", jacobian, "jacobian(f, x) -> (outputs × inputs) tensor")
     module, x = residual_block(block, dim, seed)
     with one_thread():
-        return _jacobian_check(block, module, x)
+        return _jacobian_check(block, module, x, jacobian)
 
 
-def _jacobian_check(block: str, module: nn.Module, x: torch.Tensor) -> JacobianCheck:
-    jac = torch.autograd.functional.jacobian
+def _jacobian_check(block: str, module: nn.Module, x: torch.Tensor, jacobian: Jacobian) -> JacobianCheck:
     flat = x.reshape(-1)
     f = module.residual  # F
     with torch.no_grad():
         y_flat = lambda v: module(v.view_as(x)).reshape(-1)  # noqa: E731
-        f_flat = lambda v: f(v.view_as(x)).reshape(-1)  # noqa: E731
         pre = (f(x) + x).reshape(-1)  # what enters the final ReLU ("basic") or is the output ("mlp")
-    j_y, j_f = jac(y_flat, flat), jac(f_flat, flat)
+    j_y, j_f = (_checks.tensor(f"jacobian of {what}", jacobian(fn, x), ndim=2, expected="an (outputs × inputs) matrix")
+                for what, fn in (("the block", module), ("its branch F", f)))
+    if j_y.shape != (flat.numel(), flat.numel()) or j_f.shape != j_y.shape:
+        raise ValueError(f"jacobian(f, x) must return a {flat.numel()}×{flat.numel()} matrix here (outputs × inputs); "
+                         f"got {tuple(j_y.shape)} and {tuple(j_f.shape)}")
     mask = (pre > 0).to(x.dtype) if block == "basic" else torch.ones_like(flat)
     eye = torch.eye(flat.numel(), dtype=x.dtype)
     formula = mask[:, None] * (eye + j_f)
@@ -199,6 +216,35 @@ def path_expansion(n_blocks: int = 3, dim: int = 4, branch_scale: float = 0.5, s
 # Whole nets at init: plain vs residual CIFAR nets, their stream, and a deep MLP without BN
 # ---------------------------------------------------------------------------------------------------------------
 
+NormRecorder = Callable[[nn.Module], dict]
+
+
+def _profile(model: nn.Module, x: torch.Tensor, y: torch.Tensor, label: str,
+             record_norms: NormRecorder | None) -> GradientProfile:
+    """One forward/backward pass at init: :func:`resnet_edu.gradients.gradient_profile` by default, or the hooks
+    of ``record_norms(model)`` (a dict it fills with ‖∂L/∂W‖ per layer name during ``loss.backward()``)."""
+    if record_norms is None:
+        return gradient_profile(model, x, y, label=label)
+    layers = weight_layers(model)
+    norms = record_norms(model)
+    if not isinstance(norms, dict):
+        raise TypeError(f"record_norms(model) must return the dict its hooks fill (layer name -> gradient norm); got "
+                        f"{type(norms).__name__}")
+    F.cross_entropy(model(x), y).backward()
+    unknown = sorted(set(norms) - {name for name, _ in layers})
+    if unknown:
+        raise ValueError(f"record_norms filled {unknown}, which are not conv/linear layer names of the model; use the "
+                         f"names of edu.gradients.weight_layers(model)")
+    kinds = ["conv" if isinstance(m, nn.Conv2d) else "linear" for _, m in layers]
+    return GradientProfile([n for n, _ in layers], [float(norms.get(n, 0.0)) for n, _ in layers], label, kinds)
+
+
+def _check_recorder(record_norms: object) -> NormRecorder | None:
+    if record_norms is not None:
+        _checks.function("record_norms", record_norms, "record_norms(model) -> dict filled by its hooks")
+    return record_norms  # type: ignore[return-value]
+
+
 
 def cifar_profile(
     depth: int,
@@ -207,12 +253,15 @@ def cifar_profile(
     batch: tuple[torch.Tensor, torch.Tensor] | None = None,
     seed: int = 0,
     device: torch.device | str | None = None,
+    record_norms: NormRecorder | None = None,
 ) -> GradientProfile:
     """The gradient profile at initialisation of the CIFAR net of He et al. 2015, §4.2 (``kind`` plain or
     residual, with or without BN), on ``batch`` (default :func:`probe_batch`). The net is built under ``seed``
     without touching the global random state, so the same arguments always give the same numbers; on the CPU the
-    pass runs on one thread (see :func:`one_thread`)."""
+    pass runs on one thread (see :func:`one_thread`). ``record_norms(model)``: the hook that records each layer's
+    gradient norm (notebook 03 writes it on the page); by default :func:`resnet_edu.gradients.gradient_profile`."""
     residual = check_kind(kind)
+    _check_recorder(record_norms)
     check_depth(depth)
     _checks.flag("batch_norm", batch_norm)
     _checks.seed(seed)
@@ -232,7 +281,7 @@ def cifar_profile(
         model, x, y = model.to(device), x.to(device), y.to(device)
     label = f"{'ResNet' if residual else 'plain'}-{depth}" + ("" if batch_norm else " (no BN)")
     with one_thread():
-        return gradient_profile(model, x, y, label=label)
+        return _profile(model, x, y, label, record_norms)
 
 
 @dataclass
@@ -296,6 +345,7 @@ def depth_study(
     device: torch.device | str | None = None,
     progress: bool = True,
     draws: int = 1,
+    record_norms: NormRecorder | None = None,
 ) -> DepthStudy:
     """Profile plain and residual CIFAR nets at each depth at init, on :func:`probe_batch` (lesson 03).
 
@@ -308,6 +358,8 @@ def depth_study(
     deep fully connected BN nets at init. It is not the measurement of He et al. 2015, §4.1, who checked their
     BN-trained ImageNet plain nets' forward and backward signals and found healthy, non-vanishing norms; both
     speak against *vanishing* gradients as the cause of degradation.
+
+    ``record_norms`` is passed to :func:`cifar_profile`: the hook that records each layer's gradient norm.
     """
     from tqdm.auto import tqdm
 
@@ -315,12 +367,13 @@ def depth_study(
     _checks.flag("batch_norm", batch_norm)
     _checks.flag("progress", progress)
     _checks.seed(seed)
+    _check_recorder(record_norms)
     draws = _checks.integer("draws", draws, low=1, high=10, lift="Each draw profiles every net once more.")
     batches = [probe_batch(batch_size, size, i) for i in range(draws)]
     configs = [(i, kind, d) for i in range(draws) for d in depths for kind in KINDS]
     profiles, ratios = {}, {}
     for i, kind, d in tqdm(configs, desc="profiling", disable=not progress, leave=False):
-        profile = cifar_profile(d, kind, batch_norm, batches[i], seed + i, device)
+        profile = cifar_profile(d, kind, batch_norm, batches[i], seed + i, device, record_norms)
         profiles.setdefault((kind, d), profile)
         ratios.setdefault((kind, d), []).append(profile.ratio("conv"))
     return DepthStudy(depths, batch_norm, profiles, ratios if draws > 1 else {})
@@ -425,19 +478,22 @@ def mlp_study(
     batch_size: int = 64,
     seed: int = 0,
     dtype: torch.dtype = torch.float64,
+    record_norms: NormRecorder | None = None,
 ) -> MLPStudy:
     """A ``depth``-layer MLP without BN, plain vs residual, at init (lesson 03): gradient profile and activation
     sizes on a fixed random batch (2 features, 2 classes, cross-entropy).
 
     Runs in float64 by default, because the plain net's first-layer gradient (~1e-40 with PyTorch's default init)
     underflows to exactly 0 in float32. ``init="he"`` uses He et al. 2015b; ``branch_scale`` multiplies every
-    residual branch (1/√depth keeps the He-initialised forward pass bounded).
+    residual branch (1/√depth keeps the He-initialised forward pass bounded). ``record_norms``: as in
+    :func:`cifar_profile`.
     """
     _checks.number("branch_scale (e.g. 1.0 or 1/sqrt(depth))", branch_scale, low=0)
     _checks.integer("depth", depth, low=1, high=2000, lift="Deeper MLPs take long on a CPU; call mlp() yourself.")
     _checks.integer("batch_size", batch_size, low=1, high=100_000)
     _checks.seed(seed)
     dtype = _checks.choice("dtype", dtype, (torch.float32, torch.float64))
+    _check_recorder(record_norms)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch_size, 2, generator=gen, dtype=dtype)
     y = torch.randint(0, 2, (batch_size,), generator=gen)
@@ -447,7 +503,7 @@ def mlp_study(
             net = mlp(depth, width, 2, 2, residual=kind == "residual", batch_norm=False, init=init,
                       branch_scale=float(branch_scale)).to(dtype)
         with one_thread():
-            profiles[kind] = gradient_profile(net, x, y, label=kind)
+            profiles[kind] = _profile(net, x, y, kind, record_norms)
             rms[kind] = _activation_rms(net, x)
     return MLPStudy(depth, init, float(branch_scale), profiles, rms)
 

@@ -39,6 +39,7 @@ from .figures import step_explorer as step_explorer  # the slider: lesson.step_e
 
 Field = Callable[[torch.Tensor], torch.Tensor]
 StepRule = Callable[[Field, torch.Tensor, float], torch.Tensor]
+EulerLoop = Callable[[Field, torch.Tensor, float, int], torch.Tensor]  # euler(f, x0, T, N) -> x_N
 
 
 # --- step rules: one residual block each -------------------------------------------------------------------------
@@ -246,11 +247,14 @@ def convergence(
     steps: Sequence[int] = (16, 32, 64, 128, 256),
     methods: Sequence[str] | Mapping[str, StepRule] = ("euler", "midpoint", "rk4"),
     reference_steps: int = 2048,
+    euler: EulerLoop | None = None,
 ) -> Convergence:
     """Run the N-step stack for every N in ``steps`` and every method; measure each method's order of accuracy.
 
     Defaults: the float64 :func:`vector_field` (seed 0) and 64 starting points drawn from N(0, 1). ``methods`` may
-    map names to your own step functions ``step(f, x, h)`` (lesson 05's exercise).
+    map names to your own step functions ``step(f, x, h)`` (lesson 05's exercise). ``euler`` is an Euler loop
+    ``euler(f, x0, T, N)`` that computes the ``"euler"`` column instead of :func:`solve` (lesson 05 passes the
+    loop written on its page; the package's is ``solve(f, x0, T, N, "euler")``, the same numbers bit for bit).
     """
     f = vector_field() if f is None else _checks.function("f", f, "f(x) -> dx/dt")
     if x0 is None:
@@ -266,9 +270,20 @@ def convergence(
         rules = {m: step_rule(m) for m in _checks.sequence("methods", methods, unique=True)}
     if not rules:
         raise ValueError("methods must name at least one step rule, e.g. ('euler', 'rk4')")
+    if euler is not None:
+        _checks.function("euler", euler, "euler(f, x0, T, N) -> x_N")
+        if "euler" not in rules:
+            raise ValueError(f"euler= computes the 'euler' column, but methods has none: {', '.join(rules)}")
     exact = reference_solution(f, x0, T, reference_steps)
+
+    def end_point(name: str, rule: StepRule, n: int) -> torch.Tensor:
+        if name == "euler" and euler is not None:
+            with torch.no_grad(), one_thread():  # as in solve
+                return _checks.tensor("euler(f, x0, T, N)", euler(f, x0, float(T), n), finite=False)
+        return solve(f, x0, T, n, rule)
+
     errors = {
-        name: [float((solve(f, x0, T, n, rule) - exact).norm(dim=-1).max()) for n in steps]
+        name: [float((end_point(name, rule, n) - exact).norm(dim=-1).max()) for n in steps]
         for name, rule in rules.items()
     }
     orders = {}
