@@ -7,7 +7,8 @@ Run with ``make e2e`` (installs Debian's chromium when apt is available) or ``.v
 Without /usr/bin/chromium the tests are skipped, with the reason in pytest's summary.
 
 Environment knobs: ``RESNET_EDU_E2E_NOTEBOOKS`` (folder to take the lessons from, default ``notebooks/``),
-``RESNET_EDU_E2E_RUN_TIMEOUT`` (seconds "Run All Cells" may take per lesson, default 240).
+``RESNET_EDU_E2E_RUN_TIMEOUT`` (seconds "Run All Cells" may take per lesson, default 240),
+``RESNET_EDU_E2E_REDRAW_LIMIT_MS`` (the most a slider's redraw may take, default 500).
 """
 
 from __future__ import annotations

@@ -222,6 +222,8 @@ class SliderState:
     value: str
     image: str  # the src of the plot's <img>: a data URL, different for a different figure
     screenshot: Path
+    redraw_ms: int | None = None  # what the marker says the redraw took: "rendered steps=7 (123 ms)"
+    seen_s: float | None = None  # seconds from the last key press / mouse release to the new plot on the page
 
 
 class LessonPage:
@@ -244,6 +246,8 @@ class LessonPage:
         self.screenshots: list[Path] = []
         self.panel = page.locator(self.PANEL).filter(visible=True)
         self.marker = re.compile(rf"rendered {re.escape(lesson.parameter)}=(\S+)")
+        self.redraw_time = re.compile(rf"rendered {re.escape(lesson.parameter)}=\S+.*?\((\d+) ms\)")
+        self.last_input = 0.0  # time.monotonic() of the last key press or mouse release
         self.run_started = 0.0
         self.step = "lesson did not open"  # the step under way, named by how it fails
 
@@ -451,9 +455,11 @@ class LessonPage:
         self.step = "keyboard did not move the slider"
         handle = self.slider().locator(self.HANDLE)
         handle.focus()
-        for _ in range(times):
+        for i in range(times):
+            if i:
+                time.sleep(0.15)
             self.page.keyboard.press(key)
-            time.sleep(0.15)
+        self.last_input = time.monotonic()
 
     def drag_across(self) -> None:
         """Drag the handle to 80 % of the track (or to 20 % when it is in the right half)."""
@@ -472,6 +478,7 @@ class LessonPage:
         mouse.down()
         mouse.move(track["x"] + fraction * track["width"], y, steps=12)
         mouse.up()
+        self.last_input = time.monotonic()
 
     def expect_redraw(self, before: SliderState, how: str, state: str, timeout: float = 60.0) -> SliderState:
         """The readout moved away from ``before`` and the plot redrew for exactly the new readout."""
@@ -494,8 +501,15 @@ class LessonPage:
             return (f"slider readout is {self.readout()!r} (moved from {before.value!r} to {moved!r}) but the "
                     f"plot shows {shown}{same} after {timeout:.0f} s")
 
-        value, image = self.wait_until(f"plot did not change after the {how}", redrawn, timeout, describe)
-        return SliderState(value, image, self.shoot(state, value))
+        value, image = self.wait_until(f"plot did not change after the {how}", redrawn, timeout, describe, poll=0.05)
+        seen = time.monotonic() - self.last_input
+        return SliderState(value, image, self.shoot(state, value), self.redraw_ms(), seen)
+
+    def redraw_ms(self) -> int | None:
+        """The redraw time the marker under the plot reports, in ms (None if it shows none)."""
+        output = self.app().locator(self.WIDGET_OUTPUT)
+        found = self.redraw_time.search(output.first.inner_text(timeout=5000)) if output.count() else None
+        return int(found.group(1)) if found else None
 
 
 @dataclass

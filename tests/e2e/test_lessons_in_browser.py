@@ -6,7 +6,8 @@ For lesson 03 (depth slider) and lesson 05 (step slider): open the notebook in J
 wait for an idle kernel, Run → Run All Cells, wait for the slider app to draw, then move the slider with the
 keyboard (focus + arrow keys) and with a mouse drag, and each time wait until the plot is redrawn *for the
 slider's new readout* (the ``rendered depth=N ...`` marker SliderApp prints under the plot, and a new image).
-nbval cannot see any of this: it runs cells in a kernel without a page.
+Each redraw's time (the marker's ``(… ms)``) is reported, with how long after the input the page showed it, and
+must stay ≤ 0.5 s (issue 33). nbval cannot see any of this: it runs cells in a kernel without a page.
 
 The lessons run one after the other (not side by side), so that their own timing checks see an unshared CPU.
 """
@@ -24,6 +25,9 @@ from labdriver import ClassicPage, Lesson, LessonPage, StepFailed
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = Path(os.environ.get("RESNET_EDU_E2E_NOTEBOOKS", REPO / "notebooks"))
 RUN_TIMEOUT = float(os.environ.get("RESNET_EDU_E2E_RUN_TIMEOUT", "240"))
+# what a redraw may take (the marker's "(… ms)"), issue 33; RESNET_EDU_E2E_REDRAW_LIMIT_MS loosens it on a machine
+# that other jobs share (each redraw's time is reported either way)
+REDRAW_LIMIT_MS = int(os.environ.get("RESNET_EDU_E2E_REDRAW_LIMIT_MS", "500"))
 
 LESSONS = [
     Lesson("03_gradient_path.ipynb", parameter="depth"),
@@ -77,8 +81,15 @@ def test_slider_redraws_the_plot_for_the_new_value(front_end: str, lesson: Lesso
 
     values = [first.value, keyboard.value, dragged.value]
     assert len(set(values)) == 3, f"[{lesson.notebook}] the slider visited {values}: expected three values"
+    redraws = {"keyboard": keyboard, "mouse drag": dragged}
+    times = ", ".join(f"{how} {s.redraw_ms} ms (on the page {s.seen_s:.2f} s after the input)"
+                      for how, s in redraws.items())
     walkthroughs.append(
         f"{front_end} {lesson.notebook}: {lesson.parameter} {first.value} → {keyboard.value} (keyboard, {key} ×2) → "
-        f"{dragged.value} (mouse drag), each redrawn for its value; Run All Cells {run_seconds:.0f} s, "
-        f"whole lesson {time.monotonic() - start:.0f} s"
+        f"{dragged.value} (mouse drag), each redrawn for its value; redraw {times}; Run All Cells "
+        f"{run_seconds:.0f} s, whole lesson {time.monotonic() - start:.0f} s"
     )
+    for how, state in redraws.items():  # issue 33: a loose bound for shared machines; benchmarks/ hold the tight ones
+        assert state.redraw_ms is not None, f"[{lesson.notebook}] the marker after the {how} shows no redraw time"
+        assert state.redraw_ms <= REDRAW_LIMIT_MS, (
+            f"[{lesson.notebook}] the redraw after the {how} took {state.redraw_ms} ms, above {REDRAW_LIMIT_MS} ms")
