@@ -56,3 +56,18 @@ def test_train_family_prints_the_forecast_after_the_first_epoch(capsys):
     out = capsys.readouterr().out
     assert out.count("first epoch:") == 1 and "should take about" in out and "min more" in out
     assert len(family.runs) == 2
+
+
+def test_lesson07_studies_print_the_forecast_after_the_first_epoch(capsys):
+    from resnet_edu.lessons import lesson07_variants as L7
+
+    data = L7.task(8)
+    L7.compare(("resnet", "convnext"), width=4, steps=3, data=data, progress=False, forecast=True)
+    L7.shortcut_study(("identity", "scaled"), depth=8, width=4, steps=3, data=data, progress=False, forecast=True)
+    L7.preact_study(depth=8, width=4, steps=3, data=data, progress=False, forecast=True)
+    out = capsys.readouterr().out
+    assert out.count("first epoch:") == 3 and out.count("the rest of this study should take about") == 3
+    L7.compare(("resnet",), width=4, steps=3, data=data, progress=False)  # the cpu scale: no forecast by default
+    assert "first epoch:" not in capsys.readouterr().out
+    with pytest.raises(TypeError):
+        L7.shortcut_study(("identity",), depth=8, width=4, steps=3, data=data, progress=False, forecast="yes")

@@ -176,8 +176,20 @@ def task(size: int | None = None) -> Task:
     return Task(digits(size, channels=3), digits(size, channels=3, train=False), scale())
 
 
+def _forecast_on(forecast: bool | None) -> bool:
+    """``forecast``, or by default on at the gpu and paper scales (as :func:`resnet_edu.recipes.train_family`)."""
+    return scale() != "cpu" if forecast is None else _checks.flag("forecast", forecast)
+
+
+def _forecast(weights: list[float], steps: int) -> _work.Forecast:
+    """After the first net's first epoch, say how long the rest of this study should take. ``weights`` are the
+    nets' FLOPs per image, in training order (every net trains ``steps``)."""
+    return _work.Forecast(sum(weights), weights[0], steps, what="the rest of this study")
+
+
 def _fit(model: nn.Module, data: Task, steps: int, lr: float, label: str, progress: bool,
-         device: torch.device | str | None, seed: int, eval_every: int | None = None) -> FitResult:
+         device: torch.device | str | None, seed: int, eval_every: int | None = None,
+         after_first_epoch: _work.Forecast | None = None) -> FitResult:
     """The one place this module calls the trainer (SGD, momentum 0.9, constant lr, batch 64 on the CPU scale).
     ``seed`` is the lesson's: it draws the batch order (and augmentation), as the init's seed draws the weights."""
     from ..train import TrainConfig, fit
@@ -185,7 +197,8 @@ def _fit(model: nn.Module, data: Task, steps: int, lr: float, label: str, progre
     config = TrainConfig(steps=steps, batch_size=by_scale(cpu=64, gpu=128), lr=lr, eval_every=eval_every or steps,
                          seed=seed, augment=data.scale != "cpu" and data.train.x.shape[-1] == 32,
                          schedule=by_scale("constant", "cosine"))
-    return fit(model, data.train, config, eval_data=data.test, progress=progress, device=device, label=label)
+    return fit(model, data.train, config, eval_data=data.test, progress=progress, device=device, label=label,
+               after_first_epoch=after_first_epoch)
 
 
 @dataclass
@@ -241,7 +254,7 @@ class Comparison:
 
 def compare(variants: tuple[str, ...] = VARIANTS, width: int | None = None, steps: int | None = None,
             data: Task | None = None, seed: int = 0, device: torch.device | str | None = None,
-            progress: bool = True) -> Comparison:
+            progress: bool = True, forecast: bool | None = None) -> Comparison:
     """Train :func:`small_net` of each variant with the same recipe and number of steps on ``data``
     (default :func:`task`); measure test accuracy, parameters, FLOPs per image and time per step."""
     from tqdm.auto import tqdm
@@ -255,12 +268,20 @@ def compare(variants: tuple[str, ...] = VARIANTS, width: int | None = None, step
     _checks.seed(seed)
     data = data or task()
     rows = []
+    hook = None
+    if _forecast_on(forecast):
+        with seeded(seed):
+            weights = [count_flops(small_net(v, width, 1, data.train.in_channels, data.train.num_classes),
+                                   data.train.x[:1].cpu()) for v in variants]
+        hook = _forecast(weights, steps)
     for v in tqdm(variants, desc="variants", disable=not progress, leave=False):
         with seeded(seed):
             model = small_net(v, width, 1, data.train.in_channels, data.train.num_classes)
         flops = count_flops(model, data.train.x[:1].cpu())
         with one_thread():
-            result = _fit(model, data, steps, by_scale(cpu=0.05, gpu=0.1), v, False, device, seed)
+            result = _fit(model, data, steps, by_scale(cpu=0.05, gpu=0.1), v, False, device, seed,
+                          after_first_epoch=hook)
+        hook = None
         # steady-state training time per step: capture, warm-up and evaluations are not steps (FitResult.clock)
         ms = result.ms_per_step() if len(result.clock) >= 2 else float("nan")
         rows.append(ComparisonRow(v, count_parameters(model), flops, result.evals[-1]["acc"],
@@ -303,7 +324,8 @@ class ShortcutStudy:
 
 def shortcut_study(kinds: tuple[str, ...] = SHORTCUT_KINDS, depth: int | None = None, width: int | None = None,
                    steps: int | None = None, data: Task | None = None, seed: int = 0,
-                   device: torch.device | str | None = None, progress: bool = True) -> ShortcutStudy:
+                   device: torch.device | str | None = None, progress: bool = True,
+                   forecast: bool | None = None) -> ShortcutStudy:
     """Train :func:`shortcut_study_net` once per shortcut kind, same seed and recipe (He et al. 2016, Table 1)."""
     from tqdm.auto import tqdm
 
@@ -317,11 +339,15 @@ def shortcut_study(kinds: tuple[str, ...] = SHORTCUT_KINDS, depth: int | None = 
     _checks.seed(seed)
     data = data or task()
     results = {}
+    # the kinds differ only in their shortcuts, so their FLOPs are about equal
+    hook = _forecast([1.0] * len(kinds), steps) if _forecast_on(forecast) else None
     for k in tqdm(kinds, desc="shortcuts", disable=not progress, leave=False):
         with seeded(seed):
             model = shortcut_study_net(k, depth, width, data.train.in_channels, data.train.num_classes)
         with one_thread():
-            results[k] = _fit(model, data, steps, by_scale(cpu=0.1, gpu=0.1), k, False, device, seed)
+            results[k] = _fit(model, data, steps, by_scale(cpu=0.1, gpu=0.1), k, False, device, seed,
+                              after_first_epoch=hook)
+        hook = None
     return ShortcutStudy(depth, results)
 
 
@@ -381,7 +407,8 @@ class PreactStudy:
 
 def preact_study(depth: int | None = None, width: int | None = None, steps: int | None = None,
                  data: Task | None = None, seed: int = 0, device: torch.device | str | None = None,
-                 progress: bool = True, arms: tuple[str, ...] = PREACT_ARMS) -> PreactStudy:
+                 progress: bool = True, arms: tuple[str, ...] = PREACT_ARMS,
+                 forecast: bool | None = None) -> PreactStudy:
     """Train ``nets.cifar_net(depth)`` (post-activation), the same with every block's last BN γ set to 0
     (``zero_init_residual``: each block starts as the identity, so the stream does not grow with depth — lesson
     03) and :func:`preact_cifar_net` (pre-activation) with the same recipe; measure at init, on lesson 03's probe
@@ -408,6 +435,8 @@ def preact_study(depth: int | None = None, width: int | None = None, steps: int 
                 "pre-activation": lambda: preact_cifar_net(depth, width, c, k)}
     results, profiles, init_loss, logit_std = {}, {}, {}, {}
     x, y = data.train.x[:64].cpu(), data.train.y[:64].cpu()
+    # nets of one depth and width: about equal FLOPs
+    hook = _forecast([1.0] * len(arms), steps) if _forecast_on(forecast) else None
     for name in tqdm(arms, desc="depth", disable=not progress, leave=False):
         with seeded(seed):
             model = builders[name]()
@@ -418,7 +447,8 @@ def preact_study(depth: int | None = None, width: int | None = None, steps: int 
             logit_std[name] = float(logits.std())
             profiles[name] = gradient_profile(model, x, y, label=name)
             model.zero_grad(set_to_none=True)
-            results[name] = _fit(model, data, steps, 0.1, name, False, device, seed)
+            results[name] = _fit(model, data, steps, 0.1, name, False, device, seed, after_first_epoch=hook)
+        hook = None
     return PreactStudy(depth, results, profiles, init_loss, logit_std)
 
 
