@@ -35,6 +35,7 @@ def main() -> None:
             flag = " OVER BUDGET" if scale == "gpu" and w.equivalents > edu.work.GPU_BUDGET else ""
             print(f"{w.lesson:<7}{scale:<7}{w.images:>12,}{w.equivalents:>12,.0f}{w.minutes('T4'):>9.1f}"
                   f"{w.minutes('H100'):>10.1f}  {w.note}{flag}")
+    print("lessons 00 and 02-06 have no gpu or paper recipe: they run their CPU-sized experiments at every scale")
 
 
 if __name__ == "__main__":
