@@ -282,6 +282,7 @@ def train_family(
     blocks: Mapping[str, type[nn.Module]] | None = None,
     progress: bool = True,
     forecast: bool | None = None,
+    train_step: Callable | None = None,
 ) -> Family:
     """Train every (kind, depth) of ``nets`` for every seed of ``seeds`` with ``recipe``, and return the
     :class:`Family` (seeds outer, nets inner, in the order given), every net in eval mode.
@@ -297,7 +298,9 @@ def train_family(
     seeds). ``blocks`` maps a kind to the block class its nets are built from (``{"plain": PlainBlock,
     "residual": ResidualBlock}``, lesson 01's page); a kind left out gets :class:`~resnet_edu.nets.BasicBlock`.
     ``forecast`` (default: on at the gpu and paper scales) prints after the first net's first epoch how long the
-    rest of the training should take here (:class:`resnet_edu.work.Forecast`).
+    rest of the training should take here (:class:`resnet_edu.work.Forecast`). ``train_step`` — a training step
+    written on the lesson's page — trains every net in :func:`resnet_edu.train.fit`'s standard loop
+    (``fit(train_step=…)``).
     """
     check_recipe(recipe)
     specs = check_nets(nets)
@@ -337,7 +340,7 @@ def train_family(
             run_dir = None if log_dir is None else str(Path(log_dir) / (name if len(seeds) == 1
                                                                          else f"{name}-seed{seed}"))
             fit = _train.fit(model, train, config, eval_data=test, log_dir=run_dir, progress=inner, label=name,
-                             after_backward=watch, after_first_epoch=hook)
+                             after_backward=watch, after_first_epoch=hook, train_step=train_step)
             hook = None  # the first net's first epoch only
             if measure_train and fit.evals and not fit.diverged:  # all of the training set, eval mode
                 final = _train.evaluate(model, train)

@@ -270,3 +270,71 @@ def test_lesson03_page_code_arguments_are_checked():
         L3.cifar_profile(8, record_norms=lambda model: None)
     with pytest.raises(ValueError, match="not conv/linear layer names"):
         L3.cifar_profile(8, record_norms=lambda model: {"conv": 1.0})
+
+
+# --- lesson 01: the training step on the page ---
+
+
+def _page_training_step(net, x, y, optimizer):
+    import torch.nn.functional as F
+
+    logits = net(x)
+    loss = F.cross_entropy(logits, y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss, logits
+
+
+def _notebook01_training_step():
+    import json
+
+    cells = json.loads((NOTEBOOKS / "01_degradation.ipynb").read_text())["cells"]
+    source = "".join(next(c for c in cells if c.get("id") == "162ae34b")["source"])
+    namespace: dict = {}
+    exec(source.split("# run() below")[0], namespace)  # the definition only, not the print
+    return namespace["training_step"]
+
+
+@pytest.mark.parametrize("step", [_page_training_step, "notebook"])
+def test_lesson01_page_training_step_trains_to_the_same_weights_and_records(step):
+    from resnet_edu import data as edu_data
+    from resnet_edu import nets, train
+
+    step = _notebook01_training_step() if step == "notebook" else step
+    ds = edu_data.digits(8)
+    config = train.TrainConfig(steps=6, batch_size=32, optimizer="adam", lr=1e-3, seed=3, eval_every=3)
+    runs = []
+    for kwargs in ({}, {"train_step": step}):
+        torch.manual_seed(0)
+        net = nets.cifar_net(8, width=4, in_channels=1, num_classes=10)
+        result = train.fit(net, ds, config, eval_data=ds, progress=False, device="cpu", **kwargs)
+        runs.append((net, result))
+    (a, ra), (b, rb) = runs
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert ra.loss == rb.loss and ra.acc == rb.acc and ra.evals == rb.evals
+
+
+def test_lesson01_run_with_the_page_step_gives_the_same_numbers():
+    from resnet_edu.lessons import lesson01_degradation as L1
+
+    recipe = L1._recipes.with_recipe(L1._recipes.DEGRADATION_CPU, steps=4)
+    a = L1.run(depths=(8,), recipe=recipe, progress=False)
+    b = L1.run(depths=(8,), recipe=recipe, progress=False, train_step=_page_training_step)
+    assert {k: r.loss for k, r in a.runs.items()} == {k: r.loss for k, r in b.runs.items()}
+
+
+def test_a_page_step_is_checked():
+    from resnet_edu import data as edu_data
+    from resnet_edu import nets, train
+
+    ds = edu_data.digits(8)
+    config = train.TrainConfig(steps=2, batch_size=32, seed=0)
+    net = nets.cifar_net(8, width=4, in_channels=1, num_classes=10)
+    with pytest.raises(TypeError, match="train_step must be a function"):
+        train.fit(net, ds, config, progress=False, device="cpu", train_step="step")
+    with pytest.raises(TypeError, match=r"must return \(loss, logits\)"):
+        train.fit(net, ds, config, progress=False, device="cpu", train_step=lambda m, x, y, o: m(x).sum())
+    with pytest.raises(ValueError, match="cannot be combined"):
+        train.fit(net, ds, config, progress=False, device="cpu", train_step=_page_training_step,
+                  after_backward=lambda s: None)

@@ -25,7 +25,7 @@ picked by :func:`resnet_edu.runtime.scale` from the table ``recipes.DEGRADATION`
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from torch import nn
@@ -222,6 +222,7 @@ def run(
     recipe: Recipe | None = None,
     blocks: Mapping[str, type[nn.Module]] | None = None,
     progress: bool = True,
+    train_step: Callable | None = None,
 ) -> DegradationResult:
     """Train plain and residual CIFAR-style nets at ``depths`` (He et al. 2015, §4.2) and return the result.
 
@@ -229,8 +230,10 @@ def run(
     the recipe (``"cpu"``: digits; ``"gpu"``: CIFAR-10, falling back to digits with a notice); ``recipe`` overrides
     it. ``blocks`` — ``{"plain": PlainBlock, "residual": ResidualBlock}``, the blocks written on the lesson's page —
     builds the nets from those classes (default: :class:`~resnet_edu.nets.BasicBlock`, the same layers in the same
-    order, so the same numbers). On the CPU, training uses one torch thread (steadier than two under load),
-    restored afterwards.
+    order, so the same numbers). ``train_step(model, x, y, optimizer) -> (loss, logits)`` — the training step
+    written on the page — trains every net (``resnet_edu.train.fit(train_step=…)``: fp32, the standard loop; the
+    same operations as fit's own lines, so the same numbers). On the CPU, training uses one torch thread (steadier
+    than two under load), restored afterwards.
     """
     depths, seeds = _depths(depths), _seeds(seed)
     if recipe is None:
@@ -240,7 +243,7 @@ def run(
     train, test, recipe = _recipes.load_data(recipe)
     print(f"scale {scale or _runtime.scale()} · {recipe.describe()} · depths {depths} · seeds {seeds}")
     family = _recipes.train_family(recipe, [(kind, d) for kind in KINDS for d in depths], seeds, data=(train, test),
-                                   measure_train=True, blocks=blocks, progress=progress)
+                                   measure_train=True, blocks=blocks, progress=progress, train_step=train_step)
     result = DegradationResult(depths, seeds, recipe, train.name.replace(" (train)", ""))
     result.runs = {key: run.fit for key, run in family.runs.items()}
     result.wall_time = sum(fit.wall_time for fit in result.runs.values())

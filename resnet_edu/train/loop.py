@@ -32,11 +32,16 @@ from .run import (
     probe_outputs,
 )
 
+# a training step written out by the learner: (model, x, y, optimizer) -> (loss, logits)
+TrainStep = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.optim.Optimizer], tuple[torch.Tensor, torch.Tensor]]
+
 
 def standard_loop(model: nn.Module, train_model: nn.Module, loader: DeviceLoader, config: TrainConfig, run: _Run,
-                  after_backward: Callable[[int], None] | None, state: TrainState | None = None) -> None:
+                  after_backward: Callable[[int], None] | None, state: TrainState | None = None,
+                  train_step: TrainStep | None = None) -> None:
     """The textbook loop, one step per batch (``train_model`` is ``model``, or its DistributedDataParallel wrapper);
-    ``state`` continues a saved run and can stop it early (:class:`~resnet_edu.train.checkpoint.TrainState`)."""
+    ``state`` continues a saved run and can stop it early (:class:`~resnet_edu.train.checkpoint.TrainState`);
+    ``train_step`` replaces the loop's own forward-loss-backward-update (see :func:`fit`)."""
     dev, precision = run.dev, run.result.precision
     opt = _optimizer(train_model, config, config.base_lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: config.lr_factor(s, run.total))
@@ -46,6 +51,14 @@ def standard_loop(model: nn.Module, train_model: nn.Module, loader: DeviceLoader
     for step, x, y in _batches(loader, run.total, start):
         if dev.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
+        if train_step is not None:
+            loss, logits = _page_step(train_step, train_model, x, y, opt)
+            if not run.record(loss, (logits.argmax(1) == y).float().mean()):
+                break
+            sched.step()
+            if not run.after_step(step + 1) or (state is not None and state.stop(step + 1)):
+                break
+            continue
         with _autocast(dev, precision):
             logits = train_model(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
@@ -69,6 +82,17 @@ def standard_loop(model: nn.Module, train_model: nn.Module, loader: DeviceLoader
             break
 
 
+def _page_step(train_step: TrainStep, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+               opt: torch.optim.Optimizer) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the learner's ``train_step(model, x, y, optimizer)`` and check it returned ``(loss, logits)``."""
+    out = train_step(model, x, y, opt)
+    if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)
+            and out[0].numel() == 1 and out[1].shape[:1] == y.shape):
+        raise TypeError("train_step(model, x, y, optimizer) must return (loss, logits): the batch's loss and the "
+                        f"model's outputs for the batch; got {type(out).__name__}")
+    return out
+
+
 def training_lines() -> list[str]:
     """The lines of :func:`standard_loop` that train — forward, loss, zero the gradients, backward, step — read from
     its source (lesson 01 prints them; the rest of the loop is book-keeping, loss scaling and the schedule)."""
@@ -90,6 +114,7 @@ def fit(
     after_backward: Callable[[int], None] | None = None,
     after_first_epoch: Callable[[int, float], None] | None = None,
     state: TrainState | None = None,
+    train_step: TrainStep | None = None,
 ) -> FitResult:
     """Train ``model`` on ``train_data`` with the recipe ``config``; return a :class:`FitResult`.
 
@@ -113,6 +138,11 @@ def fit(
     ``state`` (a :class:`~resnet_edu.train.checkpoint.TrainState`) continues a saved run from its step with its
     optimizer, schedule, batch order and random numbers, and keeps what a checkpoint of this run needs; it trains
     with the standard loop (``python -m resnet_edu.train --save/--resume``).
+
+    ``train_step(model, x, y, optimizer) -> (loss, logits)`` is a training step written out by the learner
+    (forward, loss, zero the gradients, backward, update: lesson 01's page); the standard loop then runs it in fp32
+    for every batch instead of its own lines (the same operations in the same order, so the same numbers), and
+    keeps the schedule, the records and the evaluations. A NaN loss then stops training after that step's update.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError("config must be a resnet_edu.train.TrainConfig, e.g. TrainConfig(steps=100, "
@@ -127,6 +157,12 @@ def fit(
         raise TypeError(f"label must be a string; got {type(label).__name__}")
     if after_backward is not None and not callable(after_backward):
         raise TypeError(f"after_backward must be a function of the step index, or None; got {after_backward!r}")
+    if train_step is not None and not callable(train_step):
+        raise TypeError(f"train_step must be a function (model, x, y, optimizer) -> (loss, logits), or None; got "
+                        f"{train_step!r}")
+    if train_step is not None and after_backward is not None:
+        raise ValueError("train_step and after_backward cannot be combined: a written-out step has no place to call "
+                         "the hook; call it inside your step, after loss.backward()")
     if after_first_epoch is not None and not callable(after_first_epoch):
         raise TypeError(f"after_first_epoch must be a function (steps, seconds), or None; got {after_first_epoch!r}")
     from ..runtime import device as best_device
@@ -161,8 +197,10 @@ def fit(
     train_model = model
     if ranks is not None:
         train_model = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-    result = FitResult(label=label, precision=precision_for(dev))
+    result = FitResult(label=label, precision="fp32" if train_step is not None else precision_for(dev))
     problem = fast_path_problem(config, dev, total, ranks is not None) if config.fast else "off"
+    if train_step is not None and problem is None:
+        problem = "a training step written out by the learner runs in the standard loop"
     if state is not None and problem is None:
         problem = "a run that is saved or resumed needs the standard loop's optimizer"
     if config.fast and problem is not None and dev.type == "cuda":
@@ -188,7 +226,7 @@ def fit(
             _restart(model, snapshot, run, seed)
             loader = _loader(train_data, config, dev, rank, world)  # the same batches as a fast=False run
         if problem is not None or failure is not None:
-            standard_loop(model, train_model, loader, config, run, after_backward, state)
+            standard_loop(model, train_model, loader, config, run, after_backward, state, train_step)
     finally:
         run.close()
         torch.backends.cudnn.benchmark = benchmark
