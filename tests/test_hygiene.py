@@ -60,6 +60,18 @@ def test_notebook_has_check_cells_and_exercises(path):
         assert all(c["metadata"]["jupyter"].get("outputs_hidden") for c in hidden), "collapse outputs too"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_check_cells_read_like_a_lesson(path):
+    """Issue 27: one to three assertions per check cell (the other bounds live in tests/)."""
+    import re
+
+    cells = json.loads(path.read_text())["cells"]
+    for cell in cells:
+        source = "".join(cell["source"]) if cell["cell_type"] == "code" else ""
+        n = len(re.findall(r"(?m)^\s*assert\b|\bexpect\(", source))
+        assert n <= 3, f"{path.name}, cell {cell.get('id')}: {n} assertions; a check cell holds one to three"
+
+
 def test_requirements_agree_with_environment_yml():
     wanted = requirement_lines(ROOT / "requirements.txt") | requirement_lines(ROOT / "requirements-dev.txt")
     env = (ROOT / "environment.yml").read_text().split("- pip:", 1)[1]
