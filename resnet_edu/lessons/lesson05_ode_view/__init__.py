@@ -6,7 +6,10 @@ differential equation dx/dt = f(x) (Chen et al. 2018, Eq. 2). A stack of N such 
 (weight-tied) with h = T/N integrates the ODE from t = 0 to t = T, and as N grows it converges to the ODE's exact
 solution, with an error that shrinks like h¹: Euler is a first-order method. Other step rules give other residual
 blocks: the midpoint rule (order 2) and the classical Runge–Kutta rule RK4 (order 4) (Hairer, Nørsett & Wanner,
-"Solving Ordinary Differential Equations I", §II.1).
+"Solving Ordinary Differential Equations I", §II.1; the global error ≤ C·h^p of an order-p method is their §II.3,
+Theorem 3.4). The residual-block-as-Euler-step reading is E 2017 ("A proposal on machine learning via dynamical
+systems"), Haber & Ruthotto 2017 ("Stable architectures for deep neural networks") and Lu et al. 2018 ("Beyond
+finite layer neural networks", ICML), before Chen et al. 2018 made it Neural ODEs.
 
 What this module offers, in lesson order:
 
