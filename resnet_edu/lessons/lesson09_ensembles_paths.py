@@ -342,8 +342,9 @@ def train_stochastic_depth(
     def decay(model: nn.Module, name: str) -> None:  # called on the freshly built net, before it trains
         survival(model, p_last)
 
-    return _recipes.train_family(nets.recipe, [("residual", depth)], (_checks.seed(seed),), data=(nets.train, nets.test),
-                                 eval_every=0, blocks={"residual": block}, recorder=decay, progress=progress)
+    return _recipes.train_family(nets.recipe, [("residual", depth)], (_checks.seed(seed),),
+                                 data=(nets.train, nets.test), eval_every=0, blocks={"residual": block},
+                                 recorder=decay, progress=progress)
 
 
 # -- paths -----------------------------------------------------------------------------------------------------
