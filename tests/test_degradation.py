@@ -227,3 +227,48 @@ def test_degradation_prediction(tiny, capsys):
     assert exercises.check_degradation_prediction(truth, tiny) is True
     assert exercises.check_degradation_prediction("sideways", tiny) is False
     assert exercises.check_degradation_prediction("higher", None) is False
+
+
+# --- issue 30 item 5: what degradation is not — overfitting, measured --------------------------------------------
+
+SHORT = TrainConfig(steps=40, batch_size=1438, optimizer="adam", lr=1e-2, eval_every=0)
+
+
+def test_mlp_depths_count_linear_layers():
+    for depth in (1, 2, 4, 10):
+        net = degradation.mlp(depth)
+        assert sum(isinstance(m, torch.nn.Linear) for m in net.modules()) == depth
+        assert net(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    for bad, match in ((3, "depth must be 1 .* or even"), (0, "depth"), (2.5, "depth")):
+        with pytest.raises((ValueError, TypeError), match=match):
+            degradation.mlp(bad)
+
+
+def test_noisy_labels_replace_the_asked_share_by_other_classes_only():
+    clean = data.digits(size=8, train=True)
+    noisy = degradation.noisy_labels(clean, 0.4, seed=3)
+    changed = noisy.y != clean.y
+    assert int(changed.sum()) == round(0.4 * len(clean.y))  # every picked label really changed: never the true class
+    assert torch.equal(noisy.x, clean.x) and torch.equal(degradation.noisy_labels(clean, 0.4, 3).y, noisy.y)
+    assert not torch.equal(degradation.noisy_labels(clean, 0.4, 4).y, noisy.y)
+    with pytest.raises(ValueError, match="fraction must be between 0 and 1"):
+        degradation.noisy_labels(clean, 1.5, 0)
+
+
+def test_overfitting_run_is_deterministic_and_reports_both_errors():
+    a = degradation.overfitting_run(seed=0, config=SHORT)
+    b = degradation.overfitting_run(seed=0, config=SHORT)
+    assert a.train_error == b.train_error and a.test_error == b.test_error
+    assert a.depths == degradation.OVERFIT_DEPTHS and set(a.train_error) == set(a.depths)
+    assert all(0 <= e <= 1 for e in [*a.train_error.values(), *a.test_error.values()])
+    assert "40% of the training labels wrong" in a.table() and a.table().count("\n") == len(a.depths)
+    with pytest.raises(TypeError, match="config must be a resnet_edu.train.TrainConfig"):
+        degradation.overfitting_run(config={"steps": 3})
+
+
+def test_overfitting_run_on_the_default_seed_is_overfitting():
+    """The lesson's claim on seed 0 (seeds 0-11 are in the notebook's note): the 10-layer net memorises the wrong
+    labels, the linear one cannot; the deeper one is worse on the clean test set."""
+    r = degradation.overfitting_run(seed=0)
+    assert r.train_error[10] < 0.05 < 0.35 < r.train_error[1]
+    assert r.test_error[10] > 2 * r.test_error[1]

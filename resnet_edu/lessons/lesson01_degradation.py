@@ -28,9 +28,11 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import torch
 from torch import nn
 
 from .. import _checks
+from .. import data as _data
 from .. import nets as _nets
 from .. import recipes as _recipes
 from .. import runtime as _runtime
@@ -169,7 +171,7 @@ class DegradationResult:
             for depth, colour in zip(self.depths, maps[kind](shades)):
                 loss = moving_average(self.curve(kind, depth), smooth)
                 ax.plot(range(1, len(loss) + 1), loss, color=colour, label=f"{kind}-{depth}")
-            ax.axhline(math.log(10), color="grey", ls=":", lw=1, label="chance (ln 10)")
+            ax.axhline(math.log(10), color="grey", ls=":", lw=1, label="chance level (exercise 2)")
             ax.set_title(f"{title}: training loss")
             ax.set_xlabel("training step")
             ax.set_ylabel(f"training loss (moving average of {smooth})")
@@ -248,3 +250,101 @@ def run(
     result.runs = {key: run.fit for key, run in family.runs.items()}
     result.wall_time = sum(fit.wall_time for fit in result.runs.values())
     return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What degradation is not: overfitting, measured (issue 30 item 5)
+# ---------------------------------------------------------------------------------------------------------------
+
+OVERFIT_DEPTHS = (1, 10)  # a linear classifier against a 10-layer residual MLP
+OVERFIT_NOISE = 0.4  # the fraction of training labels replaced by a wrong one (the test labels stay right)
+OVERFIT_CONFIG = _train.TrainConfig(steps=300, batch_size=1438, optimizer="adam", lr=1e-2, eval_every=0)
+
+
+class _MLPBlock(nn.Module):
+    """x + W₂ relu(W₁ relu(x)): a residual block of two linear layers."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(width, width), nn.Linear(width, width)
+
+    def forward(self, x):  # noqa: ANN001, ANN201 (a tensor in, a tensor out)
+        return x + self.fc2(self.fc1(x.relu()).relu())
+
+
+def mlp(depth: int, width: int = 32, inputs: int = 64, classes: int = 10) -> nn.Sequential:
+    """A net of ``depth`` linear layers on flattened images: depth 1 is a linear classifier; an even depth ≥ 2 is a
+    linear stem, (depth − 2) / 2 residual blocks of two layers (:class:`_MLPBlock`) and a linear classifier."""
+    depth = _checks.integer("depth", depth, low=1)
+    if depth != 1 and depth % 2:
+        raise ValueError(f"depth must be 1 (a linear classifier) or even (a stem, blocks of two layers and a "
+                         f"classifier); got {depth}")
+    _checks.integer("width", width, low=1)
+    if depth == 1:
+        return nn.Sequential(nn.Flatten(), nn.Linear(inputs, classes))
+    blocks = [_MLPBlock(width) for _ in range((depth - 2) // 2)]
+    return nn.Sequential(nn.Flatten(), nn.Linear(inputs, width), *blocks, nn.ReLU(), nn.Linear(width, classes))
+
+
+def noisy_labels(data: _data.ImageData, fraction: float, seed: int) -> _data.ImageData:
+    """``data`` with ``fraction`` of its labels, picked by ``seed``, replaced by a different class (uniformly)."""
+    _checks.number("fraction", fraction)
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be between 0 and 1 (the share of labels replaced); got {fraction}")
+    generator = torch.Generator().manual_seed(seed)
+    y = data.y.clone()
+    picked = torch.randperm(len(y), generator=generator)[: round(fraction * len(y))]
+    shift = torch.randint(1, len(data.classes), (len(picked),), generator=generator)
+    y[picked] = (y[picked] + shift) % len(data.classes)  # never the true class
+    return _data.ImageData(data.x, y, data.name, data.classes)
+
+
+@dataclass
+class OverfittingResult:
+    """Nets of several depths trained on training labels of which ``noise`` are wrong: per depth, the error on
+    those training labels (the ones the net was trained on) and on the clean test set, both in eval mode."""
+
+    depths: tuple[int, ...]
+    seed: int
+    noise: float
+    train_error: dict[int, float]
+    test_error: dict[int, float]
+    wall_time: float
+
+    def table(self) -> str:
+        """One row per depth: training error (on the noisy labels it was trained on) and test error."""
+        rows = [f"{'depth':>5} {'train err':>9} {'test err':>8}   ({self.noise:.0%} of the training labels wrong, "
+                f"seed {self.seed})"]
+        rows += [f"{d:>5} {self.train_error[d]:9.1%} {self.test_error[d]:8.1%}" for d in self.depths]
+        return "\n".join(rows)
+
+
+def overfitting_run(
+    depths: Sequence[int] = OVERFIT_DEPTHS,
+    seed: int = 0,
+    noise: float = OVERFIT_NOISE,
+    config: _train.TrainConfig = OVERFIT_CONFIG,
+    train_step: Callable | None = None,
+) -> OverfittingResult:
+    """Overfitting, the opposite signature of degradation: on the 8×8 digits with ``noise`` of the training labels
+    wrong, train :func:`mlp` nets of ``depths`` (full batch, Adam, 300 steps) and measure their errors. The deeper
+    net memorises the wrong labels — lower training error — and pays on the clean test set — higher test error.
+    ``train_step`` is the training step written on the lesson's page (see :func:`run`). About 2 s on one thread."""
+    if not isinstance(config, _train.TrainConfig):
+        raise TypeError(f"config must be a resnet_edu.train.TrainConfig; got {type(config).__name__}")
+    depths = tuple(_checks.integer("depth", d, low=1) for d in depths)
+    seed = _checks.integer("seed", seed, low=0)
+    clean = _data.digits(size=8, train=True)
+    train, test = noisy_labels(clean, noise, seed), _data.digits(size=8, train=False)
+    config = config.replace(batch_size=min(config.batch_size, len(train)))
+    train_error, test_error, wall = {}, {}, 0.0
+    with _runtime.one_thread():
+        for depth in depths:
+            with _runtime.seeded(seed):  # the same weights and batches whatever ran before
+                net = mlp(depth, classes=len(train.classes))
+                fit = _train.fit(net, train, config, eval_data=test, progress=False, label=f"depth {depth}",
+                                 train_step=train_step)
+            wall += fit.wall_time
+            train_error[depth] = 1.0 - _train.evaluate(net, train)["acc"]
+            test_error[depth] = 1.0 - fit.evals[-1]["acc"]
+    return OverfittingResult(depths, seed, noise, train_error, test_error, wall)
