@@ -389,3 +389,52 @@ def test_path_peak_prediction_quotes_the_run(capsys):
     assert edu.exercises.check_path_peak_prediction("middle", fake) is False
     assert edu.exercises.check_path_peak_prediction("below", "not paths") is False
     assert "second argument" in capsys.readouterr().out
+
+
+# -- stochastic depth: the lesion during training (Huang et al. 2016) ------------------------------------------
+def test_linear_decay_sets_survival_from_one_to_p_last():
+    model = edu.nets.cifar_net(20, width=4, in_channels=1, block=E.StochasticDepthBlock)
+    survival = E.linear_decay(model)
+    assert len(survival) == 9 and survival[-1] == pytest.approx(0.5) and survival[0] == pytest.approx(1 - 0.5 / 9)
+    assert all(a > b for a, b in zip(survival, survival[1:]))
+    assert [b.survival for b in E.blocks(model)] == survival
+    assert E.linear_decay(model, p_last=1.0) == [1.0] * 9
+    with pytest.raises(ValueError, match="p_last"):
+        E.linear_decay(model, p_last=0)
+
+
+def test_stochastic_depth_block_drops_in_training_and_scales_at_test():
+    torch.manual_seed(0)
+    model = edu.nets.cifar_net(20, width=4, in_channels=1, block=E.StochasticDepthBlock)
+    plain_forward = edu.nets.cifar_net(20, width=4, in_channels=1)
+    plain_forward.load_state_dict(model.state_dict())  # the same weights, the ordinary block
+    x = torch.randn(4, 1, 8, 8)
+    model.eval(), plain_forward.eval()
+    assert torch.allclose(model(x), plain_forward(x)), "p_l = 1: the ordinary ResNet"
+    block = E.blocks(model)[1]
+    h = torch.relu(torch.randn(4, 4, 8, 8))
+    block.survival = 0.25
+    assert torch.allclose(block(h), torch.relu(0.25 * block.residual(h) + h)), "test time: p_l · F(x) + x"
+    block.train()
+    block.survival = 0.0
+    assert torch.equal(block(h), h), "always deleted in training: y = x"
+    block.survival = 1.0
+    assert torch.allclose(block(h), torch.relu(block.residual(h) + h))
+
+
+def test_train_stochastic_depth_trains_one_resnet_of_the_pair(nets):
+    sd = E.train_stochastic_depth(nets, seed=0, progress=False)
+    assert list(sd.models) == ["residual-14"] and sd.recipe is nets.recipe
+    model = sd["residual-14"]
+    assert not model.training and all(isinstance(b, E.StochasticDepthBlock) for b in E.blocks(model))
+    assert E.blocks(model)[-1].survival == pytest.approx(0.5)
+    again = E.train_stochastic_depth(nets, seed=0, progress=False)["residual-14"]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    lesion = E.lesion_study(sd, progress=False)
+    assert 0 < lesion.kept("residual-14") <= 1.5
+    with pytest.raises(TypeError, match="nets must be the trained nets"):
+        E.train_stochastic_depth("nets")
+    with pytest.raises(TypeError, match="survival must be a function"):
+        E.train_stochastic_depth(nets, survival=0.5)
+    with pytest.raises(ValueError, match="p_last"):
+        E.train_stochastic_depth(nets, p_last=1.5)

@@ -95,7 +95,8 @@ def test_landscape_refuses_bad_arguments(kwargs, error, message, data):
 
 def test_landscape_averages_several_directions(data):
     """Issue 21: one random direction's rise is one draw; the 1-D slices average ``directions`` of them, the first
-    being the grid's δ, and relative_rise divides by the loss at θ."""
+    being the grid's δ; the table shows absolute rises only (issue 30: a rise divided by a near-zero loss at θ is
+    no sharpness)."""
     models = {"plain-8": small_net(False), "residual-8": small_net(True)}
     one = L.landscape(models, data, span=0.5, points_1d=5, points_2d=3, samples=32, progress=False)
     three = L.landscape(models, data, span=0.5, points_1d=5, points_2d=3, samples=32, progress=False, directions=3)
@@ -105,8 +106,10 @@ def test_landscape_averages_several_directions(data):
         mean = [sum(v) / 3 for v in zip(*three.each_slice[name])]
         assert three.slices[name] == pytest.approx(mean)
         assert torch.equal(three.surfaces[name], one.surfaces[name]), "the grid uses the same δ, η"
-        assert three.relative_rise(name, 0.5) == pytest.approx(1 + three.rise(name, 0.5) / three.center(name))
-    assert "3 random direction(s)" in str(three) and "× at 0.5" in three.table()
+        assert three.rise(name, 0.5) == pytest.approx((three.slices[name][0] + three.slices[name][-1]) / 2
+                                                      - three.center(name))
+    assert three.span == 0.5 and not hasattr(three, "relative_rise")
+    assert "3 random direction(s)" in str(three) and "rise at 0.5" in three.table() and "×" not in three.table()
     with pytest.raises(ValueError, match="directions must be an integer >= 1"):
         L.landscape(models, data, directions=0, progress=False)
 
@@ -114,10 +117,10 @@ def test_landscape_averages_several_directions(data):
 def test_landscape_prediction_quotes_the_run(data, capsys):
     models = {"plain-8": small_net(False), "residual-8": small_net(True)}
     land = L.landscape(models, data, span=0.5, points_1d=5, points_2d=3, samples=32, progress=False)
-    grow = {"plain": land.relative_rise("plain-8", 0.5), "residual": land.relative_rise("residual-8", 0.5)}
-    truth = max(grow, key=grow.get)
+    rise = {"plain": land.rise("plain-8", 0.5), "residual": land.rise("residual-8", 0.5)}  # at the span, α = ±0.5
+    truth = max(rise, key=rise.get)
     assert edu.exercises.check_landscape_prediction(truth, land, ("plain-8", "residual-8")) is True
-    assert "grows" in capsys.readouterr().out
+    assert "rises by" in capsys.readouterr().out
     other = "plain" if truth == "residual" else "residual"
     assert edu.exercises.check_landscape_prediction(other, land, ("plain-8", "residual-8")) is False
     assert edu.exercises.check_landscape_prediction("flat", land, ("plain-8", "residual-8")) is False

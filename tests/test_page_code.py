@@ -338,3 +338,33 @@ def test_a_page_step_is_checked():
     with pytest.raises(ValueError, match="cannot be combined"):
         train.fit(net, ds, config, progress=False, device="cpu", train_step=_page_training_step,
                   after_backward=lambda s: None)
+
+
+# -- lesson 09: stochastic depth (Huang et al. 2016) -------------------------------------------------------------
+def test_lesson09_stochastic_depth_page_code_is_the_packages():
+    """The page's block and decay rule train and lesion like the package's defaults: same survival rates, same
+    outputs in training (same draws) and at test time, the same trained weights."""
+    from resnet_edu.lessons import lesson09_ensembles_paths as L9
+
+    code = page_code("09_ensembles_paths.ipynb", "l09-12c", lesson=L9)
+    page_block, page_decay = code["StochasticDepthBlock"], code["linear_decay"]
+    built = []
+    for block, decay in ((page_block, page_decay), (L9.StochasticDepthBlock, L9.linear_decay)):
+        torch.manual_seed(0)
+        model = edu.nets.cifar_net(20, width=4, in_channels=1, block=block)
+        built.append((model, decay(model)))
+    (a, pa), (b, pb) = built
+    assert pa == pb
+    x = torch.randn(8, 1, 8, 8)
+    for mode in (True, False):
+        outs = []
+        for model in (a, b):
+            model.train(mode)
+            torch.manual_seed(1)
+            outs.append(model(x))
+        assert torch.equal(*outs), f"training={mode}"
+    recipe = edu.recipes.with_recipe(edu.recipes.DEGRADATION_CPU, steps=3)
+    nets = L9.train_nets((("plain", 8), ("residual", 8)), recipe=recipe, progress=False)
+    mine = L9.train_stochastic_depth(nets, block=page_block, survival=page_decay, progress=False)["residual-8"]
+    default = L9.train_stochastic_depth(nets, progress=False)["residual-8"]
+    assert all(torch.equal(p, q) for p, q in zip(mine.state_dict().values(), default.state_dict().values()))

@@ -169,22 +169,26 @@ def check_autocorrelation(answer: object) -> bool:
     return verdict(False, "", _mistake(answer, series, values))
 
 
-# --- prediction before the loss landscape: which net's loss grows more, relative to where it starts? ---
+# --- prediction before the loss landscape: at α = ±1, whose training loss rises more? ---
 
 def check_landscape_prediction(prediction: object, land: object, names: object = None) -> bool:
-    """Recorded before the landscape: at filter-normalised distance 0.5, whose loss grows by the larger *factor*
-    (loss at ±0.5 / loss at the trained weights), the "plain" net's or the "residual" net's? Judged on ``land``
-    (the learner's :class:`resnet_edu.lessons.lesson10_shattered_landscape.Landscape`); ``names`` = (plain, residual)
-    net names."""
+    """Recorded before the landscape: at the slices' largest filter-normalised distance (α = ±1 in lesson 10), whose
+    training loss *rises* more — loss at ±α minus loss at the trained weights — the "plain" net's or the
+    "residual" net's? Judged on ``land`` (the learner's
+    :class:`resnet_edu.lessons.lesson10_shattered_landscape.Landscape`); ``names`` = (plain, residual) net names."""
     try:
         plain, res = names if names is not None else sorted(land.slices)  # type: ignore[union-attr]
-        grow = {"plain": land.relative_rise(plain, 0.5), "residual": land.relative_rise(res, 0.5)}  # type: ignore
+        distance = land.span  # type: ignore[union-attr]
+        rise = {"plain": land.rise(plain, distance), "residual": land.rise(res, distance)}  # type: ignore
     except Exception:  # noqa: BLE001 - anything else is not a landscape: say what to pass
         return verdict(False, "", "Pass the landscape and the pair: check_landscape_prediction(prediction, land, "
                                   "pair), land = edu.lessons.lesson10_shattered_landscape.landscape(...).")
-    measured = max(grow, key=grow.get)
+    measured = max(rise, key=rise.get)
     return predicted(
         prediction, measured, ("plain", "residual"),
-        f"at α = ±0.5 the loss grows {grow['plain']:.3g}× for {plain} and {grow['residual']:.3g}× for {res}",
-        "The ResNet ends training at a far lower loss, so even a smaller absolute rise is a larger factor. Which "
-        "landscape is 'flatter' depends on what is measured — Li et al. 2018 found plain-20 and ResNet-20 alike.")
+        f"at α = ±{distance:g} the loss rises by {rise['plain']:.3g} for {plain} and {rise['residual']:.3g} for {res}",
+        "On filter-normalised axes a step α means the same in both nets (each filter moved by α times its own "
+        "norm), so the rise compares how sharp the two neighbourhoods are. Dividing by the loss at θ would not: a "
+        "loss near 0 makes any rise a large factor.")
+
+

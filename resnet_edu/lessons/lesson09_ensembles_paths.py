@@ -10,6 +10,10 @@ through its branch F or skipped along its shortcut, so the number of paths of le
   input and output shapes agree can be deleted (:func:`deletable_blocks`): the downsampling blocks cannot.
 * :func:`path_gradients` — the gradient that flows along paths of each length k (§5, Fig. 6): in the backward pass,
   k random blocks pass the gradient only through F, the other n − k only through the shortcut.
+* :func:`train_stochastic_depth` — the lesion as a training method (Huang et al. 2016, "Deep Networks with
+  Stochastic Depth", §3): each training step deletes every block l with probability 1 − p_l, p_l falling linearly to
+  p_L = 0.5 (:func:`linear_decay`), and the test-time net scales each branch by p_l (:class:`StochasticDepthBlock`).
+  The same lesion study then shows what that training changes.
 
 :func:`train_nets` trains the nets once with the core's :func:`~resnet_edu.recipes.train_family` (lesson 01's recipe,
 ``recipes.QUICK``).
@@ -188,6 +192,11 @@ class LesionResult:
         ordered = sorted(self.single[self._net(net)])
         return ordered[len(ordered) // 2]
 
+    def kept(self, net: str) -> float:
+        """The mean over the single deletions of ``net`` of the accuracy kept, accuracy / intact accuracy."""
+        accs = self.single[self._net(net)]
+        return sum(accs) / len(accs) / self.baseline[net]
+
     def worst_block(self, net: str) -> int:
         """The block (index into :func:`blocks`) whose deletion costs ``net`` the most accuracy."""
         accs = self.single[self._net(net)]
@@ -283,6 +292,59 @@ def lesion_study(
                     bar.update(1)
             baseline[name] = random[name][0][0]
     return LesionResult(deletable, baseline, single, random)
+
+
+# -- stochastic depth: the lesion during training (Huang et al. 2016) -------------------------------------------
+class StochasticDepthBlock(_nets.BasicBlock):
+    """He et al.'s basic block trained with stochastic depth (Huang et al. 2016, §3, Eq. 2 and 5; lesson 09's page
+    writes the same class): in training mode the block is deleted — y = x — with probability 1 − ``survival`` (p_l),
+    one draw per mini-batch; in eval mode its branch is scaled by p_l, its expected share during training."""
+
+    survival = 1.0  # p_l, set per block by linear_decay()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x if self.downsample is None else self.downsample(x)  # x, or the shortcut that changes the shape
+        if self.training and torch.rand(()) > self.survival:
+            return torch.relu(shortcut)  # deleted for this mini-batch: y = x
+        out = self.residual(x)  # F(x)
+        if not self.training:
+            out = self.survival * out  # test time: F weighted by how often it was there in training
+        return self.relu(out + shortcut)
+
+
+def linear_decay(model: nn.Module, p_last: float = 0.5) -> list[float]:
+    """Huang et al. 2016's linear decay rule (§3, Eq. 4): block l of L survives with p_l = 1 − l/L · (1 − p_L),
+    from nearly 1 at the input to ``p_last`` (p_L, 0.5 in the paper) at the output. Sets each block's ``survival``
+    and returns the p_l."""
+    p_last = _checks.number("p_last", p_last, low=0, high=1, low_inclusive=False)
+    found = blocks(model)
+    for l, block in enumerate(found, 1):
+        block.survival = 1 - l / len(found) * (1 - p_last)
+    return [block.survival for block in found]
+
+
+def train_stochastic_depth(
+    nets: _recipes.Family, depth: int | None = None, block: type[nn.Module] = StochasticDepthBlock,
+    survival: Any = linear_decay, p_last: float = 0.5, seed: int = 0, progress: bool = True,
+) -> _recipes.Family:
+    """Train the ResNet of depth ``depth`` (default: the depth of ``nets.pair``) again with stochastic depth: built
+    from ``block`` (lesson 09's page passes its own), ``survival(model, p_last)`` setting each block's p_l before
+    training, with the recipe, data and ``seed`` of ``nets`` (Huang et al. 2016). Returns it as a
+    :class:`~resnet_edu.recipes.Family` of one net, in eval mode, for :func:`lesion_study`."""
+    _check_trained(nets)
+    depth = int(nets.pair[1].rsplit("-", 1)[1]) if depth is None else _nets.check_depth(depth)
+    block = _nets.check_block(block)
+    if not callable(survival):
+        raise TypeError(f"survival must be a function (model, p_last) that sets each block's p_l, such as "
+                        f"linear_decay; got {survival!r}")
+    p_last = _checks.number("p_last", p_last, low=0, high=1, low_inclusive=False)
+
+    def decay(model: nn.Module, name: str) -> None:  # called on the freshly built net, before it trains
+        survival(model, p_last)
+
+    return _recipes.train_family(nets.recipe, [("residual", depth)], (_checks.seed(seed),),
+                                 data=(nets.train, nets.test), eval_every=0, blocks={"residual": block},
+                                 recorder=decay, progress=progress)
 
 
 # -- paths -----------------------------------------------------------------------------------------------------

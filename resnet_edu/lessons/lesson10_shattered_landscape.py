@@ -319,7 +319,9 @@ class Landscape:
 
     def rise(self, net: str, distance: float = 0.5) -> float:
         """How much the loss rises at filter-normalised distance ``distance`` from the trained weights: the mean of
-        the 1-D slice at ±``distance`` minus the centre (a measure of sharpness)."""
+        the 1-D slice at ±``distance`` minus the centre. An absolute rise at a distance that means the same in every
+        net (each filter moved by ``distance`` times its own norm) compares sharpness; a rise divided by the loss at
+        θ would not: near a training loss of 0 any rise is a large factor (lesson 10)."""
         distance = _checks.number("distance", distance, low=0, low_inclusive=False)
         ends = [a for a in self.alphas if math.isclose(abs(a), distance, abs_tol=1e-9)]
         if len(ends) != 2:
@@ -328,10 +330,10 @@ class Landscape:
         values = [self.slices[self._net(net)][self.alphas.index(a)] for a in ends]
         return sum(values) / 2 - self.center(net)
 
-    def relative_rise(self, net: str, distance: float = 0.5) -> float:
-        """The loss at filter-normalised distance ``distance`` (mean of ±``distance``) divided by the loss at the
-        trained weights: how many times the loss grows, which does not favour the net that starts lower."""
-        return 1 + self.rise(net, distance) / self.center(net)
+    @property
+    def span(self) -> float:
+        """The largest filter-normalised distance measured along the 1-D slices, max |α| (1 in lesson 10)."""
+        return max(abs(a) for a in self.alphas)
 
     def nonconvexity(self, net: str) -> float:
         """Share of the inner grid points where the surface curves *down* in some direction: the smaller eigenvalue
@@ -348,16 +350,15 @@ class Landscape:
         distances = sorted({abs(a) for a in self.alphas if a > 0})
         picks = [d for d in (0.25, 0.5, 1.0) if any(math.isclose(d, e) for e in distances)] or distances[-1:]
         head = f"{'net':>12} {'loss at θ':>9} " + " ".join(f"{'rise at ' + format(d, 'g'):>12}" for d in picks)
-        rows = [head + f" {'× at 0.5':>9} {'non-convex points':>18}"]
+        rows = [head + f" {'non-convex points':>18}"]
         for net in self.slices:
             rises = " ".join(f"{self.rise(net, d):12.3g}" for d in picks)
-            times = f"{self.relative_rise(net, 0.5):9.3g}" if 0.5 in picks else f"{'':>9}"
-            rows.append(f"{net:>12} {self.center(net):9.3f} {rises} {times} {self.nonconvexity(net):18.0%}")
+            rows.append(f"{net:>12} {self.center(net):9.3f} {rises} {self.nonconvexity(net):18.0%}")
         return "\n".join(rows)
 
     def __str__(self) -> str:
         return (f"training loss around the trained weights ({self.samples} training images; 1-D rises: mean over "
-                f"{self.directions} random direction(s); × = loss at ±0.5 / loss at θ)\n" + self.table())
+                f"{self.directions} random direction(s): loss at ±α minus loss at θ)\n" + self.table())
 
     def plot(self):  # noqa: ANN201 (matplotlib Figure)
         """1-D slices of every net on one log axis (Li et al. Fig. 2 style), and one 2-D contour of log₁₀ loss per
