@@ -9,7 +9,9 @@ N in the background while the learner looks, so a step to N ± 1 usually costs w
 Trains the lesson's net first (seed 1, a few seconds). Prints medians of wall time and of this process's CPU time:
 on a busy machine the wall time is inflated by other programs, the CPU time much less. The last line repeats the
 lesson's timing cell (``SliderApp.time_updates`` over the same N values on a fresh app), which the notebook only
-prints, never asserts. Numbers depend on the machine.
+prints, never asserts, and the look-ahead: how long a fresh app takes to draw every N ahead (what its background
+thread does once the kernel is idle while the learner reads), after which a first visit costs what a state already
+seen costs. Numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -70,6 +72,18 @@ def main() -> None:
     median = statistics.median(seconds.values())
     print(f"the lesson's timing cell, N = {list(LESSON_STEPS)} on a fresh app: median {median:.3f} s per update "
           f"({'within' if median <= BUDGET else 'OVER'} the {BUDGET} s budget)")
+    result._views.clear()
+    fresh = edu.lessons.lesson05_ode_view.step_explorer(result, max_steps=48)
+    with contextlib.redirect_stdout(io.StringIO()):
+        fresh.update()  # what show() draws
+        start, cpu = time.perf_counter(), time.process_time()
+        count = fresh.prefetch(fresh.lookahead)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        visits = fresh.time_updates("steps", range(1, 49))
+    print(f"look-ahead: a fresh app draws the other {count} values of N in {wall:.1f} s ({cpu:.1f} s CPU) of idle "
+          "time; "
+          f"then a first visit at any N takes {statistics.median(visits.values()):.3f} s (median), "
+          f"{max(visits.values()):.3f} s at most")
 
 
 if __name__ == "__main__":

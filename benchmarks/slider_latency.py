@@ -7,9 +7,11 @@ An update is what a learner waits for after releasing the slider: measure the gr
 figure into a PNG and put it in the output. Three cases per state: a cold first visit (profile and PNG forgotten
 first); a first visit one notch away from where the learner was looking, after the app drew the nearest states
 ahead (``SliderApp.prefetch``, what its background thread does in a live notebook while the learner looks); and a
-state already seen (its PNG is kept). Prints medians of wall time and of this process's CPU time: on a busy machine
-the wall time is inflated by other programs, the CPU time much less (the profile runs on one thread). Numbers depend
-on the machine.
+state already seen (its PNG is kept). Then the look-ahead: how long a fresh app, shown at depth 56, takes to draw
+every state of the slider ahead (what its background thread does once the kernel is idle while the learner reads),
+after which any first visit costs what a state already seen costs. Prints medians of wall time and of this
+process's CPU time: on a busy machine the wall time is inflated by other programs, the CPU time much less (the
+profile runs on one thread). Numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -83,6 +85,18 @@ def main() -> None:
             print(f"{state:<34} {wall:>15.3f}s {cpu:>6.3f}s {statistics.median(near):>11.3f}s {cached:>6.3f}s "
                   f"{BUDGET[depth]:>6.2f}s")
     print(f"budget for a state already seen: {SEEN_BUDGET} s")
+    fresh = edu.lessons.lesson03_gradient_path.depth_explorer()
+    with contextlib.redirect_stdout(io.StringIO()):
+        fresh.update()  # what show() draws
+        start, cpu = time.perf_counter(), time.process_time()
+        count = fresh.prefetch(fresh.lookahead)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        left = sum(fresh._key({**fresh.values(), "depth": d, "residual": r, "bn": b}) not in fresh._images
+                   for d in fresh.valid_depths for r in (False, True) for b in (False, True))
+        visits = [fresh.time_updates("depth", [d])[d] for d in fresh.valid_depths]
+    print(f"look-ahead: a fresh app shown at depth 56 draws the other {count} states in {wall:.1f} s ({cpu:.1f} s CPU) "
+          f"of idle time; states left undrawn: {left}; then a first visit at any depth takes "
+          f"{statistics.median(visits):.3f} s (median), {max(visits):.3f} s at most")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ How it keeps up with the hand (issue 33):
   it (the slider's next and previous value, each toggle flipped, then two steps away, ...;
   ``precompute`` of them) into the cache, stopping as soon as the learner moves. torch releases
   the GIL, so the kernel stays responsive meanwhile.
+* **The rest is drawn while the learner reads.** An app can ask for more (``lookahead``): once it is on screen
+  and no cell has run for ``idle_seconds``, the thread goes on to the states further away, nearest first, until
+  all of them are ready (lesson 03's 72 states, lesson 05's 48). A notebook run straight through (nbval, Run All)
+  never waits for it: cells follow each other faster than that. A cell that starts meanwhile waits for at most
+  the one state being drawn.
 * The image reaches the page by setting the Output widget's ``outputs`` (ipywidgets 7 and 8 alike), which works from
   a background thread, unlike ``with output:``.
 """
@@ -30,6 +35,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import math
 import statistics
 import threading
 import time
@@ -58,6 +64,7 @@ class _CellGate:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self.cell_running = False
+        self.last_cell_end = -math.inf  # time.monotonic() when the last cell ended
         self._redraws = 0
         self._shells: list[Any] = []
 
@@ -80,21 +87,32 @@ class _CellGate:
     def _post_run_cell(self, result: Any = None) -> None:
         with self._cond:
             self.cell_running = False
+            self.last_cell_end = time.monotonic()
             self._cond.notify_all()
 
     @contextlib.contextmanager
-    def redraw(self) -> Iterator[None]:
-        """Wait until no cell runs, then hold cells back while the ``with`` block runs."""
+    def redraw(self, idle: float = 0.0, cancelled: Callable[[], bool] | None = None) -> Iterator[bool]:
+        """Wait until no cell runs and none has ended for ``idle`` seconds, then hold cells back while the ``with``
+        block runs. Yields False (run nothing) when ``cancelled()`` became true while waiting."""
         with self._cond:
-            while self.cell_running:
-                self._cond.wait()
-            self._redraws += 1
+            while True:
+                if cancelled is not None and cancelled():
+                    go = False
+                    break
+                wait = idle - (time.monotonic() - self.last_cell_end)
+                if not self.cell_running and wait <= 0:
+                    go = True
+                    break
+                self._cond.wait(0.1 if self.cell_running else min(max(wait, 0.01), 0.1))
+            if go:
+                self._redraws += 1
         try:
-            yield
+            yield go
         finally:
-            with self._cond:
-                self._redraws -= 1
-                self._cond.notify_all()
+            if go:
+                with self._cond:
+                    self._redraws -= 1
+                    self._cond.notify_all()
 
 
 _GATE = _CellGate()
@@ -120,8 +138,13 @@ class SliderApp:
     took, including turning the figure into the PNG that is shown; ``app.widget`` is what a notebook displays.
     ``savefig_kwargs`` go to ``Figure.savefig`` (default: a tight bounding box, like Jupyter's inline backend).
     ``cache_size`` PNGs of states already seen are kept (0: none); ``precompute`` neighbouring states are drawn in
-    the background after each redraw when a front end drives the app (0: none). See the module docstring.
+    the background after each redraw when a front end drives the app (0: none), and ``lookahead`` states in all
+    (the nearest first; at least ``precompute``) once the app is on screen and the kernel has been idle, no cell
+    run, for ``idle_seconds``: an app whose every state fits the cache can draw them all while the learner reads.
+    See the module docstring.
     """
+
+    idle_seconds = 1.0  # how long no cell must have run before states are drawn ahead
 
     def __init__(
         self,
@@ -131,6 +154,7 @@ class SliderApp:
         savefig_kwargs: dict[str, Any] | None = None,
         cache_size: int = 128,
         precompute: int = 4,
+        lookahead: int = 0,
     ) -> None:
         import ipywidgets as W
 
@@ -140,13 +164,16 @@ class SliderApp:
         if savefig_kwargs is not None and not isinstance(savefig_kwargs, dict):
             raise TypeError(f"savefig_kwargs must be a dict or None; got {type(savefig_kwargs).__name__}")
         self.cache_size = _checks.integer("cache_size", cache_size, low=0, high=100_000)
-        self.precompute = _checks.integer("precompute", precompute, low=0, high=64)
+        self.precompute = _checks.integer("precompute", precompute, low=0, high=1024)
+        lookahead = max(self.precompute, _checks.integer("lookahead", lookahead, low=0, high=1024))
+        self.lookahead = min(lookahead, max(self.cache_size - 1, 0))  # more would push the nearest out of the cache
         self.controls = controls
         self.title = title
         self.render = render
         self.savefig_kwargs = {"bbox_inches": "tight"} if savefig_kwargs is None else dict(savefig_kwargs)
         self.output = W.Output()
         self.last_seconds: float | None = None
+        self.last_cpu_seconds: float | None = None  # CPU time of the thread that drew it (the drawing is 1-threaded)
         self.last_marker = ""
         self.redraws = 0  # redraws shown (the skipped intermediate values do not count)
         self._images: OrderedDict[tuple, bytes] = OrderedDict()
@@ -224,10 +251,11 @@ class SliderApp:
         """Forget every stored image."""
         self._images.clear()
 
-    def _show(self, picture: Any, values: dict[str, Any], start: float) -> None:
+    def _show(self, picture: Any, values: dict[str, Any], start: float, cpu_start: float) -> None:
         self.last_seconds = time.perf_counter() - start
+        self.last_cpu_seconds = time.thread_time() - cpu_start
         self.last_marker = self.marker(values)
-        line = f"{self.last_marker} ({self.last_seconds * 1000:.0f} ms)"
+        line = f"{self.last_marker} ({self.last_seconds * 1000:.0f} ms, {self.last_cpu_seconds * 1000:.0f} ms CPU)"
         self.redraws += 1
         if isinstance(picture, bytes):
             data = {"image/png": base64.b64encode(picture).decode("ascii"), "text/plain": "<Figure>"}
@@ -249,8 +277,8 @@ class SliderApp:
     def update(self, **overrides: Any) -> float:
         """Redraw for the current control values (with ``overrides`` applied) and return the seconds taken."""
         values = {**self.values(), **overrides}
-        start = time.perf_counter()
-        self._show(self._picture(values), values, start)
+        start, cpu_start = time.perf_counter(), time.thread_time()
+        self._show(self._picture(values), values, start, cpu_start)
         return self.last_seconds
 
     # -- following a front end -----------------------------------------------------------------------------------
@@ -266,9 +294,18 @@ class SliderApp:
         from the front end does); returns at once."""
         with self._state:
             self._wanted = True
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._follow, name="SliderApp redraw", daemon=True)
-                self._thread.start()
+            self._start_thread([])
+
+    def look_ahead(self) -> None:
+        """Start drawing the states nearest to the current one into the cache in the background, once the kernel
+        is idle (what :meth:`show` does in a kernel); returns at once."""
+        with self._state:
+            self._start_thread(None)
+
+    def _start_thread(self, queue: list[dict[str, Any]] | None) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._follow, args=(queue,), name="SliderApp redraw", daemon=True)
+            self._thread.start()
 
     def wait(self, timeout: float = 60.0) -> bool:
         """Wait until the background thread is done (redraws and precomputed neighbours); False on timeout."""
@@ -277,9 +314,12 @@ class SliderApp:
             thread.join(timeout)
         return self._thread is None or not self._thread.is_alive()
 
-    def _follow(self) -> None:
-        """The background thread: redraw while changes keep coming, then draw the neighbours into the cache."""
-        queue: list[dict[str, Any]] = []
+    def _follow(self, queue: list[dict[str, Any]] | None) -> None:
+        """The background thread: redraw while changes keep coming, then draw the states nearby into the cache
+        (``None``: start with those), the ``precompute`` nearest at once, the rest of ``lookahead`` once idle."""
+        done = 0  # states drawn ahead since the last redraw; past `precompute` they wait for an idle kernel
+        if queue is None:  # from show(): every state waits (a notebook run straight through never pays for them)
+            queue, done = self._nearby(self.lookahead), self.precompute
         while True:
             with self._state:
                 if self._wanted:
@@ -289,13 +329,17 @@ class SliderApp:
                 else:
                     self._thread = None
                     return
-            with _GATE.redraw():
-                if job is None:
+            if job is None:
+                with _GATE.redraw():
                     self._redraw_or_say_why()
-                    queue = self._nearby() if self.precompute else []
-                else:
+                queue, done = self._nearby(self.lookahead), 0
+                continue
+            idle = 0.0 if done < self.precompute else self.idle_seconds
+            with _GATE.redraw(idle=idle, cancelled=lambda: self._wanted) as go:
+                if go and self._key(job) not in self._images:
                     with contextlib.suppress(Exception):  # a failing state shows its error when visited
                         self._picture(job)
+            done += 1
 
     def _redraw_or_say_why(self) -> None:
         try:
@@ -303,12 +347,13 @@ class SliderApp:
         except Exception:  # in a thread nobody would see it: show it where the plot goes
             self.output.outputs = ({"output_type": "stream", "name": "stderr", "text": traceback.format_exc()},)
 
-    def _nearby(self) -> list[dict[str, Any]]:
-        """Up to ``precompute`` states not yet in the cache, nearest to the current one first (one control one
-        step away, then two steps, ...)."""
+    def _nearby(self, count: int | None = None) -> list[dict[str, Any]]:
+        """Up to ``count`` (default ``precompute``) states not yet in the cache, nearest to the current one first
+        (one control one step away, then two steps, ...)."""
+        count = self.precompute if count is None else count
         start = self.values()
         seen, frontier, fresh = {self._key(start)}, [start], []
-        while frontier and len(fresh) < self.precompute:
+        while frontier and len(fresh) < count:
             ring = []
             for state in frontier:
                 for name, control in self.controls.items():
@@ -322,12 +367,12 @@ class SliderApp:
                         if key not in self._images:
                             fresh.append(near)
             frontier = ring
-        return fresh[: self.precompute]
+        return fresh[:count]
 
-    def prefetch(self) -> int:
-        """Draw the states nearest to the current one into the cache now (what the background thread does while
-        the learner looks; benchmarks call it); returns how many were drawn."""
-        states = self._nearby()
+    def prefetch(self, count: int | None = None) -> int:
+        """Draw the ``count`` (default ``precompute``) states nearest to the current one into the cache now (what
+        the background thread does while the learner looks; benchmarks call it); returns how many were drawn."""
+        states = self._nearby(count)
         for state in states:
             self._picture(state)
         return len(states)
@@ -358,6 +403,8 @@ class SliderApp:
             return static.show(self)
         display(self.widget)
         self.update()
+        if _kernel_shell() is not None and self.lookahead:
+            self.look_ahead()  # draws once the cell has ended and the kernel is idle
         return self
 
     def _ipython_display_(self) -> None:

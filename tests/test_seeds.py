@@ -272,3 +272,45 @@ def test_seeds_a_notebook_that_cannot_be_read_is_reported_not_raised(tmp_path, c
     assert seeds.main(["--seeds", "0", "--json", str(out), str(broken)]) == 1
     assert "✗ seed 0 did not run" in capsys.readouterr().out
     assert json.loads(out.read_text())[0]["error"]
+
+
+# --- issue 30 item 6: thin margins are flagged ------------------------------------------------------------------
+
+def _runs(margins_by_seed: list[dict[str, float]], decades: tuple[str, ...] = (), passed: bool = True) -> list[dict]:
+    return [{"path": "notebooks/99_x.ipynb", "seed": s, "wall": 1.0,
+             "cells": [vars(seeds.CellResult(4, "Check: the claim", passed, "" if passed else "AssertionError: x",
+                                             m, list(decades)))]}
+            for s, m in enumerate(margins_by_seed)]
+
+
+def test_seeds_is_thin_is_below_015_of_the_bounds_scale_and_positive():
+    assert seeds.THIN == 0.15
+    assert seeds.is_thin(0.066) and seeds.is_thin(0.149)
+    assert not any(seeds.is_thin(m) for m in (0.15, 0.8, float("inf"), 0.0, -0.2, None))
+
+
+def test_seeds_marks_a_thin_cell_and_lists_it_in_the_summary_without_failing():
+    text, ok = seeds.report(_runs([{"ratio": 0.4}, {"ratio": 0.066}], decades=("ratio",)), (0, 1))
+    assert ok, "a thin margin is a warning, not a failed check"
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("cell  4"))
+    assert "margin +0.066 decades (ratio, seed 1)" in row and "THIN" in row
+    assert "1 thin margin(s) (smallest margin < 0.15 of the bound's scale" in text
+    assert "99_x cell 4 (+0.066 decades, ratio)" in text
+    text, ok = seeds.report(_runs([{"ratio": 0.4}, {"ratio": 0.066}]), (0, 1), fail_thin=True)
+    assert not ok and "99_x cell 4 (+0.066, ratio)" in text
+
+
+def test_seeds_a_roomy_a_failed_and_a_margin_less_cell_are_not_thin():
+    for runs in (_runs([{"r": 0.5}, {"r": 0.2}]), _runs([{}, {}]), _runs([{"r": -0.1}, {"r": 0.05}], passed=False)):
+        text, _ = seeds.report(runs, (0, 1), fail_thin=True)
+        assert "THIN" not in text.replace("thin margin", "") and "no thin margins" in text, text
+
+
+def test_seeds_reads_which_margins_are_in_decades(monkeypatch, capsys):
+    monkeypatch.setenv(runtime.MARGIN_ENV, "1")
+    runtime.expect("gradient ratio", 2.33, low=2, log=True)
+    runtime.expect("accuracy", 0.70, high=0.75)
+    out = capsys.readouterr().out
+    assert seeds.parse_decades(out) == ["gradient ratio"]
+    margins = seeds.parse_margins(out)
+    assert seeds.is_thin(margins["gradient ratio"]) and seeds.is_thin(margins["accuracy"])

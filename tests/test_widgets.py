@@ -1,5 +1,7 @@
 """resnet_edu.widgets: SliderApp without a browser, and lesson 03's depth explorer (issue 3, issue 5's marker)."""
 
+import re
+
 import matplotlib
 import pytest
 
@@ -275,3 +277,44 @@ def test_depth_explorer_numbers_and_pixels_do_not_depend_on_how_a_state_was_reac
         app.update(depth=depth, residual=residual, bn=bn)  # cold again
         assert pixels(app._images[key]) == pixels(ahead[key]), f"{key}: drawn ahead ≠ drawn cold"
         assert app.cache[depth, residual, bn].norms == direct.norms
+
+
+def test_show_draws_every_state_ahead_once_the_kernel_is_idle(live, monkeypatch):
+    """Issue 33: an app whose states fit the cache draws them all while the learner reads, never between two cells
+    of a notebook run straight through."""
+    import time
+
+    monkeypatch.setattr(widgets.SliderApp, "idle_seconds", 0.3)
+    drawn = []
+
+    def render(k):
+        drawn.append(k)
+        return _render(k)
+
+    app = widgets.SliderApp({"k": W.IntSlider(value=3, min=0, max=6)}, render, precompute=2, lookahead=10)
+    app.show()  # in the cell that builds it: draws k=3 now, the rest waits for the cell to end and an idle kernel
+    assert drawn == [3]
+    for _ in range(5):  # cells that follow each other faster than idle_seconds: nothing is drawn in between
+        widgets._GATE._post_run_cell()
+        time.sleep(0.05)
+        widgets._GATE._pre_run_cell()
+    assert drawn == [3], f"nothing is drawn ahead between cells run straight through; drew {drawn}"
+    widgets._GATE._post_run_cell()
+    assert app.wait(30)
+    assert drawn == [3, 4, 2, 5, 1, 6, 0], f"then every state, the nearest first; drew {drawn}"
+    assert app.update(k=0) < 0.05 and len(drawn) == 7, "a first visit is now instant: drawn ahead, not again"
+
+
+def test_lookahead_never_pushes_the_nearest_states_out_of_the_cache():
+    app = widgets.SliderApp({"k": W.IntSlider(value=0, max=100)}, _render, cache_size=10, lookahead=500)
+    assert app.lookahead == 9
+    with pytest.raises(ValueError, match="lookahead"):
+        widgets.SliderApp({"k": W.IntSlider()}, _render, lookahead=-1)
+
+
+def test_the_marker_says_the_wall_and_cpu_time_of_the_redraw(capsys):
+    app = widgets.SliderApp({"k": W.IntSlider(value=1)}, _render)
+    app.update()
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(r"rendered k=1 \(\d+ ms, \d+ ms CPU\)", line), line
+    assert app.last_cpu_seconds is not None and 0 <= app.last_cpu_seconds

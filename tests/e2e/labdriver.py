@@ -222,7 +222,8 @@ class SliderState:
     value: str
     image: str  # the src of the plot's <img>: a data URL, different for a different figure
     screenshot: Path
-    redraw_ms: int | None = None  # what the marker says the redraw took: "rendered steps=7 (123 ms)"
+    redraw_ms: int | None = None  # what the marker says the redraw took: "rendered steps=7 (123 ms, 98 ms CPU)"
+    redraw_cpu_ms: int | None = None  # ... and how much CPU time of the kernel's drawing thread it used
     seen_s: float | None = None  # seconds from the last key press / mouse release to the new plot on the page
 
 
@@ -246,7 +247,7 @@ class LessonPage:
         self.screenshots: list[Path] = []
         self.panel = page.locator(self.PANEL).filter(visible=True)
         self.marker = re.compile(rf"rendered {re.escape(lesson.parameter)}=(\S+)")
-        self.redraw_time = re.compile(rf"rendered {re.escape(lesson.parameter)}=\S+.*?\((\d+) ms\)")
+        self.redraw_time = re.compile(rf"rendered {re.escape(lesson.parameter)}=\S+.*?\((\d+) ms(?:, (\d+) ms CPU)?\)")
         self.last_input = 0.0  # time.monotonic() of the last key press or mouse release
         self.run_started = 0.0
         self.step = "lesson did not open"  # the step under way, named by how it fails
@@ -503,13 +504,15 @@ class LessonPage:
 
         value, image = self.wait_until(f"plot did not change after the {how}", redrawn, timeout, describe, poll=0.05)
         seen = time.monotonic() - self.last_input
-        return SliderState(value, image, self.shoot(state, value), self.redraw_ms(), seen)
+        return SliderState(value, image, self.shoot(state, value), *self.redraw_ms(), seen_s=seen)
 
-    def redraw_ms(self) -> int | None:
-        """The redraw time the marker under the plot reports, in ms (None if it shows none)."""
+    def redraw_ms(self) -> tuple[int | None, int | None]:
+        """(wall, CPU) ms of the redraw that the marker under the plot reports (None where it shows none)."""
         output = self.app().locator(self.WIDGET_OUTPUT)
         found = self.redraw_time.search(output.first.inner_text(timeout=5000)) if output.count() else None
-        return int(found.group(1)) if found else None
+        if not found:
+            return None, None
+        return int(found.group(1)), (int(found.group(2)) if found.group(2) else None)
 
 
 @dataclass

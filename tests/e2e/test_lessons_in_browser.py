@@ -25,10 +25,11 @@ from labdriver import ClassicPage, Lesson, LessonPage, StepFailed
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = Path(os.environ.get("RESNET_EDU_E2E_NOTEBOOKS", REPO / "notebooks"))
 RUN_TIMEOUT = float(os.environ.get("RESNET_EDU_E2E_RUN_TIMEOUT", "240"))
-# what a redraw may take (the marker's "(… ms)"). Each redraw's time is reported; the default bound only catches an
-# app that stopped following the slider: a timed bound flakes on a shared machine (measured 574–2,441 ms at load 6–7),
-# so issue 33's targets live in benchmarks/slider_latency.py and ode_slider_latency.py, and
-# RESNET_EDU_E2E_REDRAW_LIMIT_MS=500 holds the browser to issue 33's 0.5 s on a quiet machine.
+# What a redraw may take (the marker's "(… ms, … ms CPU)"); both are reported. Issue 33's 0.5 s bounds the CPU time of
+# the kernel's drawing thread: on a shared machine the wall time also counts other programs (a 0.5 s wall bound failed
+# at 574-818 ms under make test's load, 2,441 ms at load 7), so the wall bound only catches an app that stopped
+# following the slider. The tight targets live in benchmarks/slider_latency.py and ode_slider_latency.py.
+REDRAW_CPU_LIMIT_MS = int(os.environ.get("RESNET_EDU_E2E_REDRAW_CPU_LIMIT_MS", "500"))
 REDRAW_LIMIT_MS = int(os.environ.get("RESNET_EDU_E2E_REDRAW_LIMIT_MS", "5000"))
 
 LESSONS = [
@@ -84,14 +85,18 @@ def test_slider_redraws_the_plot_for_the_new_value(front_end: str, lesson: Lesso
     values = [first.value, keyboard.value, dragged.value]
     assert len(set(values)) == 3, f"[{lesson.notebook}] the slider visited {values}: expected three values"
     redraws = {"keyboard": keyboard, "mouse drag": dragged}
-    times = ", ".join(f"{how} {s.redraw_ms} ms (on the page {s.seen_s:.2f} s after the input)"
-                      for how, s in redraws.items())
+    times = ", ".join(f"{how} {s.redraw_ms} ms, {s.redraw_cpu_ms} ms CPU (on the page {s.seen_s:.2f} s after the "
+                      f"input)" for how, s in redraws.items())
     walkthroughs.append(
         f"{front_end} {lesson.notebook}: {lesson.parameter} {first.value} → {keyboard.value} (keyboard, {key} ×2) → "
         f"{dragged.value} (mouse drag), each redrawn for its value; redraw {times}; Run All Cells "
         f"{run_seconds:.0f} s, whole lesson {time.monotonic() - start:.0f} s"
     )
     for how, state in redraws.items():  # issue 33: a loose bound for shared machines; benchmarks/ hold the tight ones
-        assert state.redraw_ms is not None, f"[{lesson.notebook}] the marker after the {how} shows no redraw time"
+        assert state.redraw_ms is not None and state.redraw_cpu_ms is not None, (
+            f"[{lesson.notebook}] the marker after the {how} shows no redraw time")
+        assert state.redraw_cpu_ms <= REDRAW_CPU_LIMIT_MS, (
+            f"[{lesson.notebook}] the redraw after the {how} used {state.redraw_cpu_ms} ms of CPU, above "
+            f"{REDRAW_CPU_LIMIT_MS} ms")
         assert state.redraw_ms <= REDRAW_LIMIT_MS, (
             f"[{lesson.notebook}] the redraw after the {how} took {state.redraw_ms} ms, above {REDRAW_LIMIT_MS} ms")

@@ -136,7 +136,8 @@ class DepthExplorer(SliderApp):
         }
         super().__init__(controls, self.render_profile,
                          title="Gradient norm per layer at init (He et al. 2015, §4.2 CIFAR nets)",
-                         savefig_kwargs={"dpi": 80}, precompute=6)  # depth ± 6 and ± 12, each toggle flipped
+                         savefig_kwargs={"dpi": 80}, precompute=6,  # depth ± 6 and ± 12, each toggle flipped
+                         lookahead=4 * len(range(8, max_depth + 1, 6)))  # then every state, while the learner reads
 
     @property
     def valid_depths(self) -> list[int]:

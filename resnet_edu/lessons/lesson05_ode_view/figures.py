@@ -228,4 +228,5 @@ def step_explorer(result: Any, steps: int | None = None, max_steps: int = 48) ->
                          style={"description_width": "initial"}, layout=W.Layout(width="480px"))
     png = {"pil_kwargs": {"compress_level": 1}}  # fixed layout: no tight bbox; fast PNG compression
     return SliderApp({"steps": slider}, picture.draw, savefig_kwargs=png, precompute=8,  # N ± 4 drawn ahead
+                     lookahead=max_steps,  # then every N, while the learner reads
                      title="ODE view: run the trained weight-tied net with N Euler steps (h = T/N)")
