@@ -1,4 +1,4 @@
-"""Lesson 03's depth study over several seeds: first/last conv gradient ratio at init of plain and residual CIFAR
+"""Lesson 03b's depth study over several seeds: first/last conv gradient ratio at init of plain and residual CIFAR
 nets with BN, and whether each seed meets the bands the lesson's check cell asserts.
 
 Run: .venv/bin/python benchmarks/gradient_seeds.py [--seeds 0 1 2]
@@ -22,7 +22,7 @@ def main() -> None:
     edu.runtime.describe()
     print(f"{'seed':>4}  " + "  ".join(f"plain-{d:<4} ResNet-{d:<4}" for d in DEPTHS) + "  bands")
     for seed in args.seeds:
-        study = edu.lessons.lesson03_gradient_path.depth_study(depths=DEPTHS, seed=seed, progress=False)
+        study = edu.lessons.lesson03b_gradient_norms.depth_study(depths=DEPTHS, seed=seed, progress=False)
         plain, residual = study.ratios("plain"), study.ratios("residual")
         per_depth = [r / d for r, d in zip(residual, DEPTHS)]
         ok = (all(lo <= p < hi for p, (lo, hi) in zip(plain, PLAIN_BANDS)) and plain[2] / plain[0] > 1e4

@@ -1,4 +1,4 @@
-"""Lesson 03's depth slider: seconds per update at depths 20 / 56 / 110 (issue 33: a first visit ≤ 0.15 s at 56 and
+"""Lesson 03b's depth slider: seconds per update at depths 20 / 56 / 110 (issue 33: a first visit ≤ 0.15 s at 56 and
 ≤ 0.3 s at 110, a state already seen ≤ 0.05 s, on a quiet CPU).
 
 Run: .venv/bin/python benchmarks/slider_latency.py [--repeats 5]
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     edu.runtime.describe()
-    app = edu.lessons.lesson03_gradient_path.depth_explorer()
+    app = edu.lessons.lesson03b_gradient_norms.depth_explorer()
     with contextlib.redirect_stdout(io.StringIO()):  # warm-up: imports, first figure (its printout swallowed)
         measure(app, 20, True, True, cached=False)
     print(f"median of {args.repeats} updates, batch 32 of 16x16 digits, CPU")
@@ -85,7 +85,7 @@ def main() -> None:
             print(f"{state:<34} {wall:>15.3f}s {cpu:>6.3f}s {statistics.median(near):>11.3f}s {cached:>6.3f}s "
                   f"{BUDGET[depth]:>6.2f}s")
     print(f"budget for a state already seen: {SEEN_BUDGET} s")
-    fresh = edu.lessons.lesson03_gradient_path.depth_explorer()
+    fresh = edu.lessons.lesson03b_gradient_norms.depth_explorer()
     with contextlib.redirect_stdout(io.StringIO()):
         fresh.update()  # what show() draws
         start, cpu = time.perf_counter(), time.process_time()

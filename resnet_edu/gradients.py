@@ -1,10 +1,10 @@
-"""Per-layer gradient norms: how the gradient travels from the loss back to the input (lessons 00, 03, 07, 08).
+"""Per-layer gradient norms: how the gradient travels from the loss back to the input (lessons 00, 03b, 07, 08).
 
 For a residual block y = x + F(x) the chain rule gives ∂L/∂x = ∂L/∂y · (I + ∂F/∂x) (He et al. 2016,
 "Identity Mappings in Deep Residual Networks", Eq. 5): the identity term carries the gradient past every block.
 :func:`gradient_profile` measures what actually happens in a given network, one number per weight layer, on a fixed
-batch such as :func:`probe_batch`; :func:`stream_rms` measures the size of every block's output. Lesson 03's
-studies built on them live in :mod:`resnet_edu.lessons.lesson03_gradient_path`.
+batch such as :func:`probe_batch`; :func:`stream_rms` measures the size of every block's output. Lesson 03b's
+studies built on them live in :mod:`resnet_edu.lessons.lesson03b_gradient_norms`.
 """
 
 from __future__ import annotations

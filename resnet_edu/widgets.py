@@ -3,7 +3,7 @@
 :class:`SliderApp` is the shared plumbing: controls, one output area that shows the figure of the current state,
 the time each update took, and a one-line marker such as ``rendered depth=56 residual=True bn=True`` shown under
 the plot after each redraw, which learners read and the browser test waits for. The apps themselves live with
-their lessons (lesson 03's ``depth_explorer``, lesson 05's ``step_explorer``, lesson 09's ``lesion_explorer``); the
+their lessons (lesson 03b's ``depth_explorer``, lesson 05's ``step_explorer``, lesson 09's ``lesion_explorer``); the
 web book renders any of them statically (:mod:`resnet_edu.static`).
 
 How it keeps up with the hand (issue 33):
@@ -23,7 +23,7 @@ How it keeps up with the hand (issue 33):
   the GIL, so the kernel stays responsive meanwhile.
 * **The rest is drawn while the learner reads.** An app can ask for more (``lookahead``): once it is on screen
   and no cell has run for ``idle_seconds``, the thread goes on to the states further away, nearest first, until
-  all of them are ready (lesson 03's 72 states, lesson 05's 48). A notebook run straight through (nbval, Run All)
+  all of them are ready (lesson 03b's 72 states, lesson 05's 48). A notebook run straight through (nbval, Run All)
   never waits for it: cells follow each other faster than that. A cell that starts meanwhile waits for at most
   the one state being drawn.
 * The image reaches the page by setting the Output widget's ``outputs`` (ipywidgets 7 and 8 alike), which works from

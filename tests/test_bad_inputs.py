@@ -11,6 +11,7 @@ import resnet_edu as edu
 from resnet_edu import diagrams, gradients, nets, runtime, viz, widgets
 from resnet_edu.lessons import lesson02_identity_mapping as identity
 from resnet_edu.lessons import lesson03_gradient_path as L3
+from resnet_edu.lessons import lesson03b_gradient_norms as L3b
 from resnet_edu.lessons import lesson04_identity_vs_lambda as shortcuts
 from resnet_edu.lessons import lesson05_ode_view as ode
 
@@ -31,14 +32,14 @@ CASES = [
     ("cifar_net batch_norm=1", lambda: nets.cifar_net(8, batch_norm=1), TypeError, "batch_norm must be True or False"),
     ("make_block projection='yes'", lambda: shortcuts.make_block("module", projection="yes"), TypeError,
      "projection must be True or False"),
-    ("depth_explorer residual='plain'", lambda: L3.depth_explorer(residual="plain"), TypeError,
+    ("depth_explorer residual='plain'", lambda: L3b.depth_explorer(residual="plain"), TypeError,
      "residual must be True or False"),
-    ("cifar_profile batch_norm='yes'", lambda: L3.cifar_profile(8, batch_norm="yes"), TypeError,
+    ("cifar_profile batch_norm='yes'", lambda: L3b.cifar_profile(8, batch_norm="yes"), TypeError,
      "batch_norm must be True or False"),
     # NaN and inf are refused, never propagated
     ("mlp branch_scale=nan", lambda: nets.mlp(3, branch_scale=nan), ValueError, "branch_scale must be a finite number"),
     ("mlp branch_scale=inf", lambda: nets.mlp(3, branch_scale=inf), ValueError, "branch_scale must be a finite number"),
-    ("mlp_study branch_scale=inf", lambda: L3.mlp_study(branch_scale=inf), ValueError,
+    ("mlp_study branch_scale=inf", lambda: L3b.mlp_study(branch_scale=inf), ValueError,
      "branch_scale .* must be a finite number; got inf"),
     ("learn_correction x=[nan, 1]", lambda: identity.learn_correction(x=[nan, 1.0]), ValueError,
      "x contains NaN or inf"),
@@ -110,7 +111,7 @@ CASES = [
      r"dim must be an integer \(write 2 without quotes\)"),
     ("example_input batch=0", lambda: shortcuts.example_input(batch=0), ValueError, "batch must be an integer >= 1"),
     # a sequence where a sequence is expected: one value or a bare string is refused by name
-    ("depth_study depths=8", lambda: L3.depth_study(depths=8), TypeError,
+    ("depth_study depths=8", lambda: L3b.depth_study(depths=8), TypeError,
      r"depths must be a list or tuple of values, e\.g\. \[8\]"),
     ("convergence methods='euler'", lambda: ode.convergence(methods="euler"), TypeError,
      r"methods must be a list or tuple of values, e\.g\. \['euler'\]"),
@@ -173,13 +174,13 @@ def test_bad_input_is_answered_with_a_sentence(call, error, message):
 
 
 DEVICE_CASES = [
-    ("cifar_profile device='cuda'", lambda: L3.cifar_profile(8, device="cuda"), ValueError,
+    ("cifar_profile device='cuda'", lambda: L3b.cifar_profile(8, device="cuda"), ValueError,
      "asks for a GPU, but this machine has no CUDA GPU"),
     ("probe_cast to='cuda'", lambda: shortcuts.probe_cast("module", to="cuda"), ValueError,
      "asks for a GPU, but this machine has no CUDA GPU"),
-    ("cifar_profile device='gpu'", lambda: L3.cifar_profile(8, device="gpu"), ValueError,
+    ("cifar_profile device='gpu'", lambda: L3b.cifar_profile(8, device="gpu"), ValueError,
      "device must be 'cpu', 'cuda', 'cuda:N' or 'mps'"),
-    ("cifar_profile device=0.5", lambda: L3.cifar_profile(8, device=0.5), TypeError,
+    ("cifar_profile device=0.5", lambda: L3b.cifar_profile(8, device=0.5), TypeError,
      "device must be a string such as 'cpu'"),
 ]
 
@@ -192,7 +193,7 @@ def test_devices_are_answered_plainly(call, error, message):
 
 
 def test_device_strings_are_accepted():
-    assert L3.cifar_profile(8, device="cpu").norms == L3.cifar_profile(8).norms
+    assert L3b.cifar_profile(8, device="cpu").norms == L3b.cifar_profile(8).norms
 
 
 def test_float32_points_into_the_float64_field_are_converted_exactly():

@@ -24,7 +24,7 @@ import colab  # noqa: E402
 import colab_env  # noqa: E402
 
 CONSTRAINTS = ROOT / "tests" / "colab" / "constraints.txt"
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 
 
 def colab_versions() -> dict[str, Version]:

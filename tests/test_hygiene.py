@@ -11,7 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import colab  # noqa: E402  (tools/colab.py: the set-up cell and the badge, one place for both)
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
+NUMBER = re.compile(r"\d\d[a-z]?(?=_)")  # a lesson's number: two digits and an optional letter (03, 03b)
+
+
+def lesson_number(name: str) -> str:
+    """"03" for ``03_gradient_path.ipynb``, "03b" for ``03b_gradient_norms.ipynb``."""
+    return NUMBER.match(name).group(0)
 
 
 def requirement_lines(path: Path) -> set[str]:
@@ -39,7 +45,8 @@ def test_notebook_starts_with_the_skeleton(path):
     cells = json.loads(path.read_text())["cells"]
     title, setup = cells[0], cells[1]
     text = "".join(title["source"])
-    assert title["cell_type"] == "markdown" and re.match(rf"# {path.name[:2]} · ", text), "cell 1: '# NN · Title'"
+    assert title["cell_type"] == "markdown" and re.match(rf"# {lesson_number(path.name)} · ", text), (
+        "cell 1: '# NN · Title'")
     repo = colab.current_repo()
     badge = colab.badge(repo, path.name)
     fix = "run `make colab-links` (tools/colab.py), which writes the badge and the set-up cell into every notebook"
@@ -91,7 +98,7 @@ def test_no_hard_pins():
 # --- names in docstrings and notebooks point at things that exist -------------------------------------------------
 
 SOURCES = sorted((ROOT / "resnet_edu").rglob("*.py"))
-LESSON_NAME = re.compile(r"\b[Ll]essons?\s+(\d\d(?:\s*(?:,|and|or|–|-|to)\s*\d\d)*)\b")
+LESSON_NAME = re.compile(r"\b[Ll]essons?\s+(\d\d[a-z]?(?:\s*(?:,|and|or|–|-|to)\s*\d\d[a-z]?)*)\b")
 # Lessons of DESIGN.md's lesson map being written now: text may announce them before their notebook lands; once
 # notebooks/NN_*.ipynb exists it is checked like every other lesson. Delete an entry when its notebook has landed.
 IN_PROGRESS: set[str] = set()
@@ -99,14 +106,15 @@ ROLE = re.compile(r":(?:func|class|meth|data|attr|mod):`~?([\w.]+)`")
 
 
 def named_lessons(text: str) -> set[str]:
-    """The two-digit lesson numbers in "lesson 03", "lessons 02 and 03", "lessons 01–05" (ranges expanded)."""
+    """The lesson numbers in "lesson 03", "lesson 03b", "lessons 02 and 03", "lessons 01–05" (ranges of two-digit
+    numbers expanded)."""
     found = set()
     for match in LESSON_NAME.finditer(text):
         parts = re.split(r"\s*(,|and|or|–|-|to)\s*", match.group(1))
         numbers, separators = parts[0::2], parts[1::2]
         found.update(numbers)
         for a, sep, b in zip(numbers, separators, numbers[1:]):
-            if sep in ("–", "-", "to"):
+            if sep in ("–", "-", "to") and a.isdigit() and b.isdigit():
                 found.update(f"{i:02d}" for i in range(int(a), int(b) + 1))
     return found
 
@@ -117,11 +125,12 @@ def notebook_text(path: Path) -> str:
 
 def test_named_lessons_parse():
     assert named_lessons("lesson 03; lessons 01–04 and 06; Lessons 02, 05") == {"01", "02", "03", "04", "05", "06"}
+    assert named_lessons("lesson 03b; lessons 03 and 03b") == {"03", "03b"}
 
 
 @pytest.mark.parametrize("path", SOURCES + NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_lesson_named_exists(path):
-    existing = {p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}  # read at test time
+    existing = {lesson_number(p.name) for p in (ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb")}  # read at test time
     text = notebook_text(path) if path.suffix == ".ipynb" else path.read_text()
     missing = named_lessons(text) - existing - IN_PROGRESS
     assert not missing, f"{path.name} names lesson(s) {sorted(missing)}, but there is no notebooks/NN_*.ipynb for them"
@@ -271,8 +280,9 @@ def test_a_lesson_never_imports_another_lesson(path):
 # --- each notebook calls its own lesson; each checker module imports its own lesson ---------------------------
 
 def _lesson_number(unit: str) -> str:
-    """"03" for ``lessons.lesson03_gradient_path`` or ``exercises.lesson03``."""
-    return re.search(r"lesson(\d\d)", unit).group(1)
+    """"03" for ``lessons.lesson03_gradient_path`` or ``exercises.lesson03``, "03b" for
+    ``lessons.lesson03b_gradient_norms`` or ``exercises.lesson03b``."""
+    return re.search(r"lesson(\d\d[a-z]?)(?![a-z])", unit).group(1)
 
 
 def _checker_names(number: str) -> set[str]:
@@ -293,7 +303,7 @@ def test_a_notebook_calls_only_its_own_lesson(path):
     """Notebook NN uses ``edu.lessons.lessonNN_…`` and core, and only lesson NN's checkers
     (``exercises/lessonNN.py``)."""
     text = notebook_text(path)
-    number = path.name[:2]
+    number = lesson_number(path.name)
     lessons = set(re.findall(r"\bedu\.lessons\.(\w+)", text))
     others = sorted(name for name in lessons if not name.startswith(f"lesson{number}_"))
     assert not others, f"{path.name} calls {others}: a notebook calls its own lesson module (lesson{number}_…) and core"
@@ -304,16 +314,18 @@ def test_a_notebook_calls_only_its_own_lesson(path):
 
 
 def test_checker_names_are_per_lesson():
-    assert "check_bn_plain_direction" in _checker_names("03") and "check_bn_plain_direction" not in _checker_names("01")
-    assert "verdict" in _checker_names("01") and "solution_branch_scale" in _checker_names("03")
+    assert "check_bn_plain_direction" in _checker_names("03b")
+    assert "check_bn_plain_direction" not in _checker_names("03")
+    assert "verdict" in _checker_names("01") and "solution_branch_scale" in _checker_names("03b")
+    assert "check_path_count" in _checker_names("03") and "check_path_count" not in _checker_names("03b")
 
 
-EXERCISES = sorted((ROOT / "resnet_edu" / "exercises").glob("lesson[0-9][0-9].py"))
+EXERCISES = sorted((ROOT / "resnet_edu" / "exercises").glob("lesson[0-9][0-9]*.py"))
 
 
 @pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
 def test_a_checker_module_imports_only_its_own_lesson(path):
-    number = path.stem[-2:]
+    number = path.stem.removeprefix("lesson")
     lessons = {m for m in imported_modules(path) if m.startswith("lessons")}
     others = sorted(m for m in lessons if m == "lessons" or _lesson_number(m) != number)
     assert not others, f"exercises/{path.name} imports {others}; it may import lesson {number}'s module and core only"

@@ -17,6 +17,7 @@ from resnet_edu.exercises import lesson09 as ex09
 from resnet_edu.exercises import lesson10 as ex10
 from resnet_edu.lessons import lesson02_identity_mapping as identity
 from resnet_edu.lessons import lesson03_gradient_path as L3
+from resnet_edu.lessons import lesson03b_gradient_norms as L3b
 from resnet_edu.lessons import lesson04_identity_vs_lambda as shortcuts
 from resnet_edu.lessons import lesson05_ode_view as ode
 from resnet_edu.lessons import lesson07_variants as variants
@@ -31,7 +32,7 @@ TOO_LARGE = "too large for any float"
 HUGE_CASES = [
     ("mlp branch_scale", lambda: nets.mlp(3, branch_scale=HUGE), "branch_scale must be a finite number >= 0; got an "
                                                                    "integer of 401 digits, " + TOO_LARGE),
-    ("mlp_study branch_scale", lambda: L3.mlp_study(branch_scale=HUGE), TOO_LARGE),
+    ("mlp_study branch_scale", lambda: L3b.mlp_study(branch_scale=HUGE), TOO_LARGE),
     ("path_expansion branch_scale", lambda: L3.path_expansion(branch_scale=HUGE), TOO_LARGE),
     ("TrainConfig lr", lambda: train.TrainConfig(steps=1, lr=HUGE), "lr must be a finite number > 0; got an integer"),
     ("TrainConfig momentum", lambda: train.TrainConfig(steps=1, momentum=HUGE), TOO_LARGE),

@@ -205,14 +205,16 @@ def test_lesson08_hook_is_checked(norms08):
         lesson.GradientRecorder(net, 1, norms=lambda m: norms08(m)[:3])(0)
 
 
-# -- lesson 03: backward through one block (the +I term), and the hook that records each layer's gradient norm ----
+# -- lessons 03 and 03b: backward through one block (the +I term), and the hook that records each layer's gradient
+#    norm ------------------------------------------------------------------------------------------------------
 L3 = edu.lessons.lesson03_gradient_path
+L3b = edu.lessons.lesson03b_gradient_norms
 
 
 @pytest.fixture(scope="module")
 def code03() -> dict[str, object]:
     backward = page_code("03_gradient_path.ipynb", "b7e3a1c2", lesson=L3, seed=0)
-    hook = page_code("03_gradient_path.ipynb", "c4d5e6f8")
+    hook = page_code("03b_gradient_norms.ipynb", "c4d5e6f8")
     return {**backward, "record_gradient_norms": hook["record_gradient_norms"]}
 
 
@@ -242,20 +244,20 @@ def test_lesson03_page_backward_is_the_packages_jacobian(code03, block, seed):
 def test_lesson03_page_hook_records_the_packages_profile(code03, kind, batch_norm):
     """The page's hooks, fired by loss.backward(), record the norms gradient_profile computes, bit for bit."""
     record = code03["record_gradient_norms"]
-    page = L3.cifar_profile(20, kind, batch_norm, seed=1, record_norms=record)
-    package = L3.cifar_profile(20, kind, batch_norm, seed=1)
+    page = L3b.cifar_profile(20, kind, batch_norm, seed=1, record_norms=record)
+    package = L3b.cifar_profile(20, kind, batch_norm, seed=1)
     assert page.names == package.names and page.kinds == package.kinds and page.norms == package.norms
     assert page.label == package.label
 
 
 def test_lesson03_studies_with_the_page_hook_give_the_same_numbers(code03):
     record = code03["record_gradient_norms"]
-    page = L3.depth_study(depths=(8, 14), seed=2, draws=2, progress=False, record_norms=record)
-    package = L3.depth_study(depths=(8, 14), seed=2, draws=2, progress=False)
+    page = L3b.depth_study(depths=(8, 14), seed=2, draws=2, progress=False, record_norms=record)
+    package = L3b.depth_study(depths=(8, 14), seed=2, draws=2, progress=False)
     assert page.draw_ratios == package.draw_ratios and page.ratios("plain") == package.ratios("plain")
     for init, scale in (("default", 1.0), ("he", 0.1)):
-        page = L3.mlp_study(depth=20, init=init, branch_scale=scale, seed=1, record_norms=record)
-        package = L3.mlp_study(depth=20, init=init, branch_scale=scale, seed=1)
+        page = L3b.mlp_study(depth=20, init=init, branch_scale=scale, seed=1, record_norms=record)
+        package = L3b.mlp_study(depth=20, init=init, branch_scale=scale, seed=1)
         assert all(page.profiles[k].norms == package.profiles[k].norms for k in edu.nets.KINDS)
 
 
@@ -265,11 +267,11 @@ def test_lesson03_page_code_arguments_are_checked():
     with pytest.raises(ValueError, match="must return a 8×8 matrix"):
         L3.jacobian_check(jacobian=lambda f, x: torch.zeros(8, 4, dtype=x.dtype))
     with pytest.raises(TypeError, match="record_norms must be a function"):
-        L3.depth_study(depths=(8,), progress=False, record_norms={})
+        L3b.depth_study(depths=(8,), progress=False, record_norms={})
     with pytest.raises(TypeError, match="must return the dict its hooks fill"):
-        L3.cifar_profile(8, record_norms=lambda model: None)
+        L3b.cifar_profile(8, record_norms=lambda model: None)
     with pytest.raises(ValueError, match="not conv/linear layer names"):
-        L3.cifar_profile(8, record_norms=lambda model: {"conv": 1.0})
+        L3b.cifar_profile(8, record_norms=lambda model: {"conv": 1.0})
 
 
 # --- lesson 01: the training step on the page ---

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from resnet_edu import runtime
-from resnet_edu.lessons import lesson03_gradient_path as L3
+from resnet_edu.lessons import lesson03b_gradient_norms as L3b
 from resnet_edu.lessons import lesson04_identity_vs_lambda as shortcuts
 
 
@@ -88,7 +88,7 @@ def test_lesson_seed_reads_the_one_switch(monkeypatch):
 
 
 @pytest.mark.parametrize("name,build", [
-    ("lesson03.cifar_profile", lambda: L3.cifar_profile(20, "plain")),
+    ("lesson03.cifar_profile", lambda: L3b.cifar_profile(20, "plain")),
     ("shortcuts.make_block", lambda: shortcuts.make_block(seed=5)),
 ])
 def test_seeded_builders_leave_the_global_rng_alone(name, build):

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import seeds  # noqa: E402  (tools/seeds.py)
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 SWITCH = {runtime.seed_everything, runtime.lesson_seed}  # the set-up cell's call: the switch itself
 # Lessons whose owners are making them seed-robust in parallel (issue 21); delete a number when its lesson lands.
 PENDING: set[str] = set()
@@ -107,7 +107,7 @@ def test_seed_problems_are_found():
     cells = [(2, "S = edu.lessons.lesson04_identity_vs_lambda\n"
                  "x = edu.lessons.lesson02_identity_mapping.learn_correction(steps=3, seed=0)"),
              (3, "b = S.make_block('module')\nc = S.make_block('module', False, seed)\n"
-                 "g = edu.lessons.lesson03_gradient_path.mlp_study(depth=4, seed=seed + 1)\nedu.runtime.scale()\n"
+                 "g = edu.lessons.lesson03b_gradient_norms.mlp_study(depth=4, seed=seed + 1)\nedu.runtime.scale()\n"
                  "seed = edu.runtime.seed_everything()")]
     problems = seed_problems(cells)
     assert len(problems) == 2, problems

@@ -1,4 +1,4 @@
-"""resnet_edu.widgets: SliderApp without a browser, and lesson 03's depth explorer (issue 3, issue 5's marker)."""
+"""resnet_edu.widgets: SliderApp without a browser, and lesson 03b's depth explorer (issue 3, issue 5's marker)."""
 
 import re
 
@@ -11,7 +11,7 @@ import ipywidgets as W  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 from resnet_edu import widgets  # noqa: E402
-from resnet_edu.lessons import lesson03_gradient_path as L3  # noqa: E402
+from resnet_edu.lessons import lesson03b_gradient_norms as L3b  # noqa: E402
 
 
 def _render(k):
@@ -41,7 +41,7 @@ def test_slider_app_shows_a_png():
 
 
 def test_depth_explorer_controls():
-    app = L3.depth_explorer()
+    app = L3b.depth_explorer()
     depth = app.controls["depth"]
     assert list(app.controls) == ["depth", "residual", "bn"]
     assert (depth.min, depth.max, depth.step, depth.value) == (8, 110, 6, 56)
@@ -51,7 +51,7 @@ def test_depth_explorer_controls():
 
 
 def test_depth_explorer_callback_without_a_browser():
-    app = L3.depth_explorer(max_depth=56)
+    app = L3b.depth_explorer(max_depth=56)
     seconds = app.update(depth=56)
     assert isinstance(seconds, float) and 0 < seconds < 60
     assert app.last_marker == "rendered depth=56 residual=True bn=True"
@@ -72,14 +72,14 @@ def test_depth_explorer_callback_without_a_browser():
 
 
 def test_depth_explorer_timings():
-    app = L3.depth_explorer(depth=20, max_depth=20)
+    app = L3b.depth_explorer(depth=20, max_depth=20)
     seconds = app.timings(depths=(8, 20))
     assert set(seconds) == {8, 20} and all(s > 0 for s in seconds.values())
     assert app.last_marker == "rendered depth=20 residual=True bn=True"
 
 
 def test_depth_explorer_timings_use_time_updates_and_keep_the_cache_semantics(monkeypatch):
-    app = L3.depth_explorer(depth=20, max_depth=20)
+    app = L3b.depth_explorer(depth=20, max_depth=20)
     calls = []
     time_updates = app.time_updates
     monkeypatch.setattr(app, "time_updates", lambda *a, **k: calls.append(a) or time_updates(*a, **k))
@@ -98,14 +98,14 @@ def test_depth_explorer_timings_use_time_updates_and_keep_the_cache_semantics(mo
 
 def test_depth_explorer_bad_arguments():
     with pytest.raises(ValueError, match=r"6n\+2"):
-        L3.depth_explorer(depth=21)
+        L3b.depth_explorer(depth=21)
     with pytest.raises(ValueError, match=r"6n\+2"):
-        L3.depth_explorer(max_depth=100)
+        L3b.depth_explorer(max_depth=100)
     with pytest.raises(ValueError, match="above max_depth"):
-        L3.depth_explorer(depth=110, max_depth=56)
+        L3b.depth_explorer(depth=110, max_depth=56)
     with pytest.raises(TypeError, match="residual must be True or False"):
-        L3.depth_explorer(residual="yes")
-    app = L3.depth_explorer(depth=20, max_depth=20)
+        L3b.depth_explorer(residual="yes")
+    app = L3b.depth_explorer(depth=20, max_depth=20)
     with pytest.raises(ValueError, match=r"6n\+2"):
         app.update(depth=15)
 
@@ -258,12 +258,12 @@ def test_depth_explorer_numbers_and_pixels_do_not_depend_on_how_a_state_was_reac
 
     from PIL import Image
 
-    from resnet_edu.lessons.lesson03_gradient_path import cifar_profile
+    from resnet_edu.lessons.lesson03b_gradient_norms import cifar_profile
 
     def pixels(png):
         return Image.open(io.BytesIO(png)).tobytes()
 
-    app = L3.depth_explorer(depth=14, max_depth=26)
+    app = L3b.depth_explorer(depth=14, max_depth=26)
     app.update()
     assert app.prefetch() == 6  # depth 20 and 8, the toggles flipped, then depth 26 ...
     ahead = {key: app._images[key] for key in app._images}

@@ -103,7 +103,7 @@ def links(new: str | None, root: Path = REPO_ROOT) -> list[Path]:
     old = current_repo(root)
     new = check_repo(new) if new else old
     mention = re.compile(rf"github\.com/{re.escape(old)}(?=[/\")\s#\\]|$)", re.M)  # not github.com/old-other
-    notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = sorted((root / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
     changed = []
     for path in [*(root / name for name in LINKED_FILES), *notebooks]:
         text = path.read_text()

@@ -19,7 +19,7 @@ LESSONS: list[str] = []  # the lesson modules found, e.g. ["lesson00", "lesson01
 
 def _export_lessons() -> None:
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not re.fullmatch(r"lesson\d\d", info.name):
+        if not re.fullmatch(r"lesson\d\d[a-z]?", info.name):
             continue
         module = importlib.import_module(f".{info.name}", __name__)
         own = [n for n, v in vars(module).items()

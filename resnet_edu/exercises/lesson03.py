@@ -1,59 +1,28 @@
-"""Exercise checkers for lesson 03 (the +I gradient path: He et al. 2016, Eq. 5; He et al. 2015, §4.1;
-Yang et al. 2019)."""
+"""Exercise checkers for lesson 03 (the +I gradient path: He et al. 2016, Eq. 5; the 2ⁿ paths of Veit et al.
+2016)."""
 
 from __future__ import annotations
 
 import math
 
-from ._core import brief, missing, number, numbers, predicted, verdict
+from ._core import check_number as _check_number  # the shared number checker (not a learner-facing check_)
+from ._core import missing, numbers, verdict
 
 __all__ = [
-    "check_mlp_prediction",
     "CHAIN_DEPTH",
     "CHAIN_SLOPE",
-    "check_bn_plain_direction",
+    "PATH_BLOCKS",
+    "PATH_LENGTH",
     "check_chain_factor",
-    "check_branch_scale",
-    "solution_bn_plain_direction",
+    "check_path_count",
     "solution_chain_factor",
-    "solution_branch_scale",
+    "solution_path_count",
 ]
 
-CHAIN_DEPTH = 30  # exercise 2: blocks in the chain
-CHAIN_SLOPE = 0.1  # exercise 2: each branch's derivative ∂F/∂x (a scalar)
-_LARGER = ("larger", "bigger", "greater", "higher", "explode", "explodes", "exploding", "grows", ">")
-_SMALLER = ("smaller", "lower", "less", "vanish", "vanishes", "vanishing", "shrinks", "<")
-
-
-def solution_bn_plain_direction() -> str:
-    """With BN, a plain net's gradient grows toward the input at init (Yang et al. 2019): the first conv's is larger."""
-    return "larger"
-
-
-def check_bn_plain_direction(answer: object) -> bool:
-    """Exercise 1: with BatchNorm, at init, is plain-56's first-conv gradient "larger" or "smaller" than its last?"""
-    if missing(answer, 'prediction = "larger" or "smaller" (first conv compared with last conv, plain-56 with BN), '
-                       "recorded before the depth study; the study's table shows the answer."):
-        return False
-    if not isinstance(answer, str):
-        return verdict(False, "", f'Expected a string, "larger" or "smaller"; got {type(answer).__name__} '
-                                  f'{brief(answer)}.')
-    word = answer.strip().lower()
-    if word not in _LARGER + _SMALLER:
-        return verdict(False, "", f'Answer "larger" or "smaller"; got {brief(answer)}.')
-    from ..lessons.lesson03_gradient_path import cifar_profile
-
-    ratio = cifar_profile(56, "plain", batch_norm=True).ratio("conv")  # measured now, not remembered
-    return verdict(
-        word in _LARGER,
-        f"Right: measured just now, plain-56's first conv gets {ratio:.3g}× the gradient of its last conv. With BN "
-        "the gradient does not vanish at init; it explodes toward the input, as Yang et al. 2019 predict for BN "
-        "nets. He et al. 2015 (§4.1) argued from their own checks on trained nets that vanishing gradients are "
-        "unlikely to cause degradation.",
-        f"Measured just now: the first conv gets {ratio:.3g}× the gradient of the last — larger, not smaller. The "
-        "'vanishing gradient' story is true for deep nets *without* BN and with small init (the MLP of this "
-        "lesson); with BN, at init, the gradient grows toward the input, as Yang et al. 2019 predict.",
-    )
+CHAIN_DEPTH = 30  # exercise 1: blocks in the chain
+CHAIN_SLOPE = 0.1  # exercise 1: each branch's derivative ∂F/∂x (a scalar)
+PATH_BLOCKS = 10  # exercise 2: residual blocks in the stack
+PATH_LENGTH = 3  # exercise 2: the path length asked for (branches a path goes through)
 
 
 def solution_chain_factor() -> tuple[float, float]:
@@ -62,7 +31,7 @@ def solution_chain_factor() -> tuple[float, float]:
 
 
 def check_chain_factor(answer: object) -> bool:
-    """Exercise 2: (plain factor, residual factor) by which ∂L/∂x₀ differs from ∂L/∂x_L in a scalar chain of
+    """Exercise 1: (plain factor, residual factor) by which ∂L/∂x₀ differs from ∂L/∂x_L in a scalar chain of
     ``CHAIN_DEPTH`` blocks whose branches all have derivative ``CHAIN_SLOPE``."""
     if missing(answer, f"answer = (plain_factor, residual_factor) for {CHAIN_DEPTH} blocks with ∂F/∂x = "
                        f"{CHAIN_SLOPE}; use ∂L/∂x = ∂L/∂y·(∂F/∂x + 1) for the residual block."):
@@ -94,50 +63,37 @@ def check_chain_factor(answer: object) -> bool:
     return verdict(False, "", "Not yet: " + "; ".join(hints) + ".")
 
 
-def solution_branch_scale() -> float:
-    """1/√L for L = 100 blocks (≈ 300 at the output); 1/L = 0.01 keeps it near 1. Any s up to about 0.12 passes."""
-    return 1 / math.sqrt(100)
+def solution_path_count() -> int:
+    """A path of length k picks which k of the n blocks it takes the branch of (the order is the network's): C(n, k)
+    of them, C(10, 3) = 120 of the 2¹⁰ = 1,024 paths."""
+    return math.comb(PATH_BLOCKS, PATH_LENGTH)
 
 
-def check_branch_scale(answer: object) -> bool:
-    """Exercise 3: a branch scale s in [0.02, 1] that keeps the He-initialised 100-block residual MLP's output RMS
-    below 1,000 (measured by :func:`resnet_edu.lessons.lesson03_gradient_path.mlp_study` when checked)."""
-    if missing(answer, "answer = a number s: each residual branch is multiplied by s (y = x + s·F(x))."):
-        return False
-    s = number(answer, "a number s", "0.5")
-    if s is None:
-        return False
-    if not 0.02 <= s <= 1:
-        return verdict(False, "", f"Pick s between 0.02 and 1: with s = {s:g} the branches barely contribute (or "
-                                  "are amplified) — the network would not be using its residual blocks.")
-    from ..lessons.lesson03_gradient_path import mlp_study
-
-    rms = mlp_study(depth=100, init="he", branch_scale=s).output_rms("residual")  # measured now
-    why = ("Each block adds s·relu(Wx + b) to x. The branch's fresh variance adds s² per block, and because a ReLU "
-           "branch only adds values >= 0, the branches also pile up a common offset, so the size grows roughly like "
-           "(1 + 0.56·s) per block: (1 + 0.56·s)^100 in all.")
-    return verdict(
-        rms < 1e3,
-        f"Right: with s = {s:g} the output RMS is {rms:.3g} (the lesson measured about 1e23 at s = 1). {why} "
-        "s = 1/√100 = 0.1 gives a few hundred, s = 1/100 about 1.",
-        f"With s = {s:g} the output RMS is {rms:.3g}: still exploding. {why} Choose s so that 0.56·s·100 is a "
-        "few units at most (for example 1/√100).",
-    )
-
-
-def check_mlp_prediction(prediction: object, study: object) -> bool:
-    """Before the MLP study: the plain MLP's forward signal settles at a constant size after a few layers. Does its
-    first-layer gradient ``"vanish"`` (≪ the last layer's) or ``"stay"`` comparable? Checked against ``study``."""
-    try:
-        ratio = study.ratio("plain")  # type: ignore[attr-defined]
-    except (AttributeError, TypeError, ValueError):
-        print("❌ Pass the result of lesson.mlp_study(...) as the second argument.")
-        return False
-    side = "vanish" if ratio < 1e-3 else "stay"
-    return predicted(
-        prediction, side, ("vanish", "stay"),
-        f"first-layer / last-layer gradient = {ratio:.2g}",
-        "The forward signal is held up by the biases (a fixed point), but the backward pass has no bias term: "
-        "every layer multiplies the gradient by about √(1/6) ≈ 0.41 (uniform weights of variance 1/(3·fan_in), half "
-        "the ReLUs open), and 0.41¹⁰⁰ ≈ 10⁻³⁹.",
+def check_path_count(answer: object) -> bool:
+    """Exercise 2: how many of the 2ⁿ paths through ``PATH_BLOCKS`` residual blocks go through exactly
+    ``PATH_LENGTH`` branches (the path length of Veit et al. 2016)."""
+    n, k = PATH_BLOCKS, PATH_LENGTH
+    right = solution_path_count()
+    return _check_number(
+        answer, right,
+        mistakes=[
+            (2**n, f"{{answer}} is every path through {n} blocks; only those that take exactly {k} branches count."),
+            (math.perm(n, k), f"{{answer}} = {n}·{n - 1}·{n - 2} counts each path {math.factorial(k)} times: a "
+                              f"path takes its branches in the network's order, so picking blocks 2, 5, 7 and "
+                              f"7, 5, 2 is one path. Divide by {k}! = {math.factorial(k)}."),
+            (n**k, f"{{answer}} = {n}**{k} lets a path pick the same block more than once, and in any order; a "
+                   f"path passes each block once, taking its branch or its shortcut."),
+            (n * k, f"{{answer}} = {n}·{k} is not a count of paths: a path of length {k} is a choice of {k} of the "
+                    f"{n} blocks."),
+        ],
+        hint=f"answer = a whole number: how many of the 2**{n} paths through {n} residual blocks go through exactly "
+             f"{k} branches F_i (and take the shortcut at the other {n - k} blocks).",
+        right_text=f"Right: {{right}} of the {2**n:,} paths have length {k}: C({n}, {k}) = {n}·{n - 1}·{n - 2}/3! — "
+                   "choose which blocks' branches the path goes through. Lengths near n/2 are the most numerous "
+                   f"(C({n}, {n // 2}) = {math.comb(n, n // 2)}), which is why Veit et al. 2016 find most paths of "
+                   "a deep ResNet of middling length.",
+        wrong_text=f"Not yet ({{answer}}): a path takes, at each block, the shortcut (I) or the branch (F_i); one "
+                   f"of length {k} takes the branch at exactly {k} of the {n} blocks. How many ways are there to "
+                   f"choose those {k} blocks?",
+        what="a whole number of paths", example="45", whole=True, low=0,
     )

@@ -2,7 +2,7 @@
 JupyterLab 4 with ipywidgets 8, and Colab's widget protocol — ipywidgets 7.7.1 (Colab's version) in the classic
 Notebook with widgetsnbextension 3.6, the front end built for it (Colab's own renderer cannot run here).
 
-For lesson 03 (depth slider) and lesson 05 (step slider): open the notebook in JupyterLab in headless Chromium,
+For lesson 03b (depth slider) and lesson 05 (step slider): open the notebook in JupyterLab in headless Chromium,
 wait for an idle kernel, Run → Run All Cells, wait for the slider app to draw, then move the slider with the
 keyboard (focus + arrow keys) and with a mouse drag, and each time wait until the plot is redrawn *for the
 slider's new readout* (the ``rendered depth=N ...`` marker SliderApp prints under the plot, and a new image).
@@ -33,7 +33,7 @@ REDRAW_CPU_LIMIT_MS = int(os.environ.get("RESNET_EDU_E2E_REDRAW_CPU_LIMIT_MS", "
 REDRAW_LIMIT_MS = int(os.environ.get("RESNET_EDU_E2E_REDRAW_LIMIT_MS", "5000"))
 
 LESSONS = [
-    Lesson("03_gradient_path.ipynb", parameter="depth"),
+    Lesson("03b_gradient_norms.ipynb", parameter="depth"),
     Lesson("05_ode_view.ipynb", parameter="steps"),
 ]
 
