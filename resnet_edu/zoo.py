@@ -130,7 +130,8 @@ class SqueezeExcitation(nn.Module):
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
     """ECA's adaptive kernel size k = |log₂(C)/γ + b/γ|, rounded to the nearest odd number (Wang et al. 2020, Eq. 12).
-    """
+    Halfway between two odd numbers (4.5 at C = 256, 6 at C = 2048) it takes the larger; the authors' released
+    ECA-Net50 takes 3 at C = 256 (:data:`ECA_RESNET50_K`)."""
     _checks.integer("channels", channels, low=1)
     gamma = _checks.number("gamma", gamma, low=0, low_inclusive=False)  # 0 divided by zero; 10**400 overflowed
     b = _checks.number("b", b)

@@ -37,6 +37,7 @@ from ..runtime import by_scale, one_thread, scale, seeded
 from ..train import FitResult
 from ..zoo import (  # noqa: F401  (the catalogue's names lesson 07 calls as edu.lessons.lesson07_variants.<name>)
     ECA,
+    ECA_RESNET50_K,
     VARIANTS,
     ConvNeXt,
     ConvNeXtBlock,
