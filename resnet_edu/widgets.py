@@ -8,12 +8,13 @@ web book renders any of them statically (:mod:`resnet_edu.static`).
 
 How it keeps up with the hand (issue 33):
 
-* **The last value wins.** In a kernel with a front end (JupyterLab, the classic Notebook, Colab), a control's
-  change only notes that a redraw is wanted; one background thread redraws for the controls' values *at the time
-  it starts*, and again if they moved meanwhile. Changes that arrive during a redraw are skipped, never queued, so
-  sliders can update while being dragged (``continuous_update=True``). The thread never runs while a cell runs
-  (IPython's ``pre_run_cell``/``post_run_cell`` events hold it back), so it never competes with the learner's
-  code for torch's random stream or threads; a change made by code in a cell redraws at once, as before.
+* **The last value wins.** In a kernel with a front end (JupyterLab, the classic Notebook, Colab), a control's change
+  between cells only notes that a redraw is wanted (whichever thread the kernel handled the message on); one
+  background thread redraws for the controls' values *at the time it starts*, and again if they moved meanwhile.
+  Changes that arrive during a redraw are skipped, never queued, so sliders can update while being dragged
+  (``continuous_update=True``). The thread never runs while a cell runs (IPython's ``pre_run_cell``/``post_run_cell``
+  events hold it back), so it never competes with the learner's code for torch's random stream or threads; a change
+  made by code in a cell redraws at once, as before.
 * **A state already seen costs nothing.** Each state's PNG is kept (``cache_size`` of them), so going
   back to it only puts the stored image on screen. The figure of a state is a pure function of the state, which is
   what every app here guarantees (fixed seeds, evaluation mode).
@@ -283,9 +284,11 @@ class SliderApp:
 
     # -- following a front end -----------------------------------------------------------------------------------
     def _on_change(self, _change: dict[str, Any]) -> None:
-        if (_kernel_shell() is None or _GATE.cell_running
-                or threading.current_thread() is not threading.main_thread()):
-            self.update()  # code changed the control: draw now
+        # A change between cells comes from a front end, on whichever thread the kernel handles its messages:
+        # the main thread in ipykernel 6, a subshell's thread in ipykernel 7 with JupyterLab 4.4+ and ipywidgets
+        # 8.1 (drawing there at once queued every value of a drag behind the look-ahead's state under way).
+        if _kernel_shell() is None or _GATE.cell_running or threading.current_thread() is self._thread:
+            self.update()  # code changed the control (a cell, a script, this app's own thread): draw now
             return
         self.request_redraw()
 

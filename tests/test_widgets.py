@@ -190,6 +190,27 @@ def test_a_drag_skips_stale_values_and_the_last_one_wins(live):
     assert app.output.outputs[0]["data"]["image/png"] and "rendered k=30" in app.output.outputs[1]["text"]
 
 
+def test_a_drag_handled_on_a_subshell_thread_also_skips_stale_values(live):
+    """ipykernel 7 with JupyterLab 4.4+ handles ipywidgets 8.1's comm messages on a subshell's thread, not the main
+    thread: those changes come from the front end too, so they must not draw at once (each value of a drag would
+    wait behind the state being drawn, and then be drawn in turn)."""
+    import threading
+
+    app, drawn = _slow_app(precompute=0)
+    live.events.trigger("post_run_cell")
+
+    def front_end():
+        for k in range(1, 31):
+            app.controls["k"].value = k
+
+    subshell = threading.Thread(target=front_end, name="subshell-test")
+    subshell.start()
+    subshell.join(30)
+    assert app.wait(30)
+    assert app.last_marker == "rendered k=30", "the plot ends on the slider's last value"
+    assert drawn[-1] == 30 and len(drawn) <= 4, f"stale values must be skipped, not queued; drew {drawn}"
+
+
 def test_a_state_already_seen_is_shown_from_the_cache(live):
     app, drawn = _slow_app(precompute=0)
     live.events.trigger("post_run_cell")

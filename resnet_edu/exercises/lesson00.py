@@ -22,6 +22,6 @@ def check_profile_prediction(prediction: object, profiles: Sequence[object]) -> 
     return predicted(
         prediction, side, ("input", "output"),
         f"plain-20's first conv gets ‖∂L/∂W‖ = {first:.3g}, its last conv {last:.3g}",
-        "With BatchNorm the backward pass of a plain net grows layer by layer toward the input (lesson 03 follows "
+        "With BatchNorm the backward pass of a plain net grows layer by layer toward the input (lesson 03b follows "
         "it to depth 110); the textbook 'vanishing gradient' would put the small end at the input.",
     )

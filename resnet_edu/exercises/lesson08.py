@@ -56,7 +56,7 @@ def check_largest_gradient(answer: object, result: object = None) -> bool:
     measured = "; ".join(f"{k}: {names[k]} ({right[k]} side)" for k in right)
     if given == right:
         return verdict(True, f"Right — measured in your run: {measured}. In the plain BN net the gradient grows "
-                             "toward the input at init (lesson 03); the shortcuts keep the residual net's far more "
+                             "toward the input at init (lesson 03b); the shortcuts keep the residual net's far more "
                              "even.", "")
     wrong = [k for k in right if given[k] != right[k]]
     return verdict(False, "", f"Not for {', '.join(wrong)}. Your run measured {measured}. Look at the left edge "

@@ -3,7 +3,7 @@
 figures of what it saw.
 
 He et al. 2015, §4.2 train their CIFAR-10 nets and compare plain and residual ones at equal depth (Fig. 6); §4.1
-argues that the plain nets' trouble is not vanishing gradients. Lesson 03 measured the gradient of every layer at
+argues that the plain nets' trouble is not vanishing gradients. Lesson 03b measured the gradient of every layer at
 initialisation; this module measures it *during* training:
 
 * :class:`GradientRecorder` — an ``after_backward`` hook for :func:`resnet_edu.train.fit` that writes the norm
@@ -96,7 +96,7 @@ class GradientRecorder:
     ``torch.where``, so nothing waits for the GPU and a CUDA graph that captures one call replays it correctly every
     step (see :meth:`__call__`). Rows hold steps 0, ``every``, 2·``every``, …; steps beyond ``steps`` are ignored.
     :meth:`history` reads the buffer once (the only host sync). Lesson 08; layer names input side first, as in
-    lesson 03.
+    lesson 03b.
 
     ``norms(model)`` measures the gradients instead of the fused default: one tensor of ‖∂L/∂W‖ per weight layer in
     the order of :func:`resnet_edu.gradients.weight_layers`, on the gradients' device (lesson 08 writes it on its

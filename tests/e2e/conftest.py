@@ -91,7 +91,7 @@ def lab_server(browser: object, lab_root: Path, artifacts: Path,
         root_dir=lab_root,
         work_dir=tmp_path_factory.mktemp("jupyter"),
         venv_bin=venv_bin(REPO),
-        kernel_env={"RESNET_EDU_SCALE": "cpu"},
+        kernel_env={"RESNET_EDU_SCALE": "cpu", "PYTHONPATH": str(REPO)},  # this checkout, also from a worktree
     )
     yield from serve(server, artifacts, "jupyter-server.log")
 
