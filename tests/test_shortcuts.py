@@ -312,7 +312,7 @@ def test_closure_batchnorm_ignores_eval_apply_and_parameters(seed):
 def test_exercise_closure_batchnorm(capsys):
     ex = edu.exercises
     assert ex.solution_closure_batchnorm() == "yes"
-    assert ex.check_closure_batchnorm(None) is False and "No prediction recorded" in capsys.readouterr().out
+    assert ex.check_closure_batchnorm(None) is False and "No answer yet" in capsys.readouterr().out
     assert ex.check_closure_batchnorm("yes") is True and "training mode" in capsys.readouterr().out
     assert ex.check_closure_batchnorm("no") is False
     assert "not among them" in capsys.readouterr().out  # the wrong answer gets the reason, not only the truth

@@ -92,6 +92,11 @@ def check_closure_batchnorm(prediction: object, seed: int = 0) -> bool:
     """Prediction 3: ``"yes"`` or ``"no"`` — does a BatchNorm captured by a lambda still use batch statistics after
     ``block.eval()``? Measured by :func:`~resnet_edu.lessons.lesson04_identity_vs_lambda.closure_batchnorm`.
     """
+    if missing(prediction, 'record prediction 3 before §5, e.g. predicted_bn_eval = "yes" (or "no").'):
+        return False
+    if not isinstance(prediction, str):
+        return verdict(False, "", f"A prediction is one of 'yes', 'no' (a string); got {brief(prediction)} "
+                       f"({type(prediction).__name__}).")
     r = _shortcuts().closure_batchnorm("lambda", seed=seed)
     return predicted(
         prediction, solution_closure_batchnorm(seed), ("yes", "no"),
