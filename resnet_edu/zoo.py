@@ -9,7 +9,7 @@ variant            the one change                                          paper
 ``se``             F(x) re-weighted per channel by squeeze-excitation       Hu et al. 2018, Fig. 3
 ``eca``            the same with a 1-D conv across channels (no FC)         Wang et al. 2020, Fig. 2
 ``resnext``        the 3×3 conv of the bottleneck split into 32 groups      Xie et al. 2017, Fig. 3(c)
-``wide``           the 3×3 conv of the bottleneck twice as wide             Zagoruyko & Komodakis 2016; torchvision
+``wide``           every conv inside the block wider (bottleneck: 2×)       Zagoruyko & Komodakis 2016; torchvision
 ``resnet_d``       the projection shortcut averages, then convolves        He et al. 2019, "Bag of Tricks", Fig. 2(c)
 ``inverted``       expand 1×1 → depthwise 3×3 → *linear* 1×1 project        Sandler et al. 2018, Fig. 3(b), Table 1
 ``convnext``       depthwise 7×7 → LayerNorm → MLP ×4 → layer scale         Liu et al. 2022, Fig. 4
@@ -131,7 +131,8 @@ class SqueezeExcitation(nn.Module):
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
     """ECA's adaptive kernel size k = |log₂(C)/γ + b/γ|, rounded to the nearest odd number (Wang et al. 2020, Eq. 12).
-    """
+    Halfway between two odd numbers (4.5 at C = 256, 6 at C = 2048) it takes the larger; the authors' released
+    ECA-Net50 takes 3 at C = 256 (:data:`ECA_RESNET50_K`)."""
     _checks.integer("channels", channels, low=1)
     gamma = _checks.number("gamma", gamma, low=0, low_inclusive=False)  # 0 divided by zero; 10**400 overflowed
     b = _checks.number("b", b)
@@ -139,13 +140,22 @@ def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
     return t if t % 2 else t + 1
 
 
+def _odd_kernel(name: str, k: object) -> int:
+    k = _checks.integer(name, k, low=1, high=MAX_WIDTH)
+    if k % 2 == 0:
+        raise ValueError(f"{name} must be odd, so that the 1-D kernel is centred on a channel; got {k}")
+    return k
+
+
 class ECA(nn.Module):
     """Efficient channel attention: a 1-D conv of size k across the pooled channels, no dimensionality reduction
-    (Wang et al. 2020, §3.2, Fig. 2); k from :func:`eca_kernel_size`. It has only k parameters."""
+    (Wang et al. 2020, §3.2, Fig. 2). ``k_size`` (odd) is k; None takes it from the channels by Eq. 12
+    (:func:`eca_kernel_size`). It has only k parameters."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, k_size: int | None = None) -> None:
         super().__init__()
-        self.k = eca_kernel_size(channels)
+        self.channels = _checks.integer("channels", channels, low=1)
+        self.k = eca_kernel_size(channels) if k_size is None else _odd_kernel("k_size", k_size)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.conv = nn.Conv1d(1, 1, self.k, padding=self.k // 2, bias=False)
         self.gate = nn.Sigmoid()
@@ -170,20 +180,20 @@ class SEBottleneck(Bottleneck):
 
 
 class ECABottleneck(Bottleneck):
-    """A :class:`resnet_edu.nets.Bottleneck` with ECA on F(x): H(x) = relu(ECA(F(x)) + x) (Wang et al. 2020, Fig. 2).
-    """
+    """A :class:`resnet_edu.nets.Bottleneck` with ECA on F(x): H(x) = relu(ECA(F(x)) + x) (Wang et al. 2020, Fig. 2);
+    ``k_size`` as in :class:`ECA`."""
 
     def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
-                 has_shortcut: bool = True) -> None:
+                 k_size: int | None = None, has_shortcut: bool = True) -> None:
         super().__init__(in_channels, channels, stride, downsample, has_shortcut=has_shortcut)
-        self.eca = ECA(channels * self.expansion)
+        self.eca = ECA(channels * self.expansion, k_size)  # k_size None: Eq. 12 on the block's output channels
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         return self.eca(super().residual(x))  # the change: F(x) · s(F(x)) with s from a 1-D conv
 
 
 # --------------------------------------------------------------------------------------------------------------
-# ResNeXt (Xie et al. 2017) and Wide ResNet (Zagoruyko & Komodakis 2016): the 3×3 conv of the bottleneck
+# ResNeXt (Xie et al. 2017): the bottleneck's 3×3 conv in groups; Wide ResNet (Zagoruyko & Komodakis 2016): its inside
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -202,8 +212,9 @@ class ResNeXtBottleneck(Bottleneck):
 
 
 class WideBottleneck(ResNeXtBottleneck):
-    """A bottleneck whose 3×3 conv is twice as wide (one group, base width 128): torchvision's ``wide_resnet50_2``,
-    the ImageNet form of Zagoruyko & Komodakis 2016 (§2, widening factor k = 2)."""
+    """A bottleneck twice as wide inside (one group, base width 128: the first 1×1 conv's output, the 3×3 conv and
+    the last 1×1 conv's input; the block's output stays): torchvision's ``wide_resnet50_2``, the ImageNet form of
+    Zagoruyko & Komodakis 2016 (§2, widening factor k = 2; their basic block widens both of its 3×3 convs)."""
 
     groups = 1
     base_width = 128
@@ -321,11 +332,28 @@ def se_resnet50(num_classes: int = 1000) -> ResNet:
     return ResNet(SEBottleneck, (3, 4, 6, 3), num_classes)
 
 
-def eca_resnet50(num_classes: int = 1000) -> ResNet:
-    """ECA-ResNet-50 (Wang et al. 2020): ResNet-50 plus 86 weights of 1-D convs (k from Eq. 12 on each block's output
-    channels: 5, 5, 5, 7 per stage), 25,557,118 in all. The paper reports "80 vs. 24.37M" (abstract): a handful of
-    extra weights on a ResNet-50 it counts as 24.37M, a different convention from torchvision's 25,557,032."""
-    return ResNet(ECABottleneck, (3, 4, 6, 3), num_classes)
+ECA_RESNET50_K = (3, 5, 5, 7)
+"""The kernel size k of each stage of the authors' released ECA-Net50 (their README: ``--ksize 3557``; ``k_size`` is a
+per-stage list in their ``models/eca_resnet.py``). Eq. 12 gives 4.5 at C = 256, equally near 3 and 5 (the release
+takes 3, :func:`eca_kernel_size` 5), 5 at 512, 5.5 at 1024 (→ 5) and 6 at 2048, equally near 5 and 7 (both take 7)."""
+
+
+def eca_resnet50(num_classes: int = 1000, k_size: tuple[int, int, int, int] | None = ECA_RESNET50_K) -> ResNet:
+    """ECA-ResNet-50 (Wang et al. 2020) with one kernel size per stage, by default the authors' released
+    :data:`ECA_RESNET50_K` = (3, 5, 5, 7): ResNet-50 plus 3·3 + 4·5 + 6·5 + 3·7 = 80 weights of 1-D convs, the
+    paper's "80 vs. 24.37M" (abstract; it counts its ResNet-50 as 24.37M, torchvision as 25,557,032).
+    ``k_size=None`` takes k from Eq. 12 on each block's output channels instead (5, 5, 5, 7 per stage: 86 weights)."""
+    model = ResNet(ECABottleneck, (3, 4, 6, 3), num_classes)
+    if k_size is None:
+        return model
+    k_size = _checks.sequence("k_size", k_size)
+    if len(k_size) != 4:
+        raise ValueError(f"k_size must give 4 kernel sizes, one per stage (e.g. {ECA_RESNET50_K}); got {k_size}")
+    for stage, k in zip((model.layer1, model.layer2, model.layer3, model.layer4), k_size):
+        k = _odd_kernel("every entry of k_size", k)
+        for b in stage:  # one kernel size for every block of the stage, as the authors build it
+            b.eca = ECA(b.eca.channels, k)
+    return model
 
 
 def resnext50_32x4d(num_classes: int = 1000) -> ResNet:

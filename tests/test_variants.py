@@ -39,11 +39,29 @@ def test_paper_rounded_counts(name, rounded):
     assert round(PUBLISHED[name] / 1e6, digits) == millions
 
 
-def test_eca_adds_a_handful_of_weights():
-    # Wang et al. 2020 (abstract): "80 vs. 24.37M"; Eq. 12 on each block's output channels gives 3·5 + 4·5 + 6·5 + 3·7
+def test_eca_adds_the_papers_80_weights_with_the_released_kernel_sizes():
+    # Wang et al. 2020 (abstract): "80 vs. 24.37M"; the authors' ECA-Net50 takes one k per stage, --ksize 3557:
+    # 3·3 + 4·5 + 6·5 + 3·7 = 80. Eq. 12 on each block's output channels gives 3·5 + 4·5 + 6·5 + 3·7 = 86 instead.
     with torch.device("meta"):
-        extra = nets.count_parameters(variants.eca_resnet50()) - nets.count_parameters(nets.resnet50())
-    assert extra == 86
+        base = nets.count_parameters(nets.resnet50())
+        released, eq12 = variants.eca_resnet50(), variants.eca_resnet50(k_size=None)
+    assert variants.ECA_RESNET50_K == (3, 5, 5, 7)
+    assert nets.count_parameters(released) - base == 80
+    assert nets.count_parameters(eq12) - base == 86
+    for stage, k in zip((released.layer1, released.layer2, released.layer3, released.layer4), (3, 5, 5, 7)):
+        assert {b.eca.k for b in stage} == {k} and {b.eca.conv.kernel_size for b in stage} == {(k,)}
+    assert [b.eca.k for b in eq12.layer1] == [5, 5, 5]
+
+
+def test_eca_kernel_sizes_are_checked():
+    with pytest.raises(ValueError, match="k_size must be odd"):
+        variants.ECA(64, 4)
+    with pytest.raises(ValueError, match="4 kernel sizes, one per stage"):
+        variants.eca_resnet50(k_size=(3, 5, 7))
+    with pytest.raises(ValueError, match="every entry of k_size must be odd"):
+        variants.eca_resnet50(k_size=(3, 5, 5, 6))
+    x = torch.randn(2, 64, 4, 4)
+    assert variants.ECA(64, 7)(x).shape == x.shape and variants.ECA(64).k == variants.eca_kernel_size(64)
 
 
 def test_resnet50d_count_as_bag_of_tricks_lists_it():

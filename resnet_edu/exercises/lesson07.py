@@ -56,7 +56,7 @@ def check_preact_prediction(prediction: object, study: object) -> bool:
         prediction, side, ("post-activation", "pre-activation"),
         f"after {steps} steps the training loss is {pre:.3f} (pre-activation) vs {post:.3f} (post-activation)",
         "With nothing after ⊕, the stream of a pre-activation net is x_L = x_l + Σ F(x_i) exactly (He et al. 2016, "
-        "Eq. 4); the original's ReLU after each ⊕ and its growing stream (lesson 03) make the first steps rough.",
+        "Eq. 4); the original's ReLU after each ⊕ and its growing stream (lesson 03b) make the first steps rough.",
     )
 
 
@@ -96,8 +96,8 @@ def check_eca_kernel(answer: object) -> bool:
         [(lambda k: k % 2 == 0, "{answer} is even; the kernel must be odd so that it is centred on a channel.")],
         hint="k = |log₂(C)/γ + b/γ| rounded to the nearest odd number, with γ = 2, b = 1.",
         what="a whole number (the kernel size)", example="3",
-        right_text="Right: k = {right}: log₂ 512 = 9, (9 + 1)/2 = 5, odd. ECA-ResNet-50 adds only 86 parameters in "
-                   "total (one 1-D kernel per block).",
+        right_text="Right: k = {right}: log₂ 512 = 9, (9 + 1)/2 = 5, odd, as in the second stage of the authors' "
+                   "released ECA-Net50 (k = 3, 5, 5, 7 per stage): ECA-ResNet-50 adds only 80 parameters in total.",
         wrong_text="{answer} is not it: compute (log₂ 512 + 1) / 2 and round to an odd number.",
     )
 

@@ -9,8 +9,8 @@ calls as ``edu.lessons.lesson07_variants.<name>`` and adds the study nets and wh
 * :func:`small_net` (any variant in the same small three-stage net), :func:`preact_cifar_net` (the pre-activation
   twin of :func:`resnet_edu.nets.cifar_net`), :func:`shortcut_study_net` (scaled, gated or 1×1-conv shortcuts);
 * :func:`compare` → :class:`Comparison`: each variant's :func:`small_net`, same recipe, same steps;
-* :func:`shortcut_study` → :class:`ShortcutStudy`: identity vs scaled, gated and 1×1-conv shortcuts (He et al. 2016,
-  Table 1);
+* :func:`shortcut_study` → :class:`ShortcutStudy`: identity vs scaled, gated (the gate of Highway networks,
+  Srivastava et al. 2015) and 1×1-conv shortcuts (He et al. 2016, Table 1);
 * :func:`preact_study` → :class:`PreactStudy`: post- vs pre-activation CIFAR ResNets at depth (He et al. 2016, §4).
 """
 
@@ -37,6 +37,7 @@ from ..runtime import by_scale, one_thread, scale, seeded
 from ..train import FitResult
 from ..zoo import (  # noqa: F401  (the catalogue's names lesson 07 calls as edu.lessons.lesson07_variants.<name>)
     ECA,
+    ECA_RESNET50_K,
     VARIANTS,
     ConvNeXt,
     ConvNeXtBlock,
@@ -104,7 +105,9 @@ class ScaledShortcut(nn.Module):
 
 class GatedShortcut(nn.Module):
     """h(x) = (1 − g(x))·x with g(x) = σ(W_g x + b_g), a 1×1 conv (He et al. 2016, Fig. 2(d), "shortcut-only
-    gating"); ``bias`` is b_g's initial value (0: the gate starts half open)."""
+    gating"); ``bias`` is b_g's initial value (0: the gate starts half open). The gate is Highway networks'
+    (Srivastava et al. 2015, "Training Very Deep Networks": T(x)·H(x) + (1 − T(x))·x), whose full form is He et al.'s
+    "exclusive gating" (Fig. 2(c)); this one gates the shortcut only."""
 
     def __init__(self, channels: int, bias: float = 0.0) -> None:
         super().__init__()
@@ -411,9 +414,9 @@ def preact_study(depth: int | None = None, width: int | None = None, steps: int 
                  forecast: bool | None = None) -> PreactStudy:
     """Train ``nets.cifar_net(depth)`` (post-activation), the same with every block's last BN γ set to 0
     (``zero_init_residual``: each block starts as the identity, so the stream does not grow with depth — lesson
-    03) and :func:`preact_cifar_net` (pre-activation) with the same recipe; measure at init, on lesson 03's probe
-    batch, each gradient profile, the loss and the spread of the logits (He et al. 2016, §4, Fig. 6; the zero γ of
-    He et al. 2019, §3.1)."""
+    03b) and :func:`preact_cifar_net` (pre-activation) with the same recipe; measure at init, on the first 64
+    training images, each gradient profile (lesson 03b's), the loss and the spread of the logits (He et al. 2016,
+    §4, Fig. 6; the zero γ of He et al. 2019, §3.1)."""
     from tqdm.auto import tqdm
 
     from ..gradients import gradient_profile

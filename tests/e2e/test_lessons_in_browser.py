@@ -6,8 +6,9 @@ For lesson 03b (depth slider) and lesson 05 (step slider): open the notebook in 
 wait for an idle kernel, Run → Run All Cells, wait for the slider app to draw, then move the slider with the
 keyboard (focus + arrow keys) and with a mouse drag, and each time wait until the plot is redrawn *for the
 slider's new readout* (the ``rendered depth=N ...`` marker SliderApp prints under the plot, and a new image).
-Each redraw's time (the marker's ``(… ms)``) is reported, with how long after the input the page showed it, and
-must stay ≤ 0.5 s (issue 33). nbval cannot see any of this: it runs cells in a kernel without a page.
+Each redraw's time (the marker's ``(… ms, … ms CPU)``) is reported, with how long after the input the page showed
+it, and must stay ≤ 0.5 s (issue 33; a move slower than that is tried again, see REDRAW_RETRIES).
+nbval cannot see any of this: it runs cells in a kernel without a page.
 
 The lessons run one after the other (not side by side), so that their own timing checks see an unshared CPU.
 """
@@ -25,12 +26,15 @@ from labdriver import ClassicPage, Lesson, LessonPage, StepFailed
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = Path(os.environ.get("RESNET_EDU_E2E_NOTEBOOKS", REPO / "notebooks"))
 RUN_TIMEOUT = float(os.environ.get("RESNET_EDU_E2E_RUN_TIMEOUT", "240"))
-# What a redraw may take (the marker's "(… ms, … ms CPU)"); both are reported. Issue 33's 0.5 s bounds the CPU time of
-# the kernel's drawing thread: on a shared machine the wall time also counts other programs (a 0.5 s wall bound failed
-# at 574-818 ms under make test's load, 2,441 ms at load 7), so the wall bound only catches an app that stopped
-# following the slider. The tight targets live in benchmarks/slider_latency.py and ode_slider_latency.py.
+# What a redraw may take (the marker's "(… ms, … ms CPU)"); both are reported. Issue 33: a redraw above 0.5 s fails.
+# The wall time also counts other programs on a shared machine (574-818 ms at load 4-5 for a redraw using 130-230 ms of
+# CPU), so a move whose redraw is slower than the bound is repeated, up to REDRAW_RETRIES times, and the fastest of
+# them must be within it: an app that cannot follow the slider is slow every time, a busy moment only once. Every
+# redraw's CPU time (the kernel's drawing thread) must be within the bound too. The tight targets live in
+# benchmarks/slider_latency.py and ode_slider_latency.py.
+REDRAW_LIMIT_MS = int(os.environ.get("RESNET_EDU_E2E_REDRAW_LIMIT_MS", "500"))
 REDRAW_CPU_LIMIT_MS = int(os.environ.get("RESNET_EDU_E2E_REDRAW_CPU_LIMIT_MS", "500"))
-REDRAW_LIMIT_MS = int(os.environ.get("RESNET_EDU_E2E_REDRAW_LIMIT_MS", "5000"))
+REDRAW_RETRIES = int(os.environ.get("RESNET_EDU_E2E_REDRAW_RETRIES", "3"))
 
 LESSONS = [
     Lesson("03b_gradient_norms.ipynb", parameter="depth"),
@@ -65,12 +69,22 @@ def test_slider_redraws_the_plot_for_the_new_value(front_end: str, lesson: Lesso
         run_seconds = page.wait_for_run_all(timeout=RUN_TIMEOUT)
         first = page.wait_for_widget()
 
+        def slow(state) -> bool:
+            return state.redraw_ms is None or state.redraw_ms > REDRAW_LIMIT_MS
+
         key = page.arrow_key_away_from_the_end()
         page.press_arrows(key, times=2)
-        keyboard = page.expect_redraw(first, f"keyboard ({key} ×2)", "2-keyboard")
+        keyboard = [page.expect_redraw(first, f"keyboard ({key} ×2)", "2-keyboard")]
+        while slow(keyboard[-1]) and len(keyboard) <= REDRAW_RETRIES:  # a busy moment: one arrow key more
+            key = page.arrow_key_away_from_the_end()
+            page.press_arrows(key, times=1)
+            keyboard.append(page.expect_redraw(keyboard[-1], f"keyboard ({key}, again)", f"2-keyboard-{len(keyboard)}"))
 
         page.drag_across()
-        dragged = page.expect_redraw(keyboard, "mouse drag", "3-drag")
+        dragged = [page.expect_redraw(keyboard[-1], "mouse drag", "3-drag")]
+        while slow(dragged[-1]) and len(dragged) <= REDRAW_RETRIES:  # drag again, to the other side
+            page.drag_across()
+            dragged.append(page.expect_redraw(dragged[-1], "mouse drag (again)", f"3-drag-{len(dragged)}"))
     except StepFailed as failure:
         failed = str(failure)
     except Exception as error:  # a browser error outside the polling loops: still name the step
@@ -82,21 +96,28 @@ def test_slider_redraws_the_plot_for_the_new_value(front_end: str, lesson: Lesso
     if failed:  # outside the except block, so pytest prints the step's message alone, not a chained traceback
         pytest.fail(failed, pytrace=False)
 
-    values = [first.value, keyboard.value, dragged.value]
+    values = [first.value, keyboard[0].value, dragged[0].value]
     assert len(set(values)) == 3, f"[{lesson.notebook}] the slider visited {values}: expected three values"
     redraws = {"keyboard": keyboard, "mouse drag": dragged}
-    times = ", ".join(f"{how} {s.redraw_ms} ms, {s.redraw_cpu_ms} ms CPU (on the page {s.seen_s:.2f} s after the "
-                      f"input)" for how, s in redraws.items())
+
+    def said(states) -> str:
+        return " then ".join(f"{s.redraw_ms} ms, {s.redraw_cpu_ms} ms CPU (on the page {s.seen_s:.2f} s after the "
+                             f"input)" for s in states)
+
+    times = ", ".join(f"{how} {said(states)}" for how, states in redraws.items())
     walkthroughs.append(
-        f"{front_end} {lesson.notebook}: {lesson.parameter} {first.value} → {keyboard.value} (keyboard, {key} ×2) → "
-        f"{dragged.value} (mouse drag), each redrawn for its value; redraw {times}; Run All Cells "
+        f"{front_end} {lesson.notebook}: {lesson.parameter} {first.value} → {keyboard[0].value} (keyboard, ×2) → "
+        f"{dragged[0].value} (mouse drag), each redrawn for its value; redraw {times}; Run All Cells "
         f"{run_seconds:.0f} s, whole lesson {time.monotonic() - start:.0f} s"
     )
-    for how, state in redraws.items():  # issue 33: a loose bound for shared machines; benchmarks/ hold the tight ones
-        assert state.redraw_ms is not None and state.redraw_cpu_ms is not None, (
-            f"[{lesson.notebook}] the marker after the {how} shows no redraw time")
-        assert state.redraw_cpu_ms <= REDRAW_CPU_LIMIT_MS, (
-            f"[{lesson.notebook}] the redraw after the {how} used {state.redraw_cpu_ms} ms of CPU, above "
-            f"{REDRAW_CPU_LIMIT_MS} ms")
-        assert state.redraw_ms <= REDRAW_LIMIT_MS, (
-            f"[{lesson.notebook}] the redraw after the {how} took {state.redraw_ms} ms, above {REDRAW_LIMIT_MS} ms")
+    for how, states in redraws.items():  # issue 33: a loose bound for shared machines; benchmarks/ hold the tight ones
+        for state in states:
+            assert state.redraw_ms is not None and state.redraw_cpu_ms is not None, (
+                f"[{lesson.notebook}] the marker after the {how} shows no redraw time")
+            assert state.redraw_cpu_ms <= REDRAW_CPU_LIMIT_MS, (
+                f"[{lesson.notebook}] the redraw after the {how} used {state.redraw_cpu_ms} ms of CPU, above "
+                f"{REDRAW_CPU_LIMIT_MS} ms")
+        fastest = min(state.redraw_ms for state in states)
+        assert fastest <= REDRAW_LIMIT_MS, (
+            f"[{lesson.notebook}] every redraw after a {how} took more than {REDRAW_LIMIT_MS} ms "
+            f"({', '.join(str(s.redraw_ms) for s in states)} ms in {len(states)} tries)")
