@@ -208,13 +208,14 @@ def test_every_check_cell_is_found_by_the_tool():
 
 def test_lesson05_one_step_claim_holds_for_the_seed_the_prose_suggests():
     """Lesson 05 invites the learner to train with seed=0, which learns an almost straight flow: the check cell's
-    claim for that case (one step still scores >= 90 %) must hold, as the curved-flow claim holds for seeds 1-6."""
+    claim for that case (one step lands near the flow's end point, and N = 1 keeps its test error below 20 %) must
+    hold, as the other branch holds for the seeds that `make seeds` runs."""
     spirals = edu.lessons.lesson05_ode_view.two_spirals
     train, test = spirals(500, turns=1.0, seed=1), spirals(1000, turns=1.0, seed=2)
     result = edu.lessons.lesson05_ode_view.train_ode_net(train, test, steps=(8, 32), iterations=300, hidden=32, seed=0,
                                                   progress=False)
-    assert result.straightness(32) >= 0.92, "seed 0 learned curved paths: the lesson's prose about it is wrong"
-    assert result.accuracy(1) > 0.9, f"seed 0: one step should still score >= 90 %; got {result.accuracy(1):.1%}"
+    assert result.one_step_miss(32) <= 0.9, "seed 0's one step misses the flow: the lesson's prose about it is wrong"
+    assert 1 - result.accuracy(1) < 0.2, f"seed 0: one step should still score > 80 %; got {result.accuracy(1):.1%}"
 
 
 # --- issue 32: flags that meant nothing or the opposite, and results lost to one typo ---------------------------

@@ -185,7 +185,7 @@ def check_one_step_prediction(prediction: object, result: object) -> bool:
            "small steps along its curved flow, so one big step lands elsewhere (a flow with nearly straight paths, "
            "which some seeds learn, survives it)." if side == "no" else
            "One block is one straight jump x₁ = x₀ + 1·f(x₀), and this run learned a flow whose paths are nearly "
-           "straight (result.straightness(32) measures it): one straight step follows them. Most seeds learn "
-           "curved paths, and then one big step lands elsewhere.")
+           "straight: one straight step lands near the flow's end point (result.one_step_miss(32) measures how near). "
+           "Most seeds learn curved paths, and then one big step lands elsewhere.")
     return predicted(prediction, side, ("yes", "no"),
                      f"with N = 1 the trained net classifies {acc:.1%} of the test points", why)

@@ -446,6 +446,19 @@ class FlowResult:
 
     @one_thread()
     @torch.no_grad()
+    def one_step_miss(self, steps: int | None = None) -> float:
+        """How far one big step lands from the flow's end point, relative to how far the flow moves the points:
+        mean ‖x₁ − x_N‖ / mean ‖x_N − x₀‖ over the test points, x₁ after one Euler block (h = T) and x_N after
+        N = ``steps`` blocks. 0 when one step lands where N steps do (a straight, uniform flow); about 1 or more
+        when one step misses by as much as the whole move."""
+        n = self.model.steps if steps is None else _steps(steps)
+        x0 = self.test.x
+        end = self.model.stack(n)(x0)
+        miss = (self.model.stack(1)(x0) - end).norm(dim=1).mean()
+        return float(miss / (end - x0).norm(dim=1).mean().clamp_min(1e-12))
+
+    @one_thread()
+    @torch.no_grad()
     def view(self, steps: int, points_per_class: int = 30, grid: int = 72) -> StepView:
         """The picture for N = ``steps`` (computed once, then cached)."""
         n = _steps(steps)
