@@ -80,8 +80,9 @@ chromium:
 lint: setup
 	$(BIN)/ruff check .
 
+# On every core (pytest-xdist): about half the time on the 2-core CI machine.
 unit: setup
-	$(TEST_ENV) $(BIN)/pytest tests --ignore=tests/e2e
+	$(TEST_ENV) $(BIN)/pytest tests --ignore=tests/e2e -n auto
 
 # Every notebook on the seed of RESNET_EDU_SEED (default 0), then the cheap lessons once more on another seed
 # (issue 21: a claim must not hold for one seed only; about 30 s more on a quiet 2-core CPU). `make seeds` runs

@@ -188,7 +188,8 @@ def block_diagram(*blocks: nn.Module, titles: Sequence[str] | None = None):  # n
                 on_shortcut = node in shortcut or into_add
                 attrs = {"color": "royalblue", "penwidth": "2"} if on_shortcut else {}
                 if on_shortcut and src.op == "placeholder":
-                    attrs["label"] = " shortcut"
+                    # x straight into ⊕ is the identity shortcut with no module on it (torchvision's downsample=None)
+                    attrs["label"] = " shortcut\n identity: x" if node is add else " shortcut"
                     attrs["fontcolor"] = "royalblue"
                 dot.edge(ident[src], ident[node], **attrs)
     return dot
@@ -229,7 +230,7 @@ def block_graph(kind: str = "residual", channels: int = 2, size: int = 4):  # no
     _checks.integer("channels", channels, low=1, high=16, lift="A larger block only makes the graph wider.")
     _checks.integer("size", size, low=1, high=64)
     with seeded(0):
-        block = BasicBlock(channels, channels, shortcut=nn.Identity() if residual else None)
+        block = BasicBlock(channels, channels, has_shortcut=residual)
         x = torch.randn(2, channels, size, size, requires_grad=True)
     with one_thread():
         y = block(x)

@@ -10,9 +10,11 @@
 * :class:`PlainUnit` / :class:`ResidualUnit` — a two-layer unit H(x) = W₂σ(W₁x) vs x + F(x), the smallest
   residual block (lessons 02 and 03).
 
-Every block computes H(x) = F(x) + shortcut(x). The layers of F keep torchvision's names (``conv1``, ``bn1``, …)
-so that weights are interchangeable; :meth:`BasicBlock.residual` is F, :attr:`BasicBlock.shortcut` the shortcut
-(registered as ``downsample`` for the same reason; ``nn.Identity()`` when shapes match, which adds no state).
+Every block computes H(x) = F(x) + shortcut(x). The layers keep torchvision's names (``conv1``, ``bn1``, …,
+``downsample``) so that weights are interchangeable, and ``downsample`` means what it means in torchvision: ``None``
+is the identity shortcut (x itself), otherwise it holds the map that changes x's shape (option B's 1×1 conv + BN,
+or option A's parameter-free :class:`ShortcutA`). :meth:`BasicBlock.residual` is F, :meth:`BasicBlock.shortcut`
+the shortcut's output; a *plain* block is ``has_shortcut=False``, a flag apart from ``downsample``.
 """
 
 from __future__ import annotations
@@ -69,8 +71,17 @@ class ShortcutA(nn.Module):
         return f"{self.c_in}->{self.c_out}, stride={self.stride}, parameter-free"
 
 
+def _downsample(c_in: int, c_out: int, stride: int, option: str, batch_norm: bool) -> nn.Module | None:
+    """A block's ``downsample`` in torchvision's meaning: ``None`` (the identity shortcut) when shapes match, else
+    the W_s of Eq. 2, option A or B (§3.3)."""
+    if stride == 1 and c_in == c_out:
+        return None
+    return _shortcut(c_in, c_out, stride, option, batch_norm)
+
+
 def _shortcut(c_in: int, c_out: int, stride: int, option: str, batch_norm: bool) -> nn.Module:
-    """The shortcut W_s of Eq. 2: ``nn.Identity()`` when shapes match, else option A or B (§3.3)."""
+    """The whole shortcut as a module, for blocks that hold one (``self.shortcut``): ``nn.Identity()`` when shapes
+    match, else option A or B (§3.3)."""
     if stride == 1 and c_in == c_out:
         return nn.Identity()
     if option == "A":
@@ -78,28 +89,34 @@ def _shortcut(c_in: int, c_out: int, stride: int, option: str, batch_norm: bool)
     return nn.Sequential(_conv1x1(c_in, c_out, stride), _norm(c_out, batch_norm))  # option B: projection
 
 
-def _block_args(in_channels: object, channels: object, stride: object, shortcut: object, batch_norm: object) -> None:
+def _block_args(in_channels: object, channels: object, stride: object, downsample: object, batch_norm: object,
+                has_shortcut: object) -> None:
     _size("in_channels", in_channels, high=4 * MAX_WIDTH)
     _size("channels", channels)
     _checks.integer("stride", stride, low=1, high=8)
-    if shortcut is not None:
-        _checks.module("shortcut", shortcut)
+    if downsample is not None:
+        _checks.module("downsample", downsample)
     _checks.flag("batch_norm", batch_norm)
+    _checks.flag("has_shortcut", has_shortcut)
+    if downsample is not None and not has_shortcut:
+        raise ValueError("a plain block (has_shortcut=False) has no shortcut, so it takes no downsample; "
+                         "leave downsample=None")
 
 
 class BuildingBlock(nn.Module):
     """The building block of He et al. 2015 (Fig. 2, Eq. 1–2): H(x) = relu(F(x) + shortcut(x)); subclasses define F.
 
-    With ``shortcut=None`` the block is plain: relu(F(x)). The shortcut is registered as ``downsample``,
-    torchvision's name, so that state_dicts are interchangeable.
+    ``downsample`` is torchvision's: ``None`` is the identity shortcut, shortcut(x) = x; a module (a projection,
+    or option A) is what the shortcut applies when the shape changes, shortcut(x) = downsample(x). With
+    ``has_shortcut=False`` the block is plain, relu(F(x)), and has no shortcut at all.
     """
 
     downsample: nn.Module | None
+    has_shortcut: bool
 
-    @property
-    def shortcut(self) -> nn.Module | None:
-        """The shortcut connection (None in a plain block)."""
-        return self.downsample
+    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        """The shortcut's output: x itself (``downsample is None``, the identity) or ``downsample(x)``."""
+        return x if self.downsample is None else self.downsample(x)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """F(x): the residual branch."""
@@ -112,15 +129,16 @@ class BuildingBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.residual(x)
-        if self.downsample is not None:
-            out = out + self.downsample(x)  # H(x) = F(x) + x
+        if self.has_shortcut:
+            out = out + self.shortcut(x)  # H(x) = F(x) + x
         return self.relu(out)
 
 
 class BasicBlock(BuildingBlock):
     """Two 3×3 convolutions: H(x) = relu(F(x) + x) with F = conv-BN-relu-conv-BN (He et al. 2015, Fig. 2).
 
-    ``shortcut=None`` (or ``residual=False`` in the builders) gives the plain block relu(F(x)).
+    ``downsample=None`` is the identity shortcut, as in torchvision; ``has_shortcut=False`` (``residual=False`` in
+    the builders) gives the plain block relu(F(x)).
     """
 
     expansion = 1
@@ -130,17 +148,19 @@ class BasicBlock(BuildingBlock):
         in_channels: int,
         channels: int,
         stride: int = 1,
-        shortcut: nn.Module | None = None,
+        downsample: nn.Module | None = None,
         batch_norm: bool = True,
+        has_shortcut: bool = True,
     ) -> None:
         super().__init__()
-        _block_args(in_channels, channels, stride, shortcut, batch_norm)
+        _block_args(in_channels, channels, stride, downsample, batch_norm, has_shortcut)
         self.conv1 = _conv3x3(in_channels, channels, stride)
         self.bn1 = _norm(channels, batch_norm)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = _conv3x3(channels, channels)
         self.bn2 = _norm(channels, batch_norm)
-        self.downsample = shortcut  # torchvision's name for the shortcut, so state_dicts are interchangeable
+        self.downsample = downsample  # None: the identity shortcut (torchvision's meaning and name)
+        self.has_shortcut = has_shortcut
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """F(x): the residual branch."""
@@ -167,13 +187,14 @@ class Bottleneck(BuildingBlock):
         in_channels: int,
         channels: int,
         stride: int = 1,
-        shortcut: nn.Module | None = None,
+        downsample: nn.Module | None = None,
         batch_norm: bool = True,
         groups: int = 1,
         base_width: int = 64,
+        has_shortcut: bool = True,
     ) -> None:
         super().__init__()
-        _block_args(in_channels, channels, stride, shortcut, batch_norm)
+        _block_args(in_channels, channels, stride, downsample, batch_norm, has_shortcut)
         _checks.integer("groups", groups, low=1, high=MAX_WIDTH)
         _checks.integer("base_width", base_width, low=1, high=MAX_WIDTH)
         width = channels * base_width // 64 * groups  # the 3×3 conv's channels (torchvision's formula)
@@ -188,7 +209,8 @@ class Bottleneck(BuildingBlock):
         self.conv3 = _conv1x1(width, out_channels)
         self.bn3 = _norm(out_channels, batch_norm)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = shortcut
+        self.downsample = downsample
+        self.has_shortcut = has_shortcut
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """F(x): the residual branch."""
@@ -283,8 +305,7 @@ class CifarResNet(nn.Module):
             blocks = []
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                sc = _shortcut(c_in, c_out, stride, shortcut, batch_norm) if residual else None
-                blocks.append(block(c_in, c_out, stride, sc, batch_norm))
+                blocks.append(_cifar_block(block, c_in, c_out, stride, shortcut, batch_norm, residual))
                 c_in = c_out
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = stages
@@ -300,6 +321,19 @@ class CifarResNet(nn.Module):
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _cifar_block(block: type[nn.Module], c_in: int, c_out: int, stride: int, option: str, batch_norm: bool,
+                 residual: bool) -> nn.Module:
+    """One block of :class:`CifarResNet`. A :class:`BuildingBlock` is built as torchvision builds its blocks:
+    ``downsample`` is None for the identity, option A/B where the shape changes, and ``has_shortcut=residual``. Any
+    other module class (lesson 01's page blocks) gets the whole shortcut as a module: ``nn.Identity()`` where the
+    shape stays, option A/B where it changes, ``None`` in the plain net."""
+    if issubclass(block, BuildingBlock):
+        down = _downsample(c_in, c_out, stride, option, batch_norm) if residual else None
+        return block(c_in, c_out, stride, down, batch_norm, has_shortcut=residual)
+    sc = _shortcut(c_in, c_out, stride, option, batch_norm) if residual else None
+    return block(c_in, c_out, stride, sc, batch_norm)
 
 
 def cifar_net(
@@ -318,8 +352,12 @@ def cifar_net(
 
     ``depth`` must be 6n+2 (20, 32, 44, 56, 110, 1202 in the paper). With option-A shortcuts the plain and residual
     nets have exactly the same parameters (ResNet-20: 269,722). ``batch_norm=False`` removes every BN layer.
-    ``block`` is the block class (default :class:`BasicBlock`), called as ``block(in_channels, channels, stride,
-    shortcut, batch_norm)`` with ``shortcut=None`` in the plain net: lesson 01 passes the blocks written on its page.
+    ``block`` is the block class (default :class:`BasicBlock`). A :class:`BuildingBlock` subclass is called as
+    torchvision calls its blocks, ``block(in_channels, channels, stride, downsample, batch_norm,
+    has_shortcut=residual)`` with ``downsample=None`` for the identity shortcut; any other class (lesson 01 passes
+    the blocks written on its page) as ``block(in_channels, channels, stride, shortcut, batch_norm)``, where
+    ``shortcut`` is the whole shortcut as a module (``nn.Identity()`` where the shape stays) and ``None`` in the plain
+    net.
     """
     return CifarResNet(depth, residual, shortcut, width, in_channels, num_classes, batch_norm, zero_init_residual,
                        block)
@@ -329,7 +367,7 @@ def check_block(block: object) -> type[nn.Module]:
     """``block`` if it is a class of torch modules (such as :class:`BasicBlock`), else a TypeError."""
     if not (isinstance(block, type) and issubclass(block, nn.Module)):
         raise TypeError(f"block must be a torch.nn.Module class such as resnet_edu.nets.BasicBlock, built as "
-                        f"block(in_channels, channels, stride, shortcut, batch_norm); got {block!r}")
+                        f"block(in_channels, channels, stride, shortcut, batch_norm) (see cifar_net); got {block!r}")
     return block
 
 
@@ -337,8 +375,9 @@ class ResNet(nn.Module):
     """The ImageNet ResNet of He et al. 2015, Table 1, laid out exactly like torchvision's ``ResNet``.
 
     ``stem`` replaces the 7×7 stem conv (it must output 64 channels) and ``downsample(c_in, c_out, stride)`` builds
-    every shortcut that changes the shape; both default to the paper's, and the net is initialised once after both
-    are in place (ResNet-C/D of He et al. 2019 are built this way, :func:`resnet_edu.zoo.resnet50d`).
+    every block's ``downsample`` where the shape changes (elsewhere it is None, the identity, as in torchvision);
+    both default to the paper's, and the net is initialised once after both are in place (ResNet-C/D of He et al.
+    2019 are built this way, :func:`resnet_edu.zoo.resnet50d`).
 
     ``in_channels`` is what the stem takes (1 for grey images). ``cifar_stem=True`` is the stem the most copied CIFAR
     ResNet-18 repositories use for 32×32 images: one 3×3 stride-1 conv and no max-pool, so the four stages see 32, 16,
@@ -394,12 +433,12 @@ class ResNet(nn.Module):
                 stride = 2 if (i > 0 and j == 0) else 1
                 c_out = channels * block.expansion
                 if not residual:
-                    sc = None
+                    down = None
                 elif downsample is not None and (stride, c_in) != (1, c_out):
-                    sc = downsample(c_in, c_out, stride)  # e.g. ResNet-D's average-then-project shortcut
+                    down = downsample(c_in, c_out, stride)  # e.g. ResNet-D's average-then-project shortcut
                 else:
-                    sc = _shortcut(c_in, c_out, stride, "B", True)
-                blocks.append(block(c_in, channels, stride, sc))
+                    down = _downsample(c_in, c_out, stride, "B", True)  # None (the identity) or the projection
+                blocks.append(block(c_in, channels, stride, down, has_shortcut=residual))
                 c_in = c_out
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))

@@ -41,6 +41,7 @@ from .nets import (
     ResNet,
     _conv1x1,
     _conv3x3,
+    _downsample,
     _init_weights,
     _shortcut,
     check_depth,
@@ -169,9 +170,9 @@ class SEBottleneck(Bottleneck):
     """A :class:`resnet_edu.nets.Bottleneck` whose F(x) is re-weighted per channel: H(x) = relu(SE(F(x)) + x)
     (Hu et al. 2018, Fig. 3, "SE-ResNet module")."""
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: nn.Module | None = None,
-                 reduction: int = 16) -> None:
-        super().__init__(in_channels, channels, stride, shortcut)
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
+                 reduction: int = 16, has_shortcut: bool = True) -> None:
+        super().__init__(in_channels, channels, stride, downsample, has_shortcut=has_shortcut)
         self.se = SqueezeExcitation(channels * self.expansion, reduction)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
@@ -182,9 +183,9 @@ class ECABottleneck(Bottleneck):
     """A :class:`resnet_edu.nets.Bottleneck` with ECA on F(x): H(x) = relu(ECA(F(x)) + x) (Wang et al. 2020, Fig. 2);
     ``k_size`` as in :class:`ECA`."""
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: nn.Module | None = None,
-                 k_size: int | None = None) -> None:
-        super().__init__(in_channels, channels, stride, shortcut)
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
+                 k_size: int | None = None, has_shortcut: bool = True) -> None:
+        super().__init__(in_channels, channels, stride, downsample, has_shortcut=has_shortcut)
         self.eca = ECA(channels * self.expansion, k_size)  # k_size None: Eq. 12 on the block's output channels
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
@@ -203,11 +204,11 @@ class ResNeXtBottleneck(Bottleneck):
     groups = 32
     base_width = 4
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: nn.Module | None = None,
-                 groups: int | None = None, base_width: int | None = None) -> None:
-        super().__init__(in_channels, channels, stride, shortcut,  # the change: g groups, w channels per group
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
+                 groups: int | None = None, base_width: int | None = None, has_shortcut: bool = True) -> None:
+        super().__init__(in_channels, channels, stride, downsample,  # the change: g groups, w channels per group
                          groups=self.groups if groups is None else groups,
-                         base_width=self.base_width if base_width is None else base_width)
+                         base_width=self.base_width if base_width is None else base_width, has_shortcut=has_shortcut)
 
 
 class WideBottleneck(ResNeXtBottleneck):
@@ -224,12 +225,13 @@ class WideBottleneck(ResNeXtBottleneck):
 # --------------------------------------------------------------------------------------------------------------
 
 
-def resnet_d_shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
-    """ResNet-D's shortcut: a 2×2 average pool does the striding, then a stride-1 1×1 conv + BN projects, so no
-    input pixel is skipped (option B's stride-2 1×1 conv ignores 3/4 of them). Identity when shapes match."""
+def resnet_d_shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
+    """ResNet-D's ``downsample``: a 2×2 average pool does the striding, then a stride-1 1×1 conv + BN projects, so no
+    input pixel is skipped (option B's stride-2 1×1 conv ignores 3/4 of them). ``None`` (the identity shortcut, as in
+    torchvision) when shapes match."""
     _check_block_args(in_channels, out_channels, stride)
     if stride == 1 and in_channels == out_channels:
-        return nn.Identity()
+        return None
     pool = nn.AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False) if stride > 1 else nn.Identity()
     return nn.Sequential(pool, _conv1x1(in_channels, out_channels), nn.BatchNorm2d(out_channels))  # the change
 
@@ -467,17 +469,18 @@ def _bottleneck_channels(variant: str, out_channels: int) -> int:
     return out_channels // 4
 
 
-def _convnext_block(c_in: int, c_out: int, stride: int, _proj: nn.Module) -> nn.Module:
+def _convnext_block(c_in: int, c_out: int, stride: int, _proj: nn.Module | None) -> nn.Module:
     if (c_in, stride) != (c_out, 1):
         raise ValueError("a ConvNeXt block keeps its shape: in_channels must equal out_channels and stride be 1 "
                          f"(ConvNeXt downsamples between stages); got {c_in}->{c_out}, stride {stride}")
     return ConvNeXtBlock(c_out)
 
 
-# variant → factory(in_channels, out_channels, stride, proj): proj is the option-B projection (nn.Identity when the
-# shape stays). _block builds it first for every variant, also for the pre-activation, ResNet-D, inverted and
-# ConvNeXt blocks that bring their own shortcut, so that every small net draws its random weights in one fixed order.
-_BLOCKS: dict[str, Callable[[int, int, int, nn.Module], nn.Module]] = {
+# variant → factory(in_channels, out_channels, stride, proj): proj is the block's option-B ``downsample`` (None, the
+# identity shortcut, when the shape stays). _block builds it first for every variant, also for the pre-activation,
+# ResNet-D, inverted and ConvNeXt blocks that bring their own shortcut, so that every small net draws its random
+# weights in one fixed order.
+_BLOCKS: dict[str, Callable[[int, int, int, nn.Module | None], nn.Module]] = {
     "resnet": lambda c_in, c_out, s, proj: BasicBlock(c_in, c_out, s, proj),
     "bottleneck": lambda c_in, c_out, s, proj: Bottleneck(c_in, _bottleneck_channels("bottleneck", c_out), s, proj),
     "preact": lambda c_in, c_out, s, _proj: PreActBlock(c_in, c_out, s),
@@ -495,7 +498,7 @@ _BLOCKS: dict[str, Callable[[int, int, int, nn.Module], nn.Module]] = {
 
 def _block(variant: str, in_channels: int, out_channels: int, stride: int) -> nn.Module:
     """:func:`block` without its argument checks (for callers that checked them at their own entry)."""
-    proj = _shortcut(in_channels, out_channels, stride, "B", True)
+    proj = _downsample(in_channels, out_channels, stride, "B", True)
     return _BLOCKS[variant](in_channels, out_channels, stride, proj)
 
 

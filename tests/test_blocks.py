@@ -13,7 +13,7 @@ from resnet_edu.lessons import lesson06_blocks as blocks
 
 
 def test_rule1_mismatched_shapes_fail_in_pytorch_itself():
-    bad = nets.BasicBlock(16, 32, stride=1, shortcut=nn.Identity())
+    bad = nets.BasicBlock(16, 32, stride=1)  # downsample=None: the identity shortcut
     with pytest.raises(RuntimeError, match="must match"):
         blocks.check_rules(bad, torch.randn(2, 16, 8, 8))
 

@@ -59,7 +59,7 @@ def test_torchvision_state_dict_loads_strict_and_gives_same_logits(name):
 
 
 def test_zero_init_block_is_identity_at_init():
-    block = nets.BasicBlock(16, 16, shortcut=nn.Identity())
+    block = nets.BasicBlock(16, 16)  # downsample=None: the identity shortcut
     nn.init.zeros_(block.bn2.weight)
     block.eval()
     x = torch.rand(4, 16, 8, 8)  # non-negative, as the output of the previous block's ReLU
@@ -98,14 +98,46 @@ def test_option_b_adds_projections_plain_has_no_shortcuts():
     b = nets.cifar_net(20, shortcut="B")
     assert nets.count_parameters(b) > CIFAR_COUNTS[20]
     plain = nets.cifar_net(20, residual=False)
-    assert all(blk.shortcut is None for blk in plain.modules() if isinstance(blk, nets.BasicBlock))
+    blocks = [blk for blk in plain.modules() if isinstance(blk, nets.BasicBlock)]
+    assert len(blocks) == 9 and all(not blk.has_shortcut and blk.downsample is None for blk in blocks)
+    x = torch.randn(2, 16, 8, 8)
+    plain_block = blocks[0].eval()
+    with torch.no_grad():
+        assert torch.equal(plain_block(x), torch.relu(plain_block.residual(x)))  # relu(F(x)): no shortcut
 
 
-def test_identity_shortcut_is_nn_identity_and_adds_no_state():
+def test_identity_shortcut_is_downsample_none_and_adds_no_state():
+    """torchvision's meaning: downsample=None is the identity shortcut, a module only where the shape changes."""
     model = nets.cifar_net(20)
     first = model.layer1[0]
-    assert isinstance(first.shortcut, nn.Identity)
+    assert first.has_shortcut and first.downsample is None
+    x = torch.randn(2, 16, 8, 8)
+    assert first.shortcut(x) is x
     assert not any("downsample" in k for k in model.layer1.state_dict())
+    changing = [blk for blk in model.modules() if isinstance(blk, nets.BasicBlock) and blk.downsample is not None]
+    assert len(changing) == 2 and all(isinstance(blk.downsample, nets.ShortcutA) for blk in changing)
+    with pytest.raises(ValueError, match="plain block .* takes no downsample"):
+        nets.BasicBlock(16, 32, 2, nets.ShortcutA(16, 32, 2), has_shortcut=False)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_downsample_means_what_it_means_in_torchvision(name):
+    """Block by block, our downsample is None exactly where torchvision's is, and each block's state_dict loads
+    into the other's block with the same outputs (an identity block and a projecting one)."""
+    theirs = getattr(torchvision.models, name)(weights=None).eval()
+    ours = getattr(nets, name)().eval()
+    tv_blocks = [m for m in theirs.modules() if type(m).__name__ in ("BasicBlock", "Bottleneck")]
+    our_blocks = [m for m in ours.modules() if isinstance(m, nets.BuildingBlock)]
+    assert [b.downsample is None for b in our_blocks] == [b.downsample is None for b in tv_blocks]
+    identity = next(i for i, b in enumerate(tv_blocks) if b.downsample is None)
+    projecting = next(i for i, b in enumerate(tv_blocks) if b.downsample is not None)
+    for i in (identity, projecting):
+        tv, mine = tv_blocks[i], our_blocks[i]
+        mine.load_state_dict(tv.state_dict(), strict=True)
+        tv.load_state_dict(mine.state_dict(), strict=True)
+        x = torch.randn(2, tv.conv1.in_channels, 8, 8)
+        with torch.no_grad():
+            torch.testing.assert_close(mine(x), tv(x), rtol=0, atol=0)
 
 
 def test_no_batch_norm():

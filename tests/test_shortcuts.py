@@ -289,3 +289,31 @@ def test_exercise_projection_block(capsys):
     assert ex.check_projection_block(42) is False and "Pass the class itself" in capsys.readouterr().out
     assert ex.check_projection_block(ex.solution_projection_block()(4, 8)) is False
     assert "pass the class itself" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_closure_batchnorm_ignores_eval_apply_and_parameters(seed):
+    """torchvision's downsample (1×1 conv + BN) in a lambda: the BN stays in training mode after .eval(), and
+    apply()/parameters() never reach it; registered, it behaves."""
+    runs = {v: S.closure_batchnorm(v, seed=seed) for v in S.VERSIONS}
+    for v in ("lambda", "lambda_layer"):
+        r = runs[v]
+        assert r.batch_dependence > 0.05 and r.stats_updates == 2 and not r.bn_in_parameters
+        assert (r.bns_reached_by_apply, r.bns_in_block) == (2, 3)
+    r = runs["module"]
+    assert r.batch_dependence < 1e-5 and r.stats_updates == 0 and r.bn_in_parameters
+    assert (r.bns_reached_by_apply, r.bns_in_block) == (3, 3)
+    block = S.make_block("module", projection=True, batch_norm=True)
+    assert "shortcut.1.running_mean" in block.state_dict()  # torchvision's layout: conv, then BN
+    with pytest.raises(ValueError, match="pass projection=True"):
+        S.ResidualBlock("module", batch_norm=True)
+
+
+def test_exercise_closure_batchnorm(capsys):
+    ex = edu.exercises
+    assert ex.solution_closure_batchnorm() == "yes"
+    assert ex.check_closure_batchnorm(None) is False and "No answer yet" in capsys.readouterr().out
+    assert ex.check_closure_batchnorm("yes") is True and "training mode" in capsys.readouterr().out
+    assert ex.check_closure_batchnorm("no") is False
+    assert "not among them" in capsys.readouterr().out  # the wrong answer gets the reason, not only the truth
+    assert ex.check_closure_batchnorm(True) is False and "one of 'yes', 'no'" in capsys.readouterr().out

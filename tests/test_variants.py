@@ -147,10 +147,10 @@ def test_identity_at_zero_init():
     # the post-activation bottleneck family: zero_init_residual → relu(0 + x) = x for x ≥ 0
     xp = torch.randn(1, 256, 4, 4).relu()
     for cls in (variants.SEBottleneck, variants.ECABottleneck, variants.ResNeXtBottleneck, variants.WideBottleneck):
-        block = cls(256, 64, shortcut=nn.Identity())
+        block = cls(256, 64)  # downsample=None: the identity shortcut
         nets._init_weights(block, zero_init_residual=True)  # what ResNet(zero_init_residual=True) does
         assert _exact_identity(block, xp), cls.__name__
-        assert not _exact_identity(cls(256, 64, shortcut=nn.Identity()), xp)
+        assert not _exact_identity(cls(256, 64), xp)
     assert not _exact_identity(variants.PreActBlock(16, 16), x)
 
 

@@ -46,7 +46,7 @@ def test_resnet50d_is_built_with_its_stem_and_shortcuts():
         model = zoo.resnet50d()
     assert isinstance(model.conv1, nn.Sequential) and len(model.conv1) == 7  # ResNet-C: three 3×3 convs
     shortcuts = [m.downsample for m in model.modules() if isinstance(m, nets.Bottleneck)]
-    changing = [s for s in shortcuts if not isinstance(s, nn.Identity)]
+    changing = [s for s in shortcuts if s is not None]  # None: the identity shortcut, as in torchvision
     assert len(changing) == 4 and all(isinstance(s[1], nn.Conv2d) and s[1].stride == (1, 1) for s in changing)
     assert isinstance(changing[0][0], nn.Identity) and all(isinstance(s[0], nn.AvgPool2d) for s in changing[1:])
 

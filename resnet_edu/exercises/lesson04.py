@@ -10,12 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import brief, missing, verdict
+from ._core import brief, missing, predicted, verdict
 from ._core import check_number as _check_number  # the shared number checker (not a learner-facing check_)
 
 __all__ = [
-    "check_identity_state_keys", "check_save_survivors", "check_projection_block",
-    "solution_identity_state_keys", "solution_save_survivors", "solution_projection_block",
+    "check_identity_state_keys", "check_save_survivors", "check_closure_batchnorm", "check_projection_block",
+    "solution_identity_state_keys", "solution_save_survivors", "solution_closure_batchnorm",
+    "solution_projection_block",
 ]
 
 
@@ -78,6 +79,32 @@ def check_save_survivors(answer: object) -> bool:
         f"Not {sorted(chosen)}. Hint: the LambdaLayer is a module, but what does it hold? Run "
         "edu.lessons.lesson04_identity_vs_lambda.probe_save_whole(v) for each v.",
     )
+
+
+def solution_closure_batchnorm(seed: int = 0) -> str:
+    """Prediction 3, measured: after ``block.eval()``, does image 0's output still depend on the rest of its batch
+    when the shortcut's 1×1 conv + BN sits in a lambda? ``"yes"`` or ``"no"``."""
+    gap = _shortcuts().closure_batchnorm("lambda", seed=seed).batch_dependence
+    return "yes" if gap > 1e-3 else "no"
+
+
+def check_closure_batchnorm(prediction: object, seed: int = 0) -> bool:
+    """Prediction 3: ``"yes"`` or ``"no"`` — does a BatchNorm captured by a lambda still use batch statistics after
+    ``block.eval()``? Measured by :func:`~resnet_edu.lessons.lesson04_identity_vs_lambda.closure_batchnorm`.
+    """
+    if missing(prediction, 'record prediction 3 before §5, e.g. predicted_bn_eval = "yes" (or "no").'):
+        return False
+    if not isinstance(prediction, str):
+        return verdict(False, "", f"A prediction is one of 'yes', 'no' (a string); got {brief(prediction)} "
+                       f"({type(prediction).__name__}).")
+    r = _shortcuts().closure_batchnorm("lambda", seed=seed)
+    return predicted(
+        prediction, solution_closure_batchnorm(seed), ("yes", "no"),
+        f"in eval mode image 0's output moves by up to {r.batch_dependence:.2f} with the rest of its batch, and the "
+        f"hidden BN updated its running statistics {r.stats_updates}× in two eval-mode calls",
+        "block.eval() is block.train(False), which walks block.modules() — the registered sub-modules — and sets "
+        "each one's .training flag. The BN inside the lambda's closure is not among them, so it stays in training "
+        "mode: it normalises with the batch's own statistics and keeps updating its running ones.")
 
 
 class _ProjectionBlock(nn.Module):

@@ -107,7 +107,7 @@ def solution_bottleneck_params() -> int:
     """Bottleneck(256 → 64 → 256), identity shortcut: 1×1·256·64 + 3×3·64·64 + 1×1·64·256 + BN (2 per channel)."""
     from ..nets import Bottleneck, count_parameters
 
-    return count_parameters(Bottleneck(256, 64, shortcut=nn.Identity()))
+    return count_parameters(Bottleneck(256, 64))  # downsample=None: the identity shortcut
 
 
 def check_bottleneck_params(answer: object) -> bool:

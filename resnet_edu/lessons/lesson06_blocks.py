@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .. import _checks
-from ..nets import BasicBlock, Bottleneck, ShortcutA, _shortcut, count_flops, count_parameters
+from ..nets import BasicBlock, Bottleneck, BuildingBlock, ShortcutA, _downsample, count_flops, count_parameters
 from ..runtime import one_thread, seeded
 
 MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -46,11 +46,13 @@ class BlockRecord:
         return f"{self.name:<10} {str(self.in_shape):>15} → {str(self.out_shape):<15} shortcut: {self.shortcut}"
 
 
-def shortcut_kind(shortcut: nn.Module | None) -> str:
-    """"identity", "option A" (parameter-free subsample + zero channels), "projection" or "none" (a plain block)."""
-    if shortcut is None:
+def shortcut_kind(block: BuildingBlock) -> str:
+    """"identity" (``downsample`` is None, as in torchvision), "option A" (parameter-free subsample + zero channels),
+    "projection" or "none" (a plain block, ``has_shortcut=False``)."""
+    if not block.has_shortcut:
         return "none"
-    if isinstance(shortcut, nn.Identity):
+    shortcut = block.downsample
+    if shortcut is None or isinstance(shortcut, nn.Identity):
         return "identity"
     if isinstance(shortcut, ShortcutA):
         return "option A"
@@ -84,7 +86,7 @@ def check_rules(model: nn.Module, x: torch.Tensor) -> list[BlockRecord]:
     records = []
     for name, m in blocks:
         (c_in, h_in, _), (c_out, h_out, _) = seen[name]
-        record = BlockRecord(name, seen[name][0], seen[name][1], shortcut_kind(m.downsample))
+        record = BlockRecord(name, seen[name][0], seen[name][1], shortcut_kind(m))
         if h_out != h_in and (h_out != (h_in + 1) // 2 or c_out != 2 * c_in):
             raise RuleBroken(
                 f"rule 2 broken at {name}: the resolution goes {h_in}→{h_out} and the width {c_in}→{c_out}; a stage "
@@ -94,9 +96,9 @@ def check_rules(model: nn.Module, x: torch.Tensor) -> list[BlockRecord]:
             extra = count_parameters(m.downsample)
             raise RuleBroken(
                 f"rule 3 broken at {name}: the shape does not change ({c_in}×{h_in}×{h_in}) but the shortcut is a "
-                f"projection with {extra:,} parameters; use nn.Identity(), which is free and keeps the path x → "
-                "output exactly the identity (He et al. 2015, §4.1, Table 3: option C's projections everywhere add "
-                "cost for a marginal gain)")
+                f"projection with {extra:,} parameters; use the identity shortcut (downsample=None), which is free "
+                "and keeps the path x → output exactly the identity (He et al. 2015, §4.1, Table 3: option C's "
+                "projections everywhere add cost for a marginal gain)")
         records.append(record)
     return records
 
@@ -112,7 +114,7 @@ def make_stage(in_channels: int, out_channels: int, blocks: int, stride: int, sh
     layers, c_in = [], in_channels
     for j in range(blocks):
         s = stride if j == 0 else 1
-        layers.append(BasicBlock(c_in, out_channels, s, _shortcut(c_in, out_channels, s, shortcut, True)))
+        layers.append(BasicBlock(c_in, out_channels, s, _downsample(c_in, out_channels, s, shortcut, True)))
         c_in = out_channels
     return nn.Sequential(*layers)
 
@@ -188,8 +190,8 @@ def compare_blocks(width: int = 256, size: int = 56) -> BlockComparison:
     if width % 4:
         raise ValueError(f"width must be divisible by 4 (the bottleneck's expansion); got {width}")
     with torch.device("meta"):  # counting needs only shapes: no memory, no arithmetic
-        basic = BasicBlock(width, width, shortcut=nn.Identity())
-        bottleneck = Bottleneck(width, width // 4, shortcut=nn.Identity())
+        basic = BasicBlock(width, width)  # downsample=None: the identity shortcut
+        bottleneck = Bottleneck(width, width // 4)
         x = torch.empty(1, width, size, size)
     q = width // 4
     return BlockComparison(width, size, [

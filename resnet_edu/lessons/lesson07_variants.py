@@ -141,7 +141,7 @@ def shortcut_study_net(kind: str, depth: int = 56, width: int = 16, in_channels:
     model = cifar_net(depth, width=width, in_channels=in_channels, num_classes=num_classes)
     if kind != "identity":
         for m in model.modules():
-            if isinstance(m, BuildingBlock) and isinstance(m.downsample, nn.Identity):
+            if isinstance(m, BuildingBlock) and m.has_shortcut and m.downsample is None:  # the identity shortcuts
                 m.downsample = _study_shortcut(kind, m.conv2.out_channels)
     return model
 

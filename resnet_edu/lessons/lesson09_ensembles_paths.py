@@ -371,7 +371,7 @@ class _Routed(nn.Module):
         self.block, self.route = block, route
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        branch, shortcut = self.block.residual(x), self.block.downsample(x)
+        branch, shortcut = self.block.residual(x), self.block.shortcut(x)
         if self.route == "branch":
             shortcut = shortcut.detach()
         else:

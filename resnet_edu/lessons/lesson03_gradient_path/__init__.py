@@ -47,7 +47,7 @@ def residual_block(block: str = "mlp", dim: int = 8, seed: int = 0) -> tuple[nn.
             module: nn.Module = ResidualUnit(dim, 2 * dim, activation="tanh")
             x = torch.randn(dim, generator=gen)
         else:
-            module = BasicBlock(2, 2, shortcut=nn.Identity()).eval()
+            module = BasicBlock(2, 2).eval()  # downsample=None: the identity shortcut
             x = torch.randn(1, 2, 2, 2, generator=gen)
     return module.double(), x.double()
 

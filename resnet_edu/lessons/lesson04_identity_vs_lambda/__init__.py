@@ -1,8 +1,8 @@
 """Why ``nn.Identity()`` and not ``lambda x: x`` for a shortcut — every popular claim, executed (lesson 04).
 
-The shortcut connection (跳跃连接) of He et al. 2015, §3.2, Eq. 1 is y = F(x) + x; when shapes differ, Eq. 2 uses a
-projection y = F(x) + W_s x (§3.3, option B: a 1×1 convolution). In PyTorch there are three common ways to write
-the shortcut of the *same* block, the three *versions* of this module:
+The shortcut connection (捷径连接 or 快捷连接; 跳跃连接 is "skip connection") of He et al. 2015, §3.2, Eq. 1 is
+y = F(x) + x; when shapes differ, Eq. 2 uses a projection y = F(x) + W_s x (§3.3, option B: a 1×1 convolution). In
+PyTorch there are three common ways to write the shortcut of the *same* block, the three *versions* of this module:
 
 * ``"module"`` — a registered ``nn.Module``: ``nn.Identity()`` (or ``nn.Conv2d`` for a projection);
 * ``"lambda"`` — a plain function attribute: ``self.shortcut = lambda x: x`` (or ``lambda x: proj(x)``);
@@ -42,6 +42,8 @@ from .blocks import (
     make_block,
 )
 from .probes import (
+    ClosureBatchNorm,
+    closure_batchnorm,
     compile_support,
     probe_cast,
     probe_compile,
@@ -257,9 +259,10 @@ def as_feature_extractor(model: nn.Module, head: str = "fc") -> nn.Module:
 
 
 __all__ = [
-    "HEADERS", "LABELS", "PROPERTIES", "VERSIONS", "LambdaLayer", "Probe", "Property", "PropertyRow",
-    "PropertyTable", "ResidualBlock", "as_feature_extractor", "compile_support", "example_input", "hidden_modules",
-    "make_block", "probe_cast", "probe_compile", "probe_deepcopy", "probe_fx", "probe_fx_node", "probe_hook",
-    "probe_jit_script", "probe_jit_trace", "probe_parameters", "probe_save_whole", "probe_state_dict_keys",
-    "probe_state_dict_roundtrip", "probe_training", "probe_visible", "property_table", "run_property",
+    "HEADERS", "LABELS", "PROPERTIES", "VERSIONS", "ClosureBatchNorm", "LambdaLayer", "Probe", "Property",
+    "PropertyRow", "PropertyTable", "ResidualBlock", "as_feature_extractor", "closure_batchnorm",
+    "compile_support", "example_input", "hidden_modules", "make_block", "probe_cast", "probe_compile",
+    "probe_deepcopy", "probe_fx", "probe_fx_node", "probe_hook", "probe_jit_script", "probe_jit_trace",
+    "probe_parameters", "probe_save_whole", "probe_state_dict_keys", "probe_state_dict_roundtrip",
+    "probe_training", "probe_visible", "property_table", "run_property",
 ]

@@ -49,11 +49,16 @@ class ResidualBlock(nn.Module):
 
     ``projection=False``: the shortcut is x -> x. ``projection=True``: the block doubles the channels and the
     shortcut is a 1×1 convolution W_s (§3.3, option B) — registered (``"module"``) or captured by a lambda.
+    ``batch_norm=True`` (with ``projection=True``) puts a BatchNorm after W_s, as torchvision's ``downsample`` does.
     """
 
-    def __init__(self, version: str = "module", projection: bool = False, channels: int = 4) -> None:
+    def __init__(self, version: str = "module", projection: bool = False, channels: int = 4,
+                 batch_norm: bool = False) -> None:
         _check_version(version)
         _checks.flag("projection", projection)
+        _checks.flag("batch_norm", batch_norm)
+        if batch_norm and not projection:
+            raise ValueError("batch_norm=True is the BN of a projection shortcut: pass projection=True too")
         _checks.integer("channels", channels, low=1, high=1024)
         super().__init__()
         c_out = 2 * channels if projection else channels
@@ -65,6 +70,8 @@ class ResidualBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(c_out)
         if projection:
             proj = nn.Conv2d(channels, c_out, 1, bias=False)  # W_s of Eq. 2
+            if batch_norm:  # torchvision's downsample: the 1×1 conv, then BN
+                proj = nn.Sequential(proj, nn.BatchNorm2d(c_out))
             if version == "module":
                 self.shortcut = proj
             elif version == "lambda":
@@ -86,11 +93,12 @@ class ResidualBlock(nn.Module):
         return self.relu(self.residual(x) + self.shortcut(x))  # H(x) = F(x) + x
 
 
-def make_block(version: str = "module", projection: bool = False, seed: int = 0) -> ResidualBlock:
+def make_block(version: str = "module", projection: bool = False, seed: int = 0,
+               batch_norm: bool = False) -> ResidualBlock:
     """A :class:`ResidualBlock` with weights drawn from ``seed`` (the global random state is left untouched)."""
     _check_version(version)
     with seeded(seed):  # checks the seed
-        return ResidualBlock(version, projection)
+        return ResidualBlock(version, projection, batch_norm=batch_norm)
 
 
 def example_input(batch: int = 4, channels: int = 4, size: int = 8, seed: int = 1) -> torch.Tensor:

@@ -14,6 +14,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -339,3 +340,46 @@ def probe_training(version: str, projection: bool = False, steps: int = 5, lr: f
     grad = max((t.grad.norm().item() if t.grad is not None else 0.0) for _, t in watched)
     return Probe(False, f"after {run} the projection is bit-for-bit unchanged, although backward() filled its .grad "
                         f"(norm {grad:.3f}): the optimizer was never given it")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The BatchNorm that a lambda hides: torchvision's downsample (1×1 conv + BN) written as a lambda.
+
+
+class ClosureBatchNorm(NamedTuple):
+    """What :func:`closure_batchnorm` measured on one version of the block with a 1×1 conv + BN shortcut."""
+
+    version: str
+    batch_dependence: float  # eval mode: max |output of image 0 alone − image 0 inside its batch|
+    stats_updates: int  # times the shortcut's BN updated its running statistics during two eval-mode calls
+    bn_in_parameters: bool  # are the shortcut BN's γ and β among model.parameters()?
+    bns_reached_by_apply: int  # BatchNorm layers that model.apply(fn) visits
+    bns_in_block: int  # BatchNorm layers the block computes with, registered or hidden (3: bn1, bn2, the shortcut's)
+
+
+def _bns(model: nn.Module) -> list[nn.Module]:
+    """Every BatchNorm2d ``model`` computes with: its registered ones and those a lambda hides."""
+    found = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for _, module in hidden_modules(model):
+        found += [m for m in module.modules() if isinstance(m, nn.BatchNorm2d) and all(m is not f for f in found)]
+    return found
+
+
+def closure_batchnorm(version: str, seed: int = 0) -> ClosureBatchNorm:
+    """Build the block whose shortcut is torchvision's ``downsample`` — a 1×1 conv W_s, then a BatchNorm — written as
+    ``version``, switch it to eval mode, and measure what a BN in a lambda's closure misses: ``.eval()`` (image 0's
+    output depends on the rest of its batch, and the running statistics keep moving), ``parameters()`` and
+    ``model.apply(fn)`` (the way initialisers reach every layer)."""
+    _checks.seed(seed)
+    block = make_block(version, projection=True, seed=seed, batch_norm=True).eval()
+    x = example_input(seed=seed + 1)
+    shortcut_bn = next(bn for bn in _bns(block) if bn is not block.bn1 and bn is not block.bn2)
+    before = int(shortcut_bn.num_batches_tracked)
+    with torch.no_grad():
+        alone, in_batch = block(x[:1]), block(x)[:1]  # two eval-mode calls that both contain image 0
+    reached: list[nn.Module] = []
+    block.apply(lambda m: reached.append(m) if isinstance(m, nn.BatchNorm2d) else None)
+    params = {id(p) for p in block.parameters()}
+    return ClosureBatchNorm(
+        version, float((alone - in_batch).abs().max()), int(shortcut_bn.num_batches_tracked) - before,
+        all(id(p) in params for p in shortcut_bn.parameters()), len(reached), len(_bns(block)))
